@@ -1,0 +1,139 @@
+//! The internal backend contract: the only part of anyio that names tokio or smol.
+//!
+//! Everything above this module is written once. What a backend must provide is small:
+//!
+//! * **detection** ([`detect`]): which backend serves a call made here;
+//! * **run** ([`tokio::run`], [`smol::run`]): drive a root future to completion;
+//! * **spawn** ([`Handle::spawn`]): start a task that runs in parallel where the runtime
+//!   allows it, with a [`JoinHandle`] that can abort it;
+//! * **timers** ([`Timer`]): one resettable timer, armed only where a wait really blocks;
+//! * **yield** ([`yield_now`]): a fair schedule point.
+//!
+//! Dispatch is static: every backend value is an enum over the enabled backends, chosen
+//! once when the value is created (tokio's `scheduler::Handle` pattern), so no call goes
+//! through a vtable and no timer is boxed behind a trait object.
+
+pub(crate) mod detect;
+#[cfg(feature = "smol")]
+pub(crate) mod smol;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio;
+
+use std::future::Future;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use crate::run::Backend;
+
+/// A handle to the executor that runs a task's children.
+#[derive(Clone, Debug)]
+pub(crate) enum Handle {
+    #[cfg(feature = "tokio")]
+    Tokio(::tokio::runtime::Handle),
+    #[cfg(feature = "smol")]
+    Smol(smol::Executor),
+}
+
+impl Handle {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            #[cfg(feature = "tokio")]
+            Handle::Tokio(_) => Backend::Tokio,
+            #[cfg(feature = "smol")]
+            Handle::Smol(_) => Backend::Smol,
+        }
+    }
+
+    /// Spawns `fut` as a task of its own.
+    pub(crate) fn spawn<F>(&self, fut: F) -> JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match self {
+            #[cfg(feature = "tokio")]
+            Handle::Tokio(h) => JoinHandle::Tokio(h.spawn(fut).abort_handle()),
+            #[cfg(feature = "smol")]
+            Handle::Smol(ex) => JoinHandle::Smol(ex.spawn(fut)),
+        }
+    }
+}
+
+/// Aborts a spawned task: after the poll in progress (if any) returns, the task is never
+/// polled again and its future is dropped.
+#[derive(Debug)]
+pub(crate) enum JoinHandle {
+    #[cfg(feature = "tokio")]
+    Tokio(::tokio::task::AbortHandle),
+    #[cfg(feature = "smol")]
+    Smol(::async_executor::Task<()>),
+}
+
+impl JoinHandle {
+    pub(crate) fn abort(self) {
+        match self {
+            #[cfg(feature = "tokio")]
+            JoinHandle::Tokio(h) => h.abort(),
+            #[cfg(feature = "smol")]
+            JoinHandle::Smol(task) => drop(task),
+        }
+    }
+
+    /// Lets the task run to completion on its own.
+    pub(crate) fn detach(self) {
+        match self {
+            #[cfg(feature = "tokio")]
+            JoinHandle::Tokio(_) => {}
+            #[cfg(feature = "smol")]
+            JoinHandle::Smol(task) => task.detach(),
+        }
+    }
+}
+
+/// One resettable timer of the backend that is current where it is created.
+#[derive(Debug)]
+pub(crate) enum Timer {
+    #[cfg(feature = "tokio")]
+    Tokio(std::pin::Pin<Box<::tokio::time::Sleep>>),
+    #[cfg(feature = "smol")]
+    Smol(::async_io::Timer),
+}
+
+impl Timer {
+    /// A timer that fires at `at`, on the backend detected here.
+    pub(crate) fn at(backend: Backend, at: Instant) -> Timer {
+        match backend {
+            #[cfg(feature = "tokio")]
+            Backend::Tokio => Timer::Tokio(Box::pin(::tokio::time::sleep_until(at.into()))),
+            #[cfg(feature = "smol")]
+            Backend::Smol => Timer::Smol(::async_io::Timer::at(at)),
+        }
+    }
+
+    pub(crate) fn reset(&mut self, at: Instant) {
+        match self {
+            #[cfg(feature = "tokio")]
+            Timer::Tokio(sleep) => sleep.as_mut().reset(at.into()),
+            #[cfg(feature = "smol")]
+            Timer::Smol(timer) => timer.set_at(at),
+        }
+    }
+
+    pub(crate) fn poll_fire(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            #[cfg(feature = "tokio")]
+            Timer::Tokio(sleep) => sleep.as_mut().poll(cx),
+            #[cfg(feature = "smol")]
+            Timer::Smol(timer) => std::pin::Pin::new(timer).poll(cx).map(drop),
+        }
+    }
+}
+
+/// A fair schedule point. tokio's `yield_now` defers the wake-up until the scheduler has
+/// polled other ready tasks (and falls back to waking at once outside a tokio scheduler, so
+/// it is correct on any executor); without tokio, futures-lite's yield is used.
+pub(crate) async fn yield_now() {
+    #[cfg(feature = "tokio")]
+    ::tokio::task::yield_now().await;
+    #[cfg(not(feature = "tokio"))]
+    futures_lite::future::yield_now().await;
+}

@@ -1,0 +1,123 @@
+//! The tokio backend (the default, in asyncio's role).
+//!
+//! Tasks are `tokio::spawn`ed on the runtime, so they run in parallel on the multi-thread
+//! runtime. Timers are `tokio::time::Sleep`s, so the runtime's time driver must be enabled
+//! (it is in runtimes built by anyio and by `#[tokio::main]`).
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+
+use super::Handle;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Which tokio scheduler [`Runner`](crate::Runner) builds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// The work-stealing multi-thread scheduler (tokio's default).
+    #[default]
+    MultiThread,
+    /// Every task on the thread that called [`Runner::run`](crate::Runner::run).
+    CurrentThread,
+}
+
+type RuntimeFactory = Box<dyn FnOnce() -> io::Result<::tokio::runtime::Runtime> + Send>;
+
+/// Options of the tokio backend: the analog of asyncio's `backend_options`.
+///
+/// # Examples
+///
+/// ```
+/// use anyio::{Backend, Runner, TokioOptions, Flavor};
+///
+/// let runner = Runner::new(Backend::Tokio)
+///     .tokio_options(TokioOptions::new().flavor(Flavor::CurrentThread));
+/// let answer = runner.run(|| async { anyio::Result::Ok(42) }).unwrap();
+/// assert_eq!(answer, 42);
+/// ```
+#[derive(Default)]
+pub struct TokioOptions {
+    pub(crate) flavor: Flavor,
+    pub(crate) worker_threads: Option<usize>,
+    pub(crate) factory: Option<RuntimeFactory>,
+}
+
+impl fmt::Debug for TokioOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokioOptions")
+            .field("flavor", &self.flavor)
+            .field("worker_threads", &self.worker_threads)
+            .field("runtime_factory", &self.factory.is_some())
+            .finish()
+    }
+}
+
+impl TokioOptions {
+    /// The defaults: a multi-thread runtime with one worker per core.
+    pub fn new() -> TokioOptions {
+        TokioOptions::default()
+    }
+
+    /// Chooses the scheduler.
+    pub fn flavor(mut self, flavor: Flavor) -> TokioOptions {
+        self.flavor = flavor;
+        self
+    }
+
+    /// Sets the number of worker threads of the multi-thread scheduler (at least 1).
+    pub fn worker_threads(mut self, n: usize) -> TokioOptions {
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Lets the caller build the runtime (asyncio's `loop_factory`): anyio runs its root
+    /// task with `block_on` on whatever runtime this returns. The time driver must be on.
+    pub fn runtime_factory(
+        mut self,
+        factory: impl FnOnce() -> io::Result<::tokio::runtime::Runtime> + Send + 'static,
+    ) -> TokioOptions {
+        self.factory = Some(Box::new(factory));
+        self
+    }
+
+    fn build(self) -> Result<::tokio::runtime::Runtime> {
+        if let Some(factory) = self.factory {
+            return factory().map_err(|e| {
+                Error::with_source(ErrorKind::Io, "building the tokio runtime (runtime_factory)", e)
+            });
+        }
+        let mut builder = match self.flavor {
+            Flavor::MultiThread => ::tokio::runtime::Builder::new_multi_thread(),
+            Flavor::CurrentThread => ::tokio::runtime::Builder::new_current_thread(),
+        };
+        if let Some(n) = self.worker_threads {
+            if n == 0 {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "tokio worker_threads must be at least 1",
+                ));
+            }
+            builder.worker_threads(n);
+        }
+        builder
+            .enable_all()
+            .thread_name("anyio-tokio")
+            .build()
+            .map_err(|e| Error::with_source(ErrorKind::Io, "building the tokio runtime", e))
+    }
+}
+
+/// Builds the runtime and drives `root` to completion on it.
+pub(crate) fn run<F: Future>(
+    options: TokioOptions,
+    root: impl FnOnce(Handle) -> F,
+) -> Result<F::Output> {
+    let rt = options.build()?;
+    let handle = Handle::Tokio(rt.handle().clone());
+    let out = rt.block_on(root(handle));
+    // Tasks that outlived the root (none, when structured concurrency was kept) are
+    // dropped without waiting for blocking threads that may never return.
+    rt.shutdown_background();
+    Ok(out)
+}

@@ -1,0 +1,328 @@
+//! The scope tree: how cancellation travels from where it starts to every checkpoint and
+//! every blocked task beneath it.
+//!
+//! Every [`CancelScope`](super::CancelScope), every task group and every anyio task owns one
+//! [`ScopeNode`]. A node points to its parent (the scope that was current where it was
+//! entered), so a checkpoint can *pull* the answer to "am I cancelled?" by walking up the
+//! parent chain, and a cancelled node can *push* a wake-up down to the tasks blocked beneath
+//! it through its list of children.
+//!
+//! # Invariants
+//!
+//! 1. A node is *effectively cancelled* when its own `CANCELLED` flag is set, or its deadline
+//!    has passed, or it is not shielded and its parent is effectively cancelled. `CANCELLED`
+//!    is never cleared.
+//! 2. The pull side needs no lock and no allocation: flags and the deadline are atomics, the
+//!    parent pointer is written once (when the node is entered) before any checkpoint can
+//!    see the node.
+//! 3. A node appears in its parent's `children` list only once some task blocked beneath it
+//!    (lazy linking: scopes that never block cost no lock). Linking a node links its
+//!    ancestors too, so every blocked task is reachable from every ancestor scope.
+//! 4. A node's `waker` is stored *before* the node is linked, and the node re-checks
+//!    cancellation *after* it is linked. `cancel` sets the flag *before* it reads `children`.
+//!    Both sides take the parent's lock, so either the canceller sees the link (and wakes
+//!    the node) or the node sees the flag (and wakes itself): a cancellation is never lost.
+//! 5. An exited node is `closed`: it is unlinked from its parent and never linked again.
+//!
+//! # Deadlock safety
+//!
+//! At most two node locks are held at once, and then always a child's before its parent's
+//! (linking and unlinking). The cancel walk holds one lock at a time and wakes wakers with
+//! no lock held.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::task::Waker;
+use std::time::Instant;
+
+use slab::Slab;
+
+use super::deadline::{instant_to_nanos, now_nanos};
+use crate::error::Error;
+
+const CANCELLED: u8 = 1;
+const SHIELD: u8 = 1 << 1;
+const HAS_DEADLINE: u8 = 1 << 2;
+const BY_DEADLINE: u8 = 1 << 3;
+const CAUGHT: u8 = 1 << 4;
+
+/// One node of the scope tree. See the module docs for the invariants.
+pub(crate) struct ScopeNode {
+    /// # Invariant
+    /// Set once, when the node is entered, before the node is published to checkpoints.
+    parent: OnceLock<Option<Arc<ScopeNode>>>,
+    flags: AtomicU8,
+    /// Nanoseconds on the crate clock; meaningful only while `HAS_DEADLINE` is set.
+    deadline: AtomicU64,
+    inner: Mutex<NodeInner>,
+}
+
+#[derive(Default)]
+struct NodeInner {
+    children: Slab<Weak<ScopeNode>>,
+    /// Our slot in the parent's `children`, while linked.
+    key: Option<usize>,
+    closed: bool,
+    waker: Option<Waker>,
+    reason: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for ScopeNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeNode")
+            .field("flags", &self.flags.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScopeNode {
+    /// A node that is not entered yet; [`ScopeNode::enter`] gives it a parent.
+    pub(crate) fn new(deadline: Option<Instant>, shield: bool) -> ScopeNode {
+        let node = ScopeNode {
+            parent: OnceLock::new(),
+            flags: AtomicU8::new(if shield { SHIELD } else { 0 }),
+            deadline: AtomicU64::new(0),
+            inner: Mutex::new(NodeInner::default()),
+        };
+        node.set_deadline(deadline);
+        node
+    }
+
+    /// A node entered at once under `parent` (task groups and tasks).
+    pub(crate) fn child_of(parent: Option<Arc<ScopeNode>>) -> Arc<ScopeNode> {
+        let node = Arc::new(ScopeNode::new(None, false));
+        let _ = node.parent.set(parent);
+        node
+    }
+
+    fn lock(&self) -> MutexGuard<'_, NodeInner> {
+        // A panic while holding a node lock cannot leave NodeInner inconsistent (every
+        // critical section is a few field writes), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the parent. Returns false if the node was entered before.
+    pub(crate) fn enter(&self, parent: Option<Arc<ScopeNode>>) -> bool {
+        self.parent.set(parent).is_ok()
+    }
+
+    pub(crate) fn is_entered(&self) -> bool {
+        self.parent.get().is_some()
+    }
+
+    fn parent(&self) -> Option<&Arc<ScopeNode>> {
+        self.parent.get().and_then(Option::as_ref)
+    }
+
+    pub(crate) fn cancel_called(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & CANCELLED != 0
+    }
+
+    pub(crate) fn cancelled_caught(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & CAUGHT != 0
+    }
+
+    pub(crate) fn set_caught(&self) {
+        self.flags.fetch_or(CAUGHT, Ordering::AcqRel);
+    }
+
+    pub(crate) fn shield(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & SHIELD != 0
+    }
+
+    /// Turns the shield on or off. Turning it off under a cancelled ancestor wakes the tasks
+    /// beneath, since they are now cancelled.
+    pub(crate) fn set_shield(self: &Arc<Self>, shield: bool) {
+        if shield {
+            self.flags.fetch_or(SHIELD, Ordering::AcqRel);
+        } else {
+            self.flags.fetch_and(!SHIELD, Ordering::AcqRel);
+            if self.effectively_cancelled() {
+                wake_subtree(self.clone());
+            }
+        }
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        if self.flags.load(Ordering::Acquire) & HAS_DEADLINE != 0 {
+            Some(super::deadline::nanos_to_instant(
+                self.deadline.load(Ordering::Acquire),
+            ))
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn deadline_nanos(&self) -> Option<u64> {
+        if self.flags.load(Ordering::Acquire) & HAS_DEADLINE != 0 {
+            Some(self.deadline.load(Ordering::Acquire))
+        } else {
+            None
+        }
+    }
+
+    /// Moves the deadline; `None` removes it. Wakes the task running the scope so that it
+    /// re-arms its timer for the new deadline.
+    pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
+        match deadline {
+            Some(at) => {
+                self.deadline.store(instant_to_nanos(at), Ordering::Release);
+                self.flags.fetch_or(HAS_DEADLINE, Ordering::AcqRel);
+            }
+            None => {
+                self.flags.fetch_and(!HAS_DEADLINE, Ordering::AcqRel);
+            }
+        }
+        let waker = self.lock().waker.clone();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Cancels this node: sets the flag, then wakes every task blocked beneath it.
+    /// A second call changes nothing (the first reason is kept).
+    pub(crate) fn cancel(self: &Arc<Self>, reason: Option<Arc<str>>, by_deadline: bool) {
+        {
+            let mut inner = self.lock();
+            if self.cancel_called() {
+                return;
+            }
+            inner.reason = reason;
+            let extra = if by_deadline { BY_DEADLINE } else { 0 };
+            self.flags.fetch_or(CANCELLED | extra, Ordering::AcqRel);
+        }
+        wake_subtree(self.clone());
+    }
+
+    /// The pull side: walks up from this node and answers whether a checkpoint here is
+    /// cancelled. Reads the clock only when some node on the way has a deadline, and marks a
+    /// node whose deadline has passed as cancelled.
+    pub(crate) fn check(self: &Arc<Self>) -> Option<Error> {
+        let mut now: Option<u64> = None;
+        let mut node = self;
+        loop {
+            let flags = node.flags.load(Ordering::Acquire);
+            if flags & CANCELLED != 0 {
+                return Some(Error::cancelled(node.lock().reason.as_deref()));
+            }
+            if flags & HAS_DEADLINE != 0 {
+                let t = *now.get_or_insert_with(now_nanos);
+                if t >= node.deadline.load(Ordering::Acquire) {
+                    node.cancel(Some(Arc::from("the deadline expired")), true);
+                    return Some(Error::cancelled(Some("the deadline expired")));
+                }
+            }
+            if flags & SHIELD != 0 {
+                return None;
+            }
+            match node.parent() {
+                Some(p) => node = p,
+                None => return None,
+            }
+        }
+    }
+
+    pub(crate) fn effectively_cancelled(self: &Arc<Self>) -> bool {
+        self.check().is_some()
+    }
+
+    /// Whether a cancellation of an ancestor is visible through this node (trio's
+    /// `parent_cancellation_is_visible_to_us`): decides whether this scope may absorb a
+    /// `Cancelled` error or must let it travel outward.
+    pub(crate) fn parent_cancellation_visible(&self) -> bool {
+        if self.shield() {
+            return false;
+        }
+        self.parent().is_some_and(|p| p.effectively_cancelled())
+    }
+
+    /// The nearest deadline that applies here: the earliest deadline among this node and its
+    /// ancestors up to and including the first shielded one.
+    pub(crate) fn effective_deadline(self: &Arc<Self>) -> Option<u64> {
+        let mut best: Option<u64> = None;
+        let mut node = self;
+        loop {
+            if let Some(d) = node.deadline_nanos() {
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
+            if node.shield() {
+                return best;
+            }
+            match node.parent() {
+                Some(p) => node = p,
+                None => return best,
+            }
+        }
+    }
+
+    /// The push side: a task is about to block beneath this node. Stores its waker, links
+    /// the node (and its ancestors) into the tree, then re-checks (invariant 4).
+    pub(crate) fn block(self: &Arc<Self>, waker: &Waker) {
+        {
+            let mut inner = self.lock();
+            match &inner.waker {
+                Some(w) if w.will_wake(waker) => {}
+                _ => inner.waker = Some(waker.clone()),
+            }
+        }
+        self.link();
+        if self.effectively_cancelled() {
+            wake_subtree(self.clone());
+        }
+    }
+
+    fn link(self: &Arc<Self>) {
+        let mut node = self.clone();
+        while let Some(parent) = node.parent().cloned() {
+            {
+                let mut inner = node.lock();
+                if inner.key.is_some() || inner.closed {
+                    return;
+                }
+                let mut p = parent.lock();
+                if p.closed {
+                    return;
+                }
+                inner.key = Some(p.children.insert(Arc::downgrade(&node)));
+            }
+            node = parent;
+        }
+    }
+
+    /// The scope has exited: unlink it and never link it again (invariant 5).
+    pub(crate) fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.waker = None;
+        if let (Some(key), Some(parent)) = (inner.key.take(), self.parent()) {
+            let mut p = parent.lock();
+            if p.children.contains(key) {
+                p.children.remove(key);
+            }
+        }
+    }
+}
+
+/// Wakes every task blocked at or beneath `root`, not descending into shielded nodes (they
+/// hide outer cancellation).
+fn wake_subtree(root: Arc<ScopeNode>) {
+    let mut stack = vec![root];
+    let mut wakers = Vec::new();
+    while let Some(node) = stack.pop() {
+        let inner = node.lock();
+        if let Some(w) = &inner.waker {
+            wakers.push(w.clone());
+        }
+        for (_, child) in inner.children.iter() {
+            if let Some(child) = child.upgrade() {
+                if !child.shield() {
+                    stack.push(child);
+                }
+            }
+        }
+        drop(inner);
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The per-thread context that checkpoints read: which scope is current, which anyio task
+//! is being polled, and whether the poll in progress blocked.
+//!
+//! Every anyio task is wrapped in a [`TaskFuture`](crate::task::TaskFuture) and every
+//! cancel scope in a scope future; each publishes its state here for the duration of one
+//! poll and takes it back after. Nodes are *moved* into the thread-local and back (no
+//! reference-count traffic), and a guard puts them back even if the poll panics.
+//! Publishing per poll, rather than per task, is what keeps this correct under work
+//! stealing: whichever thread polls a task sees that task's context.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use crate::cancel::tree::ScopeNode;
+use crate::error::Error;
+use crate::task::TaskCore;
+
+struct Current {
+    scope: Cell<Option<Arc<ScopeNode>>>,
+    task: Cell<Option<Arc<TaskCore>>>,
+    /// Set by an operation that returned `Pending` for a real wait (not a mere yield), so
+    /// the scopes around it arm their deadline timers and link themselves for wake-ups.
+    blocked: Cell<bool>,
+    /// Set on anyio's worker threads (`to_thread`): no async context is detected there.
+    worker: Cell<bool>,
+}
+
+thread_local! {
+    static CURRENT: Current = const {
+        Current {
+            scope: Cell::new(None),
+            task: Cell::new(None),
+            blocked: Cell::new(false),
+            worker: Cell::new(false),
+        }
+    };
+}
+
+/// The cancellation error a checkpoint here must return, if any. No allocation and no lock
+/// unless something is cancelled.
+pub(crate) fn check_cancelled() -> Option<Error> {
+    CURRENT
+        .try_with(|c| {
+            let scope = c.scope.take();
+            let result = scope.as_ref().and_then(|s| s.check());
+            c.scope.set(scope);
+            result
+        })
+        .ok()
+        .flatten()
+}
+
+/// Records that the operation being polled blocked for real (see [`Current::blocked`]).
+pub(crate) fn mark_blocked() {
+    let _ = CURRENT.try_with(|c| c.blocked.set(true));
+}
+
+/// A clone of the current scope node (the parent of a scope entered now).
+pub(crate) fn current_scope() -> Option<Arc<ScopeNode>> {
+    CURRENT
+        .try_with(|c| {
+            let scope = c.scope.take();
+            let clone = scope.clone();
+            c.scope.set(scope);
+            clone
+        })
+        .ok()
+        .flatten()
+}
+
+/// A clone of the anyio task being polled on this thread, if any.
+pub(crate) fn current_task() -> Option<Arc<TaskCore>> {
+    CURRENT
+        .try_with(|c| {
+            let task = c.task.take();
+            let clone = task.clone();
+            c.task.set(task);
+            clone
+        })
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` with `read` applied to the current task without cloning it.
+pub(crate) fn with_current_task<R>(read: impl FnOnce(Option<&Arc<TaskCore>>) -> R) -> R {
+    let mut read = Some(read);
+    let out = CURRENT.try_with(|c| {
+        let task = c.task.take();
+        let out = (read.take().expect("called once"))(task.as_ref());
+        c.task.set(task);
+        out
+    });
+    match out {
+        Ok(v) => v,
+        Err(_) => (read.take().expect("not called yet"))(None),
+    }
+}
+
+pub(crate) fn is_worker_thread() -> bool {
+    CURRENT.try_with(|c| c.worker.get()).unwrap_or(false)
+}
+
+/// Marks this thread as an anyio worker thread (or unmarks it).
+#[allow(dead_code)]
+pub(crate) fn set_worker_thread(worker: bool) {
+    let _ = CURRENT.try_with(|c| c.worker.set(worker));
+}
+
+/// Restores the previous context when dropped, moving the published values back into the
+/// future's slots.
+struct Restore<'a> {
+    scope_slot: &'a mut Option<Arc<ScopeNode>>,
+    task_slot: Option<&'a mut Option<Arc<TaskCore>>>,
+    prev_scope: Option<Arc<ScopeNode>>,
+    prev_task: Option<Arc<TaskCore>>,
+    prev_blocked: bool,
+}
+
+impl Restore<'_> {
+    /// Puts everything back; returns whether the inner poll blocked.
+    fn restore(&mut self) -> bool {
+        CURRENT
+            .try_with(|c| {
+                *self.scope_slot = c.scope.replace(self.prev_scope.take());
+                if let Some(slot) = self.task_slot.as_mut() {
+                    **slot = c.task.replace(self.prev_task.take());
+                }
+                let blocked = c.blocked.get();
+                c.blocked.set(self.prev_blocked || blocked);
+                blocked
+            })
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        self.restore();
+    }
+}
+
+/// Polls `f` with `scope` as the current scope. Returns what `f` returned and whether the
+/// poll blocked.
+pub(crate) fn enter_scope<R>(
+    scope: &mut Option<Arc<ScopeNode>>,
+    f: impl FnOnce() -> R,
+) -> (R, bool) {
+    enter(scope, None, f)
+}
+
+/// Polls `f` as the anyio task `task` with `scope` as its current scope.
+pub(crate) fn enter_task<R>(
+    task: &mut Option<Arc<TaskCore>>,
+    scope: &mut Option<Arc<ScopeNode>>,
+    f: impl FnOnce() -> R,
+) -> (R, bool) {
+    enter(scope, Some(task), f)
+}
+
+fn enter<'a, R>(
+    scope: &'a mut Option<Arc<ScopeNode>>,
+    task: Option<&'a mut Option<Arc<TaskCore>>>,
+    f: impl FnOnce() -> R,
+) -> (R, bool) {
+    let mut task = task;
+    let published = CURRENT.try_with(|c| {
+        let prev_scope = c.scope.replace(scope.take());
+        let prev_task = match task.as_mut() {
+            Some(slot) => c.task.replace(slot.take()),
+            None => None,
+        };
+        (prev_scope, prev_task, c.blocked.replace(false))
+    });
+    let Ok((prev_scope, prev_task, prev_blocked)) = published else {
+        // The thread is shutting down its thread-locals: poll without a context.
+        return (f(), false);
+    };
+    let mut guard = Restore {
+        scope_slot: scope,
+        task_slot: task,
+        prev_scope,
+        prev_task,
+        prev_blocked,
+    };
+    let out = f();
+    let blocked = guard.restore();
+    // Everything is back in place; the guard has nothing left to restore.
+    guard.prev_blocked = false;
+    std::mem::forget(guard);
+    (out, blocked)
+}

@@ -1,0 +1,121 @@
+//! # anyio — AnyIO for Rust
+//!
+//! Write concurrent code once — task groups, level-triggered cancel scopes with deadlines
+//! and shielding, and the rest of AnyIO — and run it on **tokio** (the default backend) or
+//! **smol**.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! async fn main_task() -> anyio::Result<()> {
+//!     anyio::task_group(|tg| async move {
+//!         for i in 0..3u64 {
+//!             tg.start_soon(async move {
+//!                 anyio::sleep(Duration::from_millis(10 * i)).await?;
+//!                 println!("child {i} done");
+//!                 anyio::Result::Ok(())
+//!             })?;
+//!         }
+//!         Ok(())
+//!     })
+//!     .await?;
+//!     Ok(())
+//! }
+//!
+//! anyio::run(main_task).unwrap();                                  // on tokio
+//! anyio::Runner::new(anyio::Backend::Smol).run(main_task).unwrap(); // on smol
+//! ```
+//!
+//! # The guide, chapter by chapter
+//!
+//! | AnyIO chapter | here |
+//! |---|---|
+//! | The basics | [`run`], [`Runner`], [`Backend`], [`current_async_library`] |
+//! | Creating and managing tasks | [`task_group`], [`TaskGroup`], [`TaskHandle`], [`TaskStatus`], [`gather`], [`amap`] |
+//! | Cancellation and timeouts | [`cancel`]: [`CancelScope`], [`move_on_after`], [`fail_after`], [`cancellable`] |
+//! | Time | [`sleep`], [`sleep_until`], [`sleep_forever`], [`current_time`] |
+//! | Low-level | [`lowlevel`]: checkpoints, [`RunVar`](lowlevel::RunVar) |
+//! | Testing | [`testing`], [`#[anyio::test]`](test) |
+//! | Errors | [`Error`], [`ErrorKind`] |
+//!
+//! # Backends
+//!
+//! The cargo feature `tokio` (on by default) and `smol` choose the backends compiled in;
+//! [`Runner`] chooses one per run. Outside [`run`], the backend is detected at each call:
+//! inside a tokio runtime anyio uses tokio, anywhere else smol (see
+//! [`current_async_library`]). tokio-native libraries work inside `anyio::run` on tokio.
+//!
+//! # Cargo features
+//!
+//! * `tokio` (default): the tokio backend.
+//! * `smol`: the smol backend (async-io, async-executor, blocking).
+//! * `macros` (default): [`#[anyio::main]`](main) and [`#[anyio::test]`](test).
+//! * `anyhow`: conversions from `anyhow::Error` that keep cancellation recognisable.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
+
+extern crate self as anyio;
+
+mod backend;
+pub mod cancel;
+mod concurrency;
+mod context;
+pub mod error;
+pub mod lowlevel;
+mod run;
+mod task;
+mod task_group;
+pub mod testing;
+mod time;
+
+pub use cancel::{
+    CancelScope, Deadline, cancellable, current_effective_deadline, fail_after, fail_at,
+    move_on_after, move_on_at,
+};
+pub use concurrency::{amap, gather};
+pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "smol")]
+pub use run::SmolOptions;
+pub use run::{Backend, Runner, available_backends, current_async_library, run};
+#[cfg(feature = "tokio")]
+pub use run::{Flavor, TokioOptions};
+pub use task::{TaskInfo, get_current_task, get_running_tasks};
+pub use task_group::{TaskGroup, TaskHandle, TaskState, TaskStatus, task_group};
+pub use time::{current_time, sleep, sleep_forever, sleep_until};
+
+#[cfg(feature = "macros")]
+pub use anyio_macros::{main, test};
+
+/// Expands its input only when the `tokio` backend is compiled in (used by `#[anyio::test]`).
+#[cfg(feature = "tokio")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_tokio {
+    ($($t:tt)*) => { $($t)* };
+}
+
+/// Expands its input only when the `tokio` backend is compiled in (used by `#[anyio::test]`).
+#[cfg(not(feature = "tokio"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_tokio {
+    ($($t:tt)*) => {};
+}
+
+/// Expands its input only when the `smol` backend is compiled in (used by `#[anyio::test]`).
+#[cfg(feature = "smol")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_smol {
+    ($($t:tt)*) => { $($t)* };
+}
+
+/// Expands its input only when the `smol` backend is compiled in (used by `#[anyio::test]`).
+#[cfg(not(feature = "smol"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_smol {
+    ($($t:tt)*) => {};
+}

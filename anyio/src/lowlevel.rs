@@ -1,0 +1,262 @@
+//! Low-level building blocks for code that implements its own async operations: the bare
+//! checkpoints and [`RunVar`].
+//!
+//! Every anyio primitive goes through the checkpoints of this module (or the internal
+//! [`wait`] they share): this is the one place where a task observes cancellation and
+//! yields, as trio's `_core/_traps.py` is for trio.
+
+use std::any::Any;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use crate::context;
+use crate::error::{Error, ErrorKind, Result};
+use crate::task::RunContext;
+
+/// Checks for cancellation, then yields to the scheduler once.
+///
+/// This is what every anyio operation does at least once; call it in long computations
+/// so they can be cancelled and do not starve other tasks.
+///
+/// # Cancellation
+///
+/// Returns `Cancelled` when the enclosing scope is cancelled; nothing to undo.
+///
+/// # Errors
+///
+/// [`ErrorKind::Cancelled`].
+///
+/// # Examples
+///
+/// ```
+/// # anyio::run(|| async {
+/// for chunk in 0..1000 {
+///     let _ = chunk * 2; // some work
+///     anyio::lowlevel::checkpoint().await?;
+/// }
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
+pub async fn checkpoint() -> Result<()> {
+    if let Some(e) = context::check_cancelled() {
+        return Err(e);
+    }
+    crate::backend::yield_now().await;
+    Ok(())
+}
+
+/// Checks for cancellation without yielding.
+///
+/// # Errors
+///
+/// [`ErrorKind::Cancelled`] when the enclosing scope is cancelled.
+pub async fn checkpoint_if_cancelled() -> Result<()> {
+    match context::check_cancelled() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Yields to the scheduler once without checking for cancellation.
+///
+/// # Cancellation
+///
+/// Not a cancellation point: it completes even in a cancelled scope.
+pub async fn cancel_shielded_checkpoint() {
+    crate::backend::yield_now().await;
+}
+
+/// The shared shape of every blocking anyio operation: a cancellation check, then `poll`
+/// until it is ready. A wake-up by cancellation makes it return `Cancelled` — unless `poll`
+/// is ready by then, in which case the result wins (the operation completed, so nothing may
+/// be lost). When `poll` is ready at once, the task still yields once (a checkpoint is a
+/// schedule point).
+///
+/// `poll` must register `cx`'s waker before returning `Pending`; an operation that hands
+/// out resources must withdraw its waiter when the returned future is dropped or cancelled.
+pub(crate) async fn wait<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Result<T> {
+    if let Some(e) = context::check_cancelled() {
+        return Err(e);
+    }
+    let mut first = true;
+    let mut at_once = false;
+    let out = poll_fn(|cx| {
+        if let Poll::Ready(v) = poll(cx) {
+            at_once = first;
+            return Poll::Ready(Ok(v));
+        }
+        first = false;
+        if let Some(e) = context::check_cancelled() {
+            return Poll::Ready(Err(e));
+        }
+        context::mark_blocked();
+        Poll::Pending
+    })
+    .await;
+    if at_once {
+        crate::backend::yield_now().await;
+    }
+    out
+}
+
+/// Waits forever (until cancelled), without yielding first: the body of
+/// [`sleep_forever`](crate::sleep_forever).
+pub(crate) fn wait_cancelled() -> impl Future<Output = Error> {
+    poll_fn(|_cx| match context::check_cancelled() {
+        Some(e) => Poll::Ready(e),
+        None => {
+            context::mark_blocked();
+            Poll::Pending
+        }
+    })
+}
+
+static NEXT_VAR: AtomicUsize = AtomicUsize::new(0);
+
+/// A variable scoped to one run of the event loop: each [`anyio::run`](crate::run) sees its
+/// own value, starting from the default (AnyIO's `RunVar`, trio's `RunVar`).
+///
+/// Libraries use it for per-loop state, such as a default capacity limiter, that must not
+/// leak from one run into the next. Outside `anyio::run` (a native tokio runtime, a plain
+/// `smol::block_on`), all code of one backend shares one value.
+///
+/// # Examples
+///
+/// ```
+/// use anyio::lowlevel::RunVar;
+///
+/// static REQUESTS: RunVar<u32> = RunVar::new("requests");
+///
+/// for _ in 0..2 {
+///     anyio::run(|| async {
+///         assert_eq!(REQUESTS.get_or(0)?, 0); // each run starts afresh
+///         REQUESTS.set(7)?;
+///         assert_eq!(REQUESTS.get()?, 7);
+///         Ok::<_, anyio::Error>(())
+///     })
+///     .unwrap();
+/// }
+/// ```
+pub struct RunVar<T> {
+    name: &'static str,
+    key: AtomicUsize,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for RunVar<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunVar").field("name", &self.name).finish()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> RunVar<T> {
+    /// A variable with no value yet in any run.
+    pub const fn new(name: &'static str) -> RunVar<T> {
+        RunVar {
+            name,
+            key: AtomicUsize::new(usize::MAX),
+            _marker: PhantomData,
+        }
+    }
+
+    /// The variable's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn key(&self) -> usize {
+        let key = self.key.load(Ordering::Acquire);
+        if key != usize::MAX {
+            return key;
+        }
+        let fresh = NEXT_VAR.fetch_add(1, Ordering::Relaxed);
+        match self
+            .key
+            .compare_exchange(usize::MAX, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => fresh,
+            Err(existing) => existing,
+        }
+    }
+
+    fn run() -> Result<Arc<RunContext>> {
+        RunContext::current().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NoEventLoop,
+                "a RunVar is only available inside an event loop",
+            )
+        })
+    }
+
+    /// The value in this run.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] when no value was set in this run (AnyIO's `LookupError`);
+    /// [`ErrorKind::NoEventLoop`] outside any event loop.
+    pub fn get(&self) -> Result<T> {
+        let run = Self::run()?;
+        let vars = run.vars.lock().unwrap_or_else(|p| p.into_inner());
+        match vars.get(&self.key()).and_then(|v| v.downcast_ref::<T>()) {
+            Some(v) => Ok(v.clone()),
+            None => Err(Error::new(
+                ErrorKind::InvalidState,
+                format!("run variable '{}' has no value in this run", self.name),
+            )),
+        }
+    }
+
+    /// The value in this run, or `default` when none was set.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoEventLoop`] outside any event loop.
+    pub fn get_or(&self, default: T) -> Result<T> {
+        self.get_or_init(|| default)
+    }
+
+    /// The value in this run, setting it to `init()` first when none was set.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoEventLoop`] outside any event loop.
+    pub fn get_or_init(&self, init: impl FnOnce() -> T) -> Result<T> {
+        let run = Self::run()?;
+        let mut vars = run.vars.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = vars
+            .entry(self.key())
+            .or_insert_with(|| Box::new(init()) as Box<dyn Any + Send + Sync>);
+        match slot.downcast_ref::<T>() {
+            Some(v) => Ok(v.clone()),
+            None => unreachable!("a RunVar's key is used for one type only"),
+        }
+    }
+
+    /// Sets the value in this run; returns the previous one.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoEventLoop`] outside any event loop.
+    pub fn set(&self, value: T) -> Result<Option<T>> {
+        let run = Self::run()?;
+        let mut vars = run.vars.lock().unwrap_or_else(|p| p.into_inner());
+        let prev = vars.insert(self.key(), Box::new(value));
+        Ok(prev.and_then(|p| p.downcast::<T>().ok()).map(|b| *b))
+    }
+
+    /// Removes the value from this run; returns it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoEventLoop`] outside any event loop.
+    pub fn reset(&self) -> Result<Option<T>> {
+        let run = Self::run()?;
+        let mut vars = run.vars.lock().unwrap_or_else(|p| p.into_inner());
+        let prev = vars.remove(&self.key());
+        Ok(prev.and_then(|p| p.downcast::<T>().ok()).map(|b| *b))
+    }
+}

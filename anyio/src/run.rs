@@ -1,0 +1,276 @@
+//! Running an event loop: [`run`], [`Runner`], [`Backend`] and the backend options
+//! (AnyIO's "The basics").
+//!
+//! [`run`] starts the default backend (tokio), runs `main` as the root task and returns
+//! its result. [`Runner`] chooses the backend and its options.
+//!
+//! ```
+//! async fn main_task() -> anyio::Result<()> {
+//!     println!("Hello, world!");
+//!     Ok(())
+//! }
+//!
+//! anyio::run(main_task).unwrap();
+//! ```
+//!
+//! anyio also works without [`run`]: inside `#[tokio::main]` or `Runtime::block_on` it
+//! runs on tokio, and inside `smol::block_on` or any other executor it runs on smol (see
+//! [`current_async_library`] for how the backend is detected).
+
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[cfg(feature = "smol")]
+pub use crate::backend::smol::SmolOptions;
+#[cfg(feature = "tokio")]
+pub use crate::backend::tokio::{Flavor, TokioOptions};
+use crate::cancel::tree::ScopeNode;
+use crate::context;
+use crate::error::{Error, ErrorKind, Result};
+use crate::task::{RunContext, TaskCore, TaskFuture};
+
+#[cfg(not(any(feature = "tokio", feature = "smol")))]
+compile_error!("anyio needs a backend: enable the `tokio` feature, the `smol` feature, or both");
+
+/// An event-loop implementation anyio can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// tokio: the default (cargo feature `tokio`), in asyncio's role.
+    #[cfg(feature = "tokio")]
+    Tokio,
+    /// smol: async-io's reactor with async-executor (cargo feature `smol`), in trio's role.
+    #[cfg(feature = "smol")]
+    Smol,
+}
+
+const ALL_NAMES: &[&str] = &["tokio", "smol"];
+
+impl Backend {
+    /// The backend's name: `"tokio"` or `"smol"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(feature = "tokio")]
+            Backend::Tokio => "tokio",
+            #[cfg(feature = "smol")]
+            Backend::Smol => "smol",
+        }
+    }
+}
+
+/// The default backend: tokio when its feature is on, smol otherwise.
+impl Default for Backend {
+    fn default() -> Backend {
+        available_backends()[0]
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+
+    /// Parses `"tokio"` or `"smol"` (ASCII case ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::BackendUnavailable`] for an unknown name or a backend whose cargo
+    /// feature is off; the message names the available backends.
+    fn from_str(s: &str) -> Result<Backend> {
+        if let Some(b) = available_backends()
+            .iter()
+            .find(|b| b.name().eq_ignore_ascii_case(s))
+        {
+            return Ok(*b);
+        }
+        let available: Vec<&str> = available_backends().iter().map(|b| b.name()).collect();
+        let why = if ALL_NAMES.iter().any(|n| n.eq_ignore_ascii_case(s)) {
+            format!(
+                "backend '{s}' is not enabled: enable the `{}` feature of `anyio`",
+                s.to_ascii_lowercase()
+            )
+        } else {
+            format!("unknown backend '{s}'")
+        };
+        Err(Error::new(
+            ErrorKind::BackendUnavailable,
+            format!("{why} (available: {})", available.join(", ")),
+        ))
+    }
+}
+
+/// The backends compiled into this build, the default first.
+pub fn available_backends() -> &'static [Backend] {
+    &[
+        #[cfg(feature = "tokio")]
+        Backend::Tokio,
+        #[cfg(feature = "smol")]
+        Backend::Smol,
+    ]
+}
+
+/// Runs `main` as the root task of a new event loop on the default backend (tokio when
+/// enabled) and returns its result.
+///
+/// # Errors
+///
+/// Whatever `main` returns; and, converted into `main`'s error type,
+/// [`ErrorKind::InvalidState`] when called from inside an async context (a running event
+/// loop cannot be nested) or [`ErrorKind::Io`] when the runtime cannot be built.
+///
+/// # Examples
+///
+/// ```
+/// let n = anyio::run(|| async {
+///     anyio::sleep(std::time::Duration::from_millis(1)).await?;
+///     Ok::<_, anyio::Error>(7)
+/// })
+/// .unwrap();
+/// assert_eq!(n, 7);
+/// ```
+pub fn run<F, Fut, T, E>(main: F) -> std::result::Result<T, E>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+    E: From<Error>,
+{
+    Runner::default().run(main)
+}
+
+/// Runs an event loop with a chosen backend and options (AnyIO's `run(..., backend=...,
+/// backend_options=...)`).
+///
+/// # Examples
+///
+/// ```
+/// use anyio::{Backend, Runner};
+///
+/// for backend in anyio::available_backends() {
+///     let lib = Runner::new(*backend).run(|| async { anyio::current_async_library() }).unwrap();
+///     assert_eq!(lib, backend.name());
+/// }
+/// let backend: Backend = "tokio".parse().unwrap();
+/// assert_eq!(backend, Backend::Tokio);
+/// ```
+#[derive(Debug, Default)]
+pub struct Runner {
+    backend: Backend,
+    slow_poll: Option<Duration>,
+    #[cfg(feature = "tokio")]
+    tokio: TokioOptions,
+    #[cfg(feature = "smol")]
+    smol: SmolOptions,
+}
+
+/// asyncio's `slow_callback_duration`: the default threshold of [`Runner::debug`].
+const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(100);
+
+impl Runner {
+    /// A runner for `backend` with default options.
+    pub fn new(backend: Backend) -> Runner {
+        Runner {
+            backend,
+            ..Runner::default()
+        }
+    }
+
+    /// The backend this runner uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Options for the tokio backend (ignored when running on smol).
+    #[cfg(feature = "tokio")]
+    pub fn tokio_options(mut self, options: TokioOptions) -> Runner {
+        self.tokio = options;
+        self
+    }
+
+    /// Options for the smol backend (ignored when running on tokio).
+    #[cfg(feature = "smol")]
+    pub fn smol_options(mut self, options: SmolOptions) -> Runner {
+        self.smol = options;
+        self
+    }
+
+    /// Debug mode (asyncio's `debug=True`): when one poll of an anyio task blocks its
+    /// thread for 100 ms or more, a report naming the task is written to stderr.
+    pub fn debug(mut self, on: bool) -> Runner {
+        self.slow_poll = on.then_some(DEFAULT_SLOW_POLL);
+        self
+    }
+
+    /// Debug mode with a threshold of its own (asyncio's `slow_callback_duration`).
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Runner {
+        self.slow_poll = Some(threshold);
+        self
+    }
+
+    /// Runs `main` as the root task of a new event loop and returns its result.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`].
+    pub fn run<F, Fut, T, E>(self, main: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        if context::current_task().is_some() || in_tokio_context() {
+            return Err(E::from(Error::new(
+                ErrorKind::InvalidState,
+                "anyio::run cannot be called from inside an async context: await the future \
+                 directly instead",
+            )));
+        }
+        let backend = self.backend;
+        let slow_poll = self.slow_poll;
+        let root = move |handle| {
+            let run = RunContext::new(backend, slow_poll);
+            let core = TaskCore::new(Some("main".into()), None, run, handle);
+            TaskFuture::new(core, ScopeNode::child_of(None), main())
+        };
+        let out = match backend {
+            #[cfg(feature = "tokio")]
+            Backend::Tokio => crate::backend::tokio::run(self.tokio, root),
+            #[cfg(feature = "smol")]
+            Backend::Smol => crate::backend::smol::run(self.smol, root),
+        };
+        out.map_err(E::from)?
+    }
+}
+
+fn in_tokio_context() -> bool {
+    #[cfg(feature = "tokio")]
+    {
+        ::tokio::runtime::Handle::try_current().is_ok()
+    }
+    #[cfg(not(feature = "tokio"))]
+    {
+        false
+    }
+}
+
+/// The name of the backend that serves anyio calls made here: `"tokio"` or `"smol"`
+/// (sniffio's `current_async_library`).
+///
+/// What is detected, in order: the backend of the anyio task being polled (the root task
+/// of [`run`] and every task-group child publish it); an anyio worker thread, which has no
+/// event loop (an error); a tokio runtime context (`#[tokio::main]`, `block_on`, a tokio
+/// task, but not anyio's own worker threads) → `"tokio"`; anything else → `"smol"`, whose
+/// reactor serves any thread and executor, when the `smol` feature is on.
+///
+/// # Errors
+///
+/// [`ErrorKind::NoEventLoop`] on an anyio worker thread, and outside tokio when the `smol`
+/// feature is off.
+pub fn current_async_library() -> Result<&'static str> {
+    crate::backend::detect::current_backend().map(Backend::name)
+}

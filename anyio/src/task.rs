@@ -1,0 +1,306 @@
+//! anyio tasks: the wrapper that gives every task (the root of a run, every task-group
+//! child) its context, and the introspection AnyIO offers on top of it
+//! ([`get_current_task`], [`get_running_tasks`], [`TaskInfo`]).
+//!
+//! A task's wrapper ([`TaskFuture`]) does three things on every poll:
+//!
+//! 1. publishes the task and its scope node in the thread-local context, so checkpoints
+//!    polled inside see them (whichever thread polls the task);
+//! 2. polls the inner future with a waker of its own that records "this task was woken"
+//!    before passing the wake-up on, so [`wait_all_tasks_blocked`] can tell a blocked task
+//!    from a runnable one;
+//! 3. when the poll blocked, links the task's scope node into the scope tree so that a
+//!    cancellation anywhere above wakes it.
+//!
+//! [`wait_all_tasks_blocked`]: crate::testing::wait_all_tasks_blocked
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use atomic_waker::AtomicWaker;
+use pin_project_lite::pin_project;
+
+use crate::backend::Handle;
+use crate::cancel::tree::ScopeNode;
+use crate::context;
+use crate::run::Backend;
+
+const NOTIFIED: u8 = 1;
+const POLLING: u8 = 2;
+
+/// State shared by every task of one run of the event loop (one `anyio::run`, or one
+/// backend's native context outside any run).
+pub(crate) struct RunContext {
+    backend: Backend,
+    tasks: Mutex<HashMap<u64, Weak<TaskCore>>>,
+    pub(crate) vars: Mutex<HashMap<usize, Box<dyn Any + Send + Sync>>>,
+    pub(crate) slow_poll: Option<Duration>,
+}
+
+impl fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunContext")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl RunContext {
+    pub(crate) fn new(backend: Backend, slow_poll: Option<Duration>) -> Arc<RunContext> {
+        Arc::new(RunContext {
+            backend,
+            tasks: Mutex::new(HashMap::new()),
+            vars: Mutex::new(HashMap::new()),
+            slow_poll,
+        })
+    }
+
+    /// The run context of code that runs outside `anyio::run` (one per backend and process).
+    pub(crate) fn native(backend: Backend) -> Arc<RunContext> {
+        static NATIVE: [OnceLock<Arc<RunContext>>; 2] = [OnceLock::new(), OnceLock::new()];
+        let slot = match backend {
+            #[cfg(feature = "tokio")]
+            Backend::Tokio => &NATIVE[0],
+            #[cfg(feature = "smol")]
+            Backend::Smol => &NATIVE[1],
+        };
+        slot.get_or_init(|| RunContext::new(backend, None)).clone()
+    }
+
+    /// The run context of the code being polled here.
+    pub(crate) fn current() -> Option<Arc<RunContext>> {
+        if let Some(run) = context::with_current_task(|t| t.map(|t| t.run.clone())) {
+            return Some(run);
+        }
+        crate::backend::detect::current_backend()
+            .ok()
+            .map(RunContext::native)
+    }
+
+    fn tasks(&self) -> Vec<Arc<TaskCore>> {
+        lock(&self.tasks).values().filter_map(Weak::upgrade).collect()
+    }
+}
+
+static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What every anyio task shares with its wrapper, its wakers and the run's registry.
+pub(crate) struct TaskCore {
+    pub(crate) id: u64,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) parent: Option<u64>,
+    pub(crate) run: Arc<RunContext>,
+    pub(crate) backend: Handle,
+    /// `NOTIFIED` from a wake until the next poll starts; `POLLING` during a poll.
+    state: AtomicU8,
+    /// The executor's waker of the latest poll: our own waker passes wake-ups on to it.
+    inner_waker: AtomicWaker,
+}
+
+impl fmt::Debug for TaskCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskCore")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TaskCore {
+    pub(crate) fn new(
+        name: Option<Arc<str>>,
+        parent: Option<u64>,
+        run: Arc<RunContext>,
+        backend: Handle,
+    ) -> Arc<TaskCore> {
+        let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
+        let core = Arc::new(TaskCore {
+            id,
+            name,
+            parent,
+            run,
+            backend,
+            state: AtomicU8::new(NOTIFIED),
+            inner_waker: AtomicWaker::new(),
+        });
+        lock(&core.run.tasks).insert(id, Arc::downgrade(&core));
+        core
+    }
+
+    pub(crate) fn display_name(&self) -> String {
+        match &self.name {
+            Some(n) => n.to_string(),
+            None => format!("task-{}", self.id),
+        }
+    }
+
+    /// Neither woken since its last poll nor being polled.
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.state.load(Ordering::Acquire) == 0
+    }
+
+    pub(crate) fn info(&self) -> TaskInfo {
+        TaskInfo {
+            id: self.id,
+            name: self.display_name(),
+            parent_id: self.parent,
+        }
+    }
+}
+
+/// Removes a task from its run's registry when its wrapper is dropped (the task finished
+/// or was aborted), even while wakers keep its [`TaskCore`] alive.
+struct Registration {
+    run: Arc<RunContext>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        lock(&self.run.tasks).remove(&self.id);
+    }
+}
+
+impl Wake for TaskCore {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
+        self.inner_waker.wake();
+    }
+}
+
+pin_project! {
+    /// Runs `fut` as an anyio task (see the module docs).
+    pub(crate) struct TaskFuture<F> {
+        // # Invariant
+        // `Some` except during a poll, when both are moved into the thread-local context.
+        core: Option<Arc<TaskCore>>,
+        node: Option<Arc<ScopeNode>>,
+        waker: Waker,
+        registration: Registration,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F> TaskFuture<F> {
+    pub(crate) fn new(core: Arc<TaskCore>, node: Arc<ScopeNode>, fut: F) -> TaskFuture<F> {
+        TaskFuture {
+            waker: Waker::from(core.clone()),
+            registration: Registration {
+                run: core.run.clone(),
+                id: core.id,
+            },
+            core: Some(core),
+            node: Some(node),
+            fut,
+        }
+    }
+}
+
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let (slow_poll, started) = {
+            let Some(core) = this.core.as_ref() else {
+                // Only reachable if a previous poll panicked and the executor polls again.
+                return Poll::Pending;
+            };
+            core.inner_waker.register(cx.waker());
+            core.state.store(POLLING, Ordering::Release);
+            let slow = core.run.slow_poll;
+            (slow, slow.map(|_| Instant::now()))
+        };
+        let fut = this.fut;
+        let waker = &*this.waker;
+        let (out, blocked) = context::enter_task(this.core, this.node, || {
+            fut.poll(&mut Context::from_waker(waker))
+        });
+        let (Some(core), Some(node)) = (this.core.as_ref(), this.node.as_ref()) else {
+            return out;
+        };
+        core.state.fetch_and(!POLLING, Ordering::AcqRel);
+        if out.is_pending() && blocked {
+            node.block(waker);
+        }
+        if let (Some(limit), Some(started)) = (slow_poll, started) {
+            report_slow_poll(core, started.elapsed(), limit);
+        }
+        out
+    }
+}
+
+fn report_slow_poll(core: &TaskCore, took: Duration, limit: Duration) {
+    if took >= limit {
+        eprintln!(
+            "anyio: task '{}' (id {}) blocked its thread for {:.1} ms in one poll \
+             (debug threshold {:.1} ms): move blocking work to anyio::to_thread",
+            core.display_name(),
+            core.id,
+            took.as_secs_f64() * 1e3,
+            limit.as_secs_f64() * 1e3,
+        );
+    }
+}
+
+/// A description of an anyio task, as [`get_current_task`] and [`get_running_tasks`] give it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TaskInfo {
+    /// A number unique to the task within the process.
+    pub id: u64,
+    /// The name given when the task was spawned, or `task-<id>`.
+    pub name: String,
+    /// The id of the task that spawned it; `None` for the root task of a run and for tasks
+    /// started from code that is not itself an anyio task.
+    pub parent_id: Option<u64>,
+}
+
+/// Describes the anyio task that is running this code.
+///
+/// Returns `None` outside any anyio task (for example in a `#[tokio::main]` body that is not
+/// running under [`anyio::run`](crate::run)).
+pub fn get_current_task() -> Option<TaskInfo> {
+    context::with_current_task(|t| t.map(|t| t.info()))
+}
+
+/// Describes every anyio task of the current run that has not finished yet.
+///
+/// Outside [`anyio::run`](crate::run), the tasks of the backend's native context are listed.
+pub fn get_running_tasks() -> Vec<TaskInfo> {
+    RunContext::current()
+        .map(|run| {
+            let mut tasks: Vec<TaskInfo> = run.tasks().iter().map(|t| t.info()).collect();
+            tasks.sort_by_key(|t| t.id);
+            tasks
+        })
+        .unwrap_or_default()
+}
+
+/// Whether every anyio task of the current run except the caller is blocked.
+pub(crate) fn all_other_tasks_blocked() -> bool {
+    let me = context::with_current_task(|t| t.map(|t| t.id));
+    match RunContext::current() {
+        Some(run) => run
+            .tasks()
+            .iter()
+            .filter(|t| Some(t.id) != me)
+            .all(|t| t.is_blocked()),
+        None => true,
+    }
+}

@@ -1,0 +1,885 @@
+//! Task groups: structured concurrency (AnyIO's "Creating and managing tasks").
+//!
+//! # The model
+//!
+//! [`task_group`] runs a *host body* together with the *child tasks* it starts, as one
+//! group. The group's future resolves only after every child has finished, so no task
+//! outlives the group that started it.
+//!
+//! * [`TaskGroup::start_soon`] spawns a child as a real task of the backend (it runs in
+//!   parallel on a multi-thread runtime) and returns a [`TaskHandle`] to await its result,
+//!   cancel it or ask its status.
+//! * [`TaskGroup::start`] spawns a child and waits until it calls
+//!   [`TaskStatus::started`] — a server reporting that it listens, say — and returns the
+//!   value it passed.
+//! * When a child (or the host body) fails, the group's cancel scope is cancelled: the
+//!   siblings and the host body see `Cancelled` at their next checkpoint. The group then
+//!   returns every error that was not a cancellation — one error as it is, several as an
+//!   error of kind [`ErrorKind::Multiple`](crate::ErrorKind::Multiple) listing all. None is
+//!   lost.
+//! * A child that panics cancels the group too, and the panic resumes in the task that
+//!   awaits the group once every child has finished (as `std::thread::scope` does). A
+//!   program built with `panic = "abort"` cannot catch panics, so there a child's panic
+//!   ends the process.
+//! * Children run inside the group's cancel scope: cancelling
+//!   [`TaskGroup::cancel_scope`] cancels the host body and every child.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! # anyio::run(|| async {
+//! let total = anyio::task_group(|tg| async move {
+//!     let a = tg.start_soon(async { anyio::sleep(Duration::from_millis(5)).await?; Ok(1) })?;
+//!     let b = tg.start_soon(async { Ok(2) })?;
+//!     Ok(a.await? + b.await?)
+//! })
+//! .await?;
+//! assert_eq!(total, Some(3));
+//! # Ok::<_, anyio::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # When the group absorbs its own cancellation
+//!
+//! A group whose scope was cancelled (by `tg.cancel_scope().cancel()`, or by its deadline)
+//! ends normally, like a cancel scope: [`task_group`] resolves to `Ok(None)` when the host
+//! body ended with that cancellation, and to `Ok(Some(value))` when the body returned a
+//! value. A cancellation of an *enclosing* scope travels on as `Err(Cancelled)`.
+//!
+//! # Dropping a group's future
+//!
+//! Dropping the future of [`task_group`] before it resolves (from `select!`, say) marks the
+//! group's scope cancelled and aborts every child: after the poll in progress (if any)
+//! returns, no child is polled again, and its future is dropped.
+
+use std::any::Any;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use futures_lite::FutureExt;
+use slab::Slab;
+
+use crate::backend::{Handle, JoinHandle};
+use crate::cancel::tree::ScopeNode;
+use crate::cancel::{CancelScope, Driver, absorbs};
+use crate::context;
+use crate::error::{Error, ErrorKind, Result};
+use crate::lowlevel;
+use crate::task::{RunContext, TaskCore, TaskFuture};
+
+type Panic = Box<dyn Any + Send + 'static>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs `body` as the host of a new task group; resolves once the body and every child it
+/// started have finished.
+///
+/// Resolves to `Ok(Some(v))` with the body's value, `Ok(None)` when the group absorbed its
+/// own cancellation (see the [module docs](self)), or the errors of the group.
+///
+/// # Cancellation
+///
+/// A cancellation of an enclosing scope reaches the body and every child. The group still
+/// waits for every child to finish, then returns `Err(Cancelled)`. Dropping the future
+/// aborts the children.
+///
+/// # Errors
+///
+/// The body's or a child's error (cancellations excepted); several as one error of kind
+/// [`ErrorKind::Multiple`](crate::ErrorKind::Multiple);
+/// [`ErrorKind::NoEventLoop`](crate::ErrorKind::NoEventLoop) when no backend serves this
+/// thread.
+///
+/// # Panics
+///
+/// Resumes the panic of the body or of a child, after every child has finished.
+pub async fn task_group<F, Fut, T>(body: F) -> Result<Option<T>>
+where
+    F: FnOnce(TaskGroup) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let group = TaskGroup::new()?;
+    let inner = group.inner.clone();
+    let _abort = AbortOnDrop(inner.clone());
+    let mut driver = Driver::new(inner.node.clone());
+    let mut body = pin!(AssertUnwindSafe(body(group)).catch_unwind());
+    let mut body_out: Option<std::thread::Result<Result<T>>> = None;
+
+    poll_fn(|cx| {
+        driver.poll(cx, |cx| {
+            if body_out.is_none() {
+                let out = std::task::ready!(body.as_mut().poll(cx));
+                inner.body_finished(&out);
+                body_out = Some(out);
+            }
+            inner.poll_children_done(cx)
+        })
+    })
+    .await;
+
+    let finished = inner.take_finished();
+    let body_out = body_out.expect("the body finished before the group");
+    let body_result = match body_out {
+        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(r) => r,
+    };
+    if let Some(panic) = finished.panic {
+        std::panic::resume_unwind(panic);
+    }
+    if let Some(e) = Error::combine(finished.errors) {
+        return Err(e);
+    }
+    let node = &inner.node;
+    match body_result {
+        Ok(v) => match finished.cancelled {
+            Some(c) if !absorbs(node, &c) => Err(c),
+            Some(_) => {
+                node.set_caught();
+                Ok(Some(v))
+            }
+            None => Ok(Some(v)),
+        },
+        Err(e) if absorbs(node, &e) => {
+            node.set_caught();
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A handle to a task group, given to the host body. Cloning it is cheap; a child may hold
+/// a clone to start siblings.
+#[derive(Clone)]
+pub struct TaskGroup {
+    inner: Arc<GroupInner>,
+}
+
+impl fmt::Debug for TaskGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.lock();
+        f.debug_struct("TaskGroup")
+            .field("active", &st.active)
+            .field("children", &st.children.len())
+            .finish()
+    }
+}
+
+struct GroupInner {
+    node: Arc<ScopeNode>,
+    run: Arc<RunContext>,
+    backend: Handle,
+    state: Mutex<GroupState>,
+}
+
+struct GroupState {
+    /// False once the group has exited: no child can be started any more.
+    active: bool,
+    children: Slab<JoinHandle>,
+    errors: Vec<Error>,
+    panic: Option<Panic>,
+    /// The first cancellation a child ended with that its own scope did not absorb.
+    cancelled: Option<Error>,
+    host: Option<Waker>,
+}
+
+struct Finished {
+    errors: Vec<Error>,
+    panic: Option<Panic>,
+    cancelled: Option<Error>,
+}
+
+impl GroupInner {
+    fn lock(&self) -> MutexGuard<'_, GroupState> {
+        lock(&self.state)
+    }
+
+    fn cancel_because(&self, why: String) {
+        self.node.cancel(Some(Arc::from(why)), false);
+    }
+
+    fn body_finished<T>(&self, out: &std::thread::Result<Result<T>>) {
+        match out {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.is_cancelled() => {}
+            Ok(Err(e)) => {
+                self.lock().errors.push(e.clone());
+                self.cancel_because(format!("the task group's host failed: {e}"));
+            }
+            Err(_) => self.cancel_because("the task group's host panicked".to_owned()),
+        }
+    }
+
+    fn poll_children_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.lock();
+        if st.children.is_empty() {
+            st.active = false;
+            return Poll::Ready(());
+        }
+        match &st.host {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.host = Some(cx.waker().clone()),
+        }
+        drop(st);
+        context::mark_blocked();
+        Poll::Pending
+    }
+
+    fn take_finished(&self) -> Finished {
+        let mut st = self.lock();
+        Finished {
+            errors: std::mem::take(&mut st.errors),
+            panic: st.panic.take(),
+            cancelled: st.cancelled.take(),
+        }
+    }
+
+    /// Records how a child ended; wakes the host when it was the last one.
+    fn child_finished(&self, key: usize, name: &str, report: Report) {
+        let mut st = self.lock();
+        if let Some(handle) = st.children.try_remove(key) {
+            handle.detach();
+        }
+        let cancel = match report {
+            Report::Nothing => None,
+            Report::Cancelled(e) => {
+                st.cancelled.get_or_insert(e);
+                None
+            }
+            Report::Failed(e) => {
+                let why = format!("task '{name}' of the group failed: {e}");
+                st.errors.push(e);
+                Some(why)
+            }
+            Report::Panicked(p) => {
+                st.panic.get_or_insert(p);
+                Some(format!("task '{name}' of the group panicked"))
+            }
+        };
+        let host = if st.children.is_empty() {
+            st.host.take()
+        } else {
+            None
+        };
+        drop(st);
+        if let Some(why) = cancel {
+            self.cancel_because(why);
+        }
+        if let Some(w) = host {
+            w.wake();
+        }
+    }
+}
+
+/// Aborts every child when the group's future is dropped before it resolved.
+struct AbortOnDrop(Arc<GroupInner>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        let children: Vec<JoinHandle> = {
+            let mut st = self.0.lock();
+            st.active = false;
+            st.children.drain().collect()
+        };
+        for child in children {
+            child.abort();
+        }
+    }
+}
+
+/// What the group must learn from a child's end.
+enum Report {
+    Nothing,
+    Cancelled(Error),
+    Failed(Error),
+    Panicked(Panic),
+}
+
+impl TaskGroup {
+    fn new() -> Result<TaskGroup> {
+        let backend = crate::backend::detect::current_handle()?;
+        let run = RunContext::current().unwrap_or_else(|| RunContext::native(backend.backend()));
+        let node = ScopeNode::child_of(context::current_scope());
+        Ok(TaskGroup {
+            inner: Arc::new(GroupInner {
+                node,
+                run,
+                backend,
+                state: Mutex::new(GroupState {
+                    active: true,
+                    children: Slab::new(),
+                    errors: Vec::new(),
+                    panic: None,
+                    cancelled: None,
+                    host: None,
+                }),
+            }),
+        })
+    }
+
+    /// The group's cancel scope: cancelling it cancels the host body and every child;
+    /// a deadline set on it applies to all of them.
+    pub fn cancel_scope(&self) -> CancelScope {
+        CancelScope::from_node(self.inner.node.clone())
+    }
+
+    /// Whether children can still be started (the group has not exited).
+    pub fn is_active(&self) -> bool {
+        self.inner.lock().active
+    }
+
+    /// Starts `fut` as a child task, named `task-<id>`.
+    ///
+    /// The child runs as a task of its own on the backend, inside the group's cancel scope.
+    /// Its failure cancels the group; its result can be awaited through the handle.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] when the group has exited.
+    #[doc(alias = "create_task")]
+    pub fn start_soon<Fut, T, E>(&self, fut: Fut) -> Result<TaskHandle<T>>
+    where
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Error> + 'static,
+    {
+        self.spawn(None, fut, NoStart)
+    }
+
+    /// As [`start_soon`](Self::start_soon), with a name for the task (shown by
+    /// [`get_current_task`](crate::get_current_task), in cancel reasons and in debug
+    /// reports).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] when the group has exited.
+    pub fn start_soon_named<Fut, T, E>(
+        &self,
+        name: impl Into<String>,
+        fut: Fut,
+    ) -> Result<TaskHandle<T>>
+    where
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Error> + 'static,
+    {
+        self.spawn(Some(Arc::from(name.into())), fut, NoStart)
+    }
+
+    /// Starts a child and waits until it calls [`TaskStatus::started`]; returns the value
+    /// it passed. The child goes on running in the group.
+    ///
+    /// Until it has started, the child belongs to the caller: an error it returns before
+    /// calling `started` is returned here (and does not cancel the group).
+    ///
+    /// # Cancellation
+    ///
+    /// If the caller is cancelled while waiting, the child is cancelled too and awaited;
+    /// then this returns `Cancelled` — unless the child called `started` meanwhile, in which
+    /// case its value is returned (it keeps running).
+    ///
+    /// # Errors
+    ///
+    /// The child's error before it started; [`ErrorKind::InvalidState`] when the child
+    /// finished, or dropped its [`TaskStatus`], without calling `started`, or when the
+    /// group has exited; [`ErrorKind::Cancelled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use anyio::TaskStatus;
+    ///
+    /// async fn serve(status: TaskStatus<u16>) -> anyio::Result<()> {
+    ///     status.started(8080); // e.g. once the listener is bound
+    ///     anyio::sleep_forever().await
+    /// }
+    ///
+    /// # anyio::run(|| async {
+    /// anyio::task_group(|tg| async move {
+    ///     let port = tg.start(serve).await?;
+    ///     assert_eq!(port, 8080);
+    ///     tg.cancel_scope().cancel();
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<_, anyio::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn start<F, Fut, V, T, E>(&self, f: F) -> Result<V>
+    where
+        F: FnOnce(TaskStatus<V>) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        V: Send + 'static,
+        T: Send + 'static,
+        E: Into<Error> + 'static,
+    {
+        self.start_inner(None, f).await
+    }
+
+    /// As [`start`](Self::start), with a name for the task.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start).
+    pub async fn start_named<F, Fut, V, T, E>(&self, name: impl Into<String>, f: F) -> Result<V>
+    where
+        F: FnOnce(TaskStatus<V>) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        V: Send + 'static,
+        T: Send + 'static,
+        E: Into<Error> + 'static,
+    {
+        self.start_inner(Some(Arc::from(name.into())), f).await
+    }
+
+    async fn start_inner<F, Fut, V, T, E>(&self, name: Option<Arc<str>>, f: F) -> Result<V>
+    where
+        F: FnOnce(TaskStatus<V>) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        V: Send + 'static,
+        T: Send + 'static,
+        E: Into<Error> + 'static,
+    {
+        let slot = Arc::new(StartSlot {
+            state: Mutex::new(StartState::Waiting),
+            waker: Mutex::new(None),
+        });
+        let status = TaskStatus {
+            slot: Some(slot.clone()),
+        };
+        let handle = self.spawn(name, f(status), slot.clone())?;
+        let waited = lowlevel::wait(|cx| slot.poll_settled(cx, &handle)).await;
+        match waited {
+            Ok(()) => slot.outcome(&handle),
+            Err(cancelled) => {
+                // The caller is cancelled: the child, not started yet, is cancelled with it
+                // and awaited, unless it managed to start (completion wins).
+                handle.cancel();
+                poll_fn(|cx| {
+                    let p = slot.poll_settled(cx, &handle);
+                    if p.is_pending() {
+                        context::mark_blocked();
+                    }
+                    p
+                })
+                .await;
+                match slot.outcome(&handle) {
+                    Ok(v) => Ok(v),
+                    Err(_) => Err(cancelled),
+                }
+            }
+        }
+    }
+
+    fn spawn<Fut, T, E, S>(
+        &self,
+        name: Option<Arc<str>>,
+        fut: Fut,
+        start: S,
+    ) -> Result<TaskHandle<T>>
+    where
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Error> + 'static,
+        S: StartHook,
+    {
+        let inner = &self.inner;
+        let parent = context::with_current_task(|t| t.map(|t| t.id));
+        let core = TaskCore::new(name, parent, inner.run.clone(), inner.backend.clone());
+        let node = ScopeNode::child_of(Some(inner.node.clone()));
+        let shared = Arc::new(HandleShared {
+            state: Mutex::new(HandleState {
+                outcome: None,
+                waiters: Vec::new(),
+            }),
+        });
+        let handle = TaskHandle {
+            shared: shared.clone(),
+            core: core.clone(),
+            node: node.clone(),
+            polled: false,
+        };
+        let mut st = inner.lock();
+        if !st.active {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "starting a task in a task group that has already exited",
+            ));
+        }
+        let entry = st.children.vacant_entry();
+        let key = entry.key();
+        let group = inner.clone();
+        let name = core.display_name();
+        let child_node = node.clone();
+        let child = async move {
+            let out = AssertUnwindSafe(fut).catch_unwind().await;
+            let (outcome, report) = classify(&child_node, out);
+            child_node.close();
+            let report = start.finished(report);
+            shared.complete(outcome);
+            group.child_finished(key, &name, report);
+        };
+        entry.insert(inner.backend.spawn(TaskFuture::new(core, node, child)));
+        Ok(handle)
+    }
+}
+
+/// Sorts a child's end into what its handle reports and what the group must learn.
+fn classify<T, E: Into<Error>>(
+    node: &ScopeNode,
+    out: std::thread::Result<std::result::Result<T, E>>,
+) -> (Outcome<T>, Report) {
+    match out {
+        Ok(Ok(v)) => (Outcome::Returned(Some(v)), Report::Nothing),
+        Ok(Err(e)) => {
+            let e: Error = e.into();
+            if !e.is_cancelled() {
+                (Outcome::Failed(e.clone()), Report::Failed(e))
+            } else if absorbs(node, &e) {
+                node.set_caught();
+                (Outcome::Cancelled, Report::Nothing)
+            } else {
+                (Outcome::Cancelled, Report::Cancelled(e))
+            }
+        }
+        Err(panic) => (Outcome::Panicked, Report::Panicked(panic)),
+    }
+}
+
+/// How a child ended, as its handle reports it.
+enum Outcome<T> {
+    /// `None` once the value was taken by awaiting the handle.
+    Returned(Option<T>),
+    Failed(Error),
+    Cancelled,
+    Panicked,
+}
+
+struct HandleShared<T> {
+    state: Mutex<HandleState<T>>,
+}
+
+struct HandleState<T> {
+    outcome: Option<Outcome<T>>,
+    waiters: Vec<Waker>,
+}
+
+impl<T> HandleShared<T> {
+    fn complete(&self, outcome: Outcome<T>) {
+        let waiters = {
+            let mut st = lock(&self.state);
+            st.outcome = Some(outcome);
+            std::mem::take(&mut st.waiters)
+        };
+        for w in waiters {
+            w.wake();
+        }
+    }
+
+    /// Ready once the task has finished; otherwise registers `cx`'s waker.
+    fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = lock(&self.state);
+        if st.outcome.is_some() {
+            return Poll::Ready(());
+        }
+        if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            st.waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+/// The status of a task, as [`TaskHandle::status`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[doc(alias = "Status")]
+#[non_exhaustive]
+pub enum TaskState {
+    /// The task has not finished yet.
+    Pending,
+    /// The task has been cancelled (by [`TaskHandle::cancel`] or its group) but has not
+    /// finished yet.
+    Cancelling,
+    /// The task returned a value.
+    Finished,
+    /// The task ended with a cancellation.
+    Cancelled,
+    /// The task returned an error or panicked.
+    Failed,
+}
+
+/// A handle to a child task: await it for the child's result, cancel the child, or ask its
+/// status. Dropping the handle does not stop the child.
+///
+/// Awaiting a handle resolves to the child's value; to an error of kind
+/// [`ErrorKind::TaskCancelled`](crate::ErrorKind::TaskCancelled) when the child was
+/// cancelled; to one of kind [`ErrorKind::TaskFailed`](crate::ErrorKind::TaskFailed)
+/// (whose source is the child's error) when it failed or panicked. These kinds are not
+/// `Cancelled`, so a host that propagates them with `?` is not mistaken for a cancelled
+/// task. The child's failure also reaches the group.
+///
+/// # Cancellation
+///
+/// Awaiting is a checkpoint: a cancelled caller gets `Cancelled` and the child goes on.
+#[must_use = "a task handle does nothing unless awaited; drop it to let the task run detached in its group"]
+pub struct TaskHandle<T> {
+    shared: Arc<HandleShared<T>>,
+    core: Arc<TaskCore>,
+    node: Arc<ScopeNode>,
+    polled: bool,
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.core.id)
+            .field("name", &self.name())
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl<T> TaskHandle<T> {
+    /// Cancels the task (its own scope, inside the group's). Has no effect once it has
+    /// finished. The group is not cancelled.
+    pub fn cancel(&self) {
+        if lock(&self.shared.state).outcome.is_none() {
+            let reason = match context::current_task() {
+                Some(t) => format!(
+                    "task '{}' was cancelled by task '{}'",
+                    self.core.display_name(),
+                    t.display_name()
+                ),
+                None => format!("task '{}' was cancelled", self.core.display_name()),
+            };
+            self.node.cancel(Some(Arc::from(reason)), false);
+        }
+    }
+
+    /// The task's status.
+    pub fn status(&self) -> TaskState {
+        match &lock(&self.shared.state).outcome {
+            None if self.node.cancel_called() => TaskState::Cancelling,
+            None => TaskState::Pending,
+            Some(Outcome::Returned(_)) => TaskState::Finished,
+            Some(Outcome::Cancelled) => TaskState::Cancelled,
+            Some(Outcome::Failed(_) | Outcome::Panicked) => TaskState::Failed,
+        }
+    }
+
+    /// Whether the task has finished, in any way.
+    pub fn is_finished(&self) -> bool {
+        lock(&self.shared.state).outcome.is_some()
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> String {
+        self.core.display_name()
+    }
+
+    /// The task's id, as in [`TaskInfo`](crate::TaskInfo).
+    pub fn id(&self) -> u64 {
+        self.core.id
+    }
+
+    /// Waits for the task to finish, however it ends, without taking its result.
+    ///
+    /// # Cancellation
+    ///
+    /// A checkpoint: a cancelled caller gets `Cancelled`; the task goes on.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled).
+    pub async fn wait(&self) -> Result<()> {
+        lowlevel::wait(|cx| self.shared.poll_finished(cx)).await
+    }
+
+    fn take_result(&self) -> Result<T> {
+        let mut st = lock(&self.shared.state);
+        let name = self.core.display_name();
+        match st.outcome.as_mut() {
+            Some(Outcome::Returned(v)) => v.take().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidState,
+                    format!("the result of task '{name}' was already taken"),
+                )
+            }),
+            Some(Outcome::Failed(e)) => Err(Error::task_failed(&name, e.clone())),
+            Some(Outcome::Cancelled) => Err(Error::task_cancelled(&name)),
+            Some(Outcome::Panicked) => Err(Error::task_failed(
+                &name,
+                Error::new(ErrorKind::Other, "the task panicked"),
+            )),
+            None => Err(Error::new(
+                ErrorKind::InvalidState,
+                format!("task '{name}' has not finished yet"),
+            )),
+        }
+    }
+}
+
+impl<T> Future for TaskHandle<T> {
+    type Output = Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        if !self.polled {
+            self.polled = true;
+            if let Some(e) = context::check_cancelled() {
+                return Poll::Ready(Err(e));
+            }
+        }
+        if self.shared.poll_finished(cx).is_ready() {
+            return Poll::Ready(self.take_result());
+        }
+        if let Some(e) = context::check_cancelled() {
+            return Poll::Ready(Err(e));
+        }
+        context::mark_blocked();
+        Poll::Pending
+    }
+}
+
+/// Given to a child started with [`TaskGroup::start`]; the child calls
+/// [`started`](Self::started) once it is ready, which hands a value to the starter.
+///
+/// `started` consumes the status, so it cannot be called twice. Dropping the status without
+/// calling it (or returning before calling it) makes `start` fail with
+/// [`ErrorKind::InvalidState`].
+pub struct TaskStatus<V> {
+    slot: Option<Arc<StartSlot<V>>>,
+}
+
+impl<V> fmt::Debug for TaskStatus<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskStatus").finish_non_exhaustive()
+    }
+}
+
+impl<V> TaskStatus<V> {
+    /// Signals that the task has started, handing `value` to the caller of
+    /// [`TaskGroup::start`].
+    pub fn started(mut self, value: V) {
+        if let Some(slot) = self.slot.take() {
+            slot.settle(StartState::Started(value));
+        }
+    }
+}
+
+impl<V> Drop for TaskStatus<V> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.settle(StartState::Dropped);
+        }
+    }
+}
+
+enum StartState<V> {
+    Waiting,
+    Started(V),
+    Taken,
+    /// The status was dropped without `started`: the starter cancels the child and waits.
+    Dropped,
+    /// The child finished without starting, with this error (if any).
+    Finished(Option<Error>),
+}
+
+struct StartSlot<V> {
+    state: Mutex<StartState<V>>,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl<V> StartSlot<V> {
+    fn settle(&self, new: StartState<V>) {
+        {
+            let mut st = lock(&self.state);
+            let replace = match (&*st, &new) {
+                (StartState::Waiting, _) => true,
+                (StartState::Dropped, StartState::Finished(_)) => true,
+                _ => false,
+            };
+            if replace {
+                *st = new;
+            }
+        }
+        if let Some(w) = lock(&self.waker).take() {
+            w.wake();
+        }
+    }
+
+    /// Ready once the child has started or finished. A dropped status cancels the child.
+    fn poll_settled<T>(&self, cx: &mut Context<'_>, child: &TaskHandle<T>) -> Poll<()> {
+        *lock(&self.waker) = Some(cx.waker().clone());
+        match &*lock(&self.state) {
+            StartState::Waiting => Poll::Pending,
+            StartState::Dropped => {
+                child.node.cancel(
+                    Some(Arc::from("the task dropped its TaskStatus without calling started()")),
+                    false,
+                );
+                Poll::Pending
+            }
+            _ => Poll::Ready(()),
+        }
+    }
+
+    fn outcome<T>(&self, child: &TaskHandle<T>) -> Result<V> {
+        let mut st = lock(&self.state);
+        match std::mem::replace(&mut *st, StartState::Taken) {
+            StartState::Started(v) => Ok(v),
+            StartState::Finished(Some(e)) => Err(e),
+            _ => Err(Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "task '{}' finished without calling TaskStatus::started()",
+                    child.core.display_name()
+                ),
+            )),
+        }
+    }
+}
+
+/// How a child's end is routed while it may still be starting.
+trait StartHook: Send + 'static {
+    /// Takes the part of `report` that belongs to the starter; returns what the group gets.
+    fn finished(self, report: Report) -> Report;
+}
+
+struct NoStart;
+
+impl StartHook for NoStart {
+    fn finished(self, report: Report) -> Report {
+        report
+    }
+}
+
+impl<V: Send + 'static> StartHook for Arc<StartSlot<V>> {
+    fn finished(self, report: Report) -> Report {
+        let started = matches!(
+            &*lock(&self.state),
+            StartState::Started(_) | StartState::Taken
+        );
+        if started {
+            return report;
+        }
+        match report {
+            // Before `started`, the child belongs to the starter: its failure goes there.
+            Report::Failed(e) => {
+                self.settle(StartState::Finished(Some(e)));
+                Report::Nothing
+            }
+            Report::Cancelled(e) => {
+                self.settle(StartState::Finished(Some(e)));
+                Report::Nothing
+            }
+            other => {
+                self.settle(StartState::Finished(None));
+                other
+            }
+        }
+    }
+}
