@@ -96,6 +96,12 @@ pub(crate) fn with_current_task<R>(read: impl FnOnce(Option<&Arc<TaskCore>>) -> 
     }
 }
 
+/// The id of the anyio task being polled on this thread, if any.
+#[allow(dead_code)]
+pub(crate) fn current_task_id() -> Option<u64> {
+    with_current_task(|t| t.map(|t| t.id))
+}
+
 pub(crate) fn is_worker_thread() -> bool {
     CURRENT.try_with(|c| c.worker.get()).unwrap_or(false)
 }
