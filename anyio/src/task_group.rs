@@ -625,7 +625,6 @@ pub enum TaskState {
 /// # Cancellation
 ///
 /// Awaiting is a checkpoint: a cancelled caller gets `Cancelled` and the child goes on.
-#[must_use = "a task handle does nothing unless awaited; drop it to let the task run detached in its group"]
 pub struct TaskHandle<T> {
     shared: Arc<HandleShared<T>>,
     core: Arc<TaskCore>,

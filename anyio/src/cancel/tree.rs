@@ -257,6 +257,11 @@ impl ScopeNode {
 
     /// The push side: a task is about to block beneath this node. Stores its waker, links
     /// the node (and its ancestors) into the tree, then re-checks (invariant 4).
+    ///
+    /// Only a node linked by this call re-checks: a node that was linked before is reached
+    /// by any cancel walk, and the future polled beneath it has just checked for itself (a
+    /// future blocked in a shielded scope under a cancelled one must not be woken again
+    /// and again).
     pub(crate) fn block(self: &Arc<Self>, waker: &Waker) {
         {
             let mut inner = self.lock();
@@ -265,28 +270,35 @@ impl ScopeNode {
                 _ => inner.waker = Some(waker.clone()),
             }
         }
-        self.link();
-        if self.effectively_cancelled() {
+        if self.link() && self.effectively_cancelled() {
             wake_subtree(self.clone());
         }
     }
 
-    fn link(self: &Arc<Self>) {
+    /// Links this node and its ancestors; returns whether this node was newly linked.
+    fn link(self: &Arc<Self>) -> bool {
         let mut node = self.clone();
+        let mut first = true;
+        let mut linked_self = false;
         while let Some(parent) = node.parent().cloned() {
             {
                 let mut inner = node.lock();
                 if inner.key.is_some() || inner.closed {
-                    return;
+                    break;
                 }
                 let mut p = parent.lock();
                 if p.closed {
-                    return;
+                    break;
                 }
                 inner.key = Some(p.children.insert(Arc::downgrade(&node)));
             }
+            if first {
+                linked_self = true;
+            }
+            first = false;
             node = parent;
         }
+        linked_self
     }
 
     /// The scope has exited: unlink it and never link it again (invariant 5).
