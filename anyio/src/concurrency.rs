@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::task_group::task_group;
 
 /// Runs every future of `futs` concurrently, each as a task of a new task group; returns
@@ -38,20 +38,16 @@ where
     T: Send + 'static,
     E: Into<Error> + 'static,
 {
-    let out = task_group(|tg| async move {
-        let handles = futs
-            .into_iter()
+    let handles = task_group(|tg| async move {
+        futs.into_iter()
             .map(|f| tg.start_soon(f))
-            .collect::<Result<Vec<_>>>()?;
-        let mut results = Vec::with_capacity(handles.len());
-        for h in handles {
-            results.push(h.await?);
-        }
-        Ok(results)
+            .collect::<Result<Vec<_>>>()
     })
-    .await?;
+    .await?
     // Nothing outside can cancel this group's own scope, so it never absorbs a cancellation.
-    out.ok_or_else(|| Error::new(crate::ErrorKind::InvalidState, "gather's task group was cancelled"))
+    .ok_or_else(|| Error::new(ErrorKind::InvalidState, "gather's task group was cancelled"))?;
+    // The group succeeded, so every child returned a value.
+    handles.iter().map(|h| h.take_result()).collect()
 }
 
 /// Runs `f(arg)` concurrently for every `arg` of `args`, each as a task of a new task

@@ -698,7 +698,7 @@ impl<T> TaskHandle<T> {
         lowlevel::wait(|cx| self.shared.poll_finished(cx)).await
     }
 
-    fn take_result(&self) -> Result<T> {
+    pub(crate) fn take_result(&self) -> Result<T> {
         let mut st = lock(&self.shared.state);
         let name = self.core.display_name();
         match st.outcome.as_mut() {
