@@ -21,6 +21,9 @@ struct Current {
     /// Set by an operation that returned `Pending` for a real wait (not a mere yield), so
     /// the scopes around it arm their deadline timers and link themselves for wake-ups.
     blocked: Cell<bool>,
+    /// Set by a checkpoint that yielded: its task is runnable even though its wake-up may be
+    /// delivered only after the poll returns (tokio defers yield wake-ups).
+    yielded: Cell<bool>,
     /// Set on anyio's worker threads (`to_thread`): no async context is detected there.
     worker: Cell<bool>,
 }
@@ -31,6 +34,7 @@ thread_local! {
             scope: Cell::new(None),
             task: Cell::new(None),
             blocked: Cell::new(false),
+            yielded: Cell::new(false),
             worker: Cell::new(false),
         }
     };
@@ -53,6 +57,16 @@ pub(crate) fn check_cancelled() -> Option<Error> {
 /// Records that the operation being polled blocked for real (see [`Current::blocked`]).
 pub(crate) fn mark_blocked() {
     let _ = CURRENT.try_with(|c| c.blocked.set(true));
+}
+
+/// Records that the task being polled yielded (see [`Current::yielded`]).
+pub(crate) fn mark_yielded() {
+    let _ = CURRENT.try_with(|c| c.yielded.set(true));
+}
+
+/// Reads and clears the yielded flag.
+pub(crate) fn take_yielded() -> bool {
+    CURRENT.try_with(|c| c.yielded.replace(false)).unwrap_or(false)
 }
 
 /// A clone of the current scope node (the parent of a scope entered now).

@@ -224,6 +224,7 @@ impl<F: Future> Future for TaskFuture<F> {
             };
             core.inner_waker.register(cx.waker());
             core.state.store(POLLING, Ordering::Release);
+            context::take_yielded();
             let slow = core.run.slow_poll;
             (slow, slow.map(|_| Instant::now()))
         };
@@ -235,6 +236,9 @@ impl<F: Future> Future for TaskFuture<F> {
         let (Some(core), Some(node)) = (this.core.as_ref(), this.node.as_ref()) else {
             return out;
         };
+        if context::take_yielded() {
+            core.state.fetch_or(NOTIFIED, Ordering::AcqRel);
+        }
         core.state.fetch_and(!POLLING, Ordering::AcqRel);
         if out.is_pending() && blocked {
             node.block(waker);

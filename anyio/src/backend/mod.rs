@@ -130,10 +130,33 @@ impl Timer {
 
 /// A fair schedule point. tokio's `yield_now` defers the wake-up until the scheduler has
 /// polled other ready tasks (and falls back to waking at once outside a tokio scheduler, so
-/// it is correct on any executor); without tokio, futures-lite's yield is used.
+/// it is correct on any executor); without tokio, futures-lite's yield is used. The task is
+/// marked as having yielded, so it counts as runnable while its wake-up is deferred.
 pub(crate) async fn yield_now() {
     #[cfg(feature = "tokio")]
-    ::tokio::task::yield_now().await;
+    let mut inner = std::pin::pin!(::tokio::task::yield_now());
     #[cfg(not(feature = "tokio"))]
-    futures_lite::future::yield_now().await;
+    let mut inner = std::pin::pin!(futures_lite::future::yield_now());
+    std::future::poll_fn(|cx| {
+        let p = inner.as_mut().poll(cx);
+        if p.is_pending() {
+            crate::context::mark_yielded();
+        }
+        p
+    })
+    .await
+}
+
+impl Handle {
+    /// Runs `job` on the backend's pool of blocking threads (idle threads are reused):
+    /// tokio's blocking pool, or the `blocking` crate's pool on smol. If the pool cannot
+    /// run it (a tokio runtime that has shut down), `job` is dropped without running.
+    pub(crate) fn spawn_blocking(&self, job: impl FnOnce() + Send + 'static) {
+        match self {
+            #[cfg(feature = "tokio")]
+            Handle::Tokio(h) => tokio::spawn_blocking(h, job),
+            #[cfg(feature = "smol")]
+            Handle::Smol(_) => smol::spawn_blocking(job),
+        }
+    }
 }

@@ -121,3 +121,10 @@ pub(crate) fn run<F: Future>(
     rt.shutdown_background();
     Ok(out)
 }
+
+/// Runs `job` on the runtime's blocking pool. On a runtime that has shut down, tokio drops
+/// `job` without running it.
+pub(crate) fn spawn_blocking(handle: &::tokio::runtime::Handle, job: impl FnOnce() + Send + 'static) {
+    // The JoinHandle is not needed: `job` reports its own outcome.
+    drop(handle.spawn_blocking(job));
+}
