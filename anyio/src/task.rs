@@ -42,6 +42,10 @@ pub(crate) struct RunContext {
     tasks: Mutex<HashMap<u64, Weak<TaskCore>>>,
     pub(crate) vars: Mutex<HashMap<usize, Box<dyn Any + Send + Sync>>>,
     pub(crate) slow_poll: Option<Duration>,
+    /// Set once the run's event loop has stopped (never for a native context): worker
+    /// threads that outlive the run (abandoned `to_thread` calls) read it before reaching
+    /// back into the loop.
+    finished: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for RunContext {
@@ -63,7 +67,18 @@ impl RunContext {
             tasks: Mutex::new(HashMap::new()),
             vars: Mutex::new(HashMap::new()),
             slow_poll,
+            finished: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Marks the run's event loop as stopped: no task of it will be polled again.
+    pub(crate) fn mark_finished(&self) {
+        self.finished.store(true, Ordering::Release);
+    }
+
+    /// Whether the run's event loop has stopped (see [`RunContext::mark_finished`]).
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
     }
 
     /// The run context of code that runs outside `anyio::run` (one per backend and process).
@@ -148,6 +163,13 @@ impl TaskCore {
     /// Neither woken since its last poll nor being polled.
     pub(crate) fn is_blocked(&self) -> bool {
         self.state.load(Ordering::Acquire) == 0
+    }
+
+    /// Removes the task from its run's registry: called when its body has finished, so a
+    /// task group that has exited lists none of its children, even while the executor is
+    /// still dropping their wrappers.
+    pub(crate) fn unregister(&self) {
+        lock(&self.run.tasks).remove(&self.id);
     }
 
     pub(crate) fn info(&self) -> TaskInfo {

@@ -516,10 +516,12 @@ impl TaskGroup {
         let group = inner.clone();
         let name = core.display_name();
         let child_node = node.clone();
+        let child_core = core.clone();
         let child = async move {
             let out = AssertUnwindSafe(fut).catch_unwind().await;
             let (outcome, report) = classify(&child_node, out);
             child_node.close();
+            child_core.unregister();
             let report = start.finished(report);
             shared.complete(outcome);
             group.child_finished(key, &name, report);
