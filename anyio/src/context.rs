@@ -24,6 +24,8 @@ struct Current {
     /// Set by a checkpoint that yielded: its task is runnable even though its wake-up may be
     /// delivered only after the poll returns (tokio defers yield wake-ups).
     yielded: Cell<bool>,
+    /// Checkpoints left before the next one must yield (see [`spend_budget`]).
+    budget: Cell<u8>,
     /// Set on anyio's worker threads (`to_thread`): no async context is detected there.
     worker: Cell<bool>,
 }
@@ -35,9 +37,36 @@ thread_local! {
             task: Cell::new(None),
             blocked: Cell::new(false),
             yielded: Cell::new(false),
+            budget: Cell::new(BUDGET),
             worker: Cell::new(false),
         }
     };
+}
+
+/// How many checkpoints a task may pass in one poll before one of them yields (tokio's
+/// cooperative budget is 128 as well).
+pub(crate) const BUDGET: u8 = 128;
+
+/// Spends one unit of the cooperative budget; true when it is exhausted, in which case the
+/// caller must yield (the budget is refilled for the next round).
+pub(crate) fn spend_budget() -> bool {
+    CURRENT
+        .try_with(|c| {
+            let left = c.budget.get();
+            if left <= 1 {
+                c.budget.set(BUDGET);
+                true
+            } else {
+                c.budget.set(left - 1);
+                false
+            }
+        })
+        .unwrap_or(true)
+}
+
+/// Refills the budget: a task starts every poll with a full one.
+pub(crate) fn refill_budget() {
+    let _ = CURRENT.try_with(|c| c.budget.set(BUDGET));
 }
 
 /// The cancellation error a checkpoint here must return, if any. No allocation and no lock
@@ -66,7 +95,9 @@ pub(crate) fn mark_yielded() {
 
 /// Reads and clears the yielded flag.
 pub(crate) fn take_yielded() -> bool {
-    CURRENT.try_with(|c| c.yielded.replace(false)).unwrap_or(false)
+    CURRENT
+        .try_with(|c| c.yielded.replace(false))
+        .unwrap_or(false)
 }
 
 /// A clone of the current scope node (the parent of a scope entered now).

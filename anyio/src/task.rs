@@ -104,7 +104,10 @@ impl RunContext {
     }
 
     fn tasks(&self) -> Vec<Arc<TaskCore>> {
-        lock(&self.tasks).values().filter_map(Weak::upgrade).collect()
+        lock(&self.tasks)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 }
 
@@ -247,6 +250,7 @@ impl<F: Future> Future for TaskFuture<F> {
             core.inner_waker.register(cx.waker());
             core.state.store(POLLING, Ordering::Release);
             context::take_yielded();
+            context::refill_budget();
             let slow = core.run.slow_poll;
             (slow, slow.map(|_| Instant::now()))
         };

@@ -9,10 +9,10 @@ use std::future::Future;
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub use crate::task::{TaskInfo, get_current_task, get_running_tasks};
 use crate::error::Result;
 use crate::lowlevel;
 use crate::run::{Backend, Runner};
+pub use crate::task::{TaskInfo, get_current_task, get_running_tasks};
 
 /// Waits until every other anyio task of this run is blocked: waiting on something (an
 /// event, a lock, a sleep, I/O, a child) and not woken since.
@@ -55,12 +55,14 @@ use crate::run::{Backend, Runner};
 /// # }).unwrap();
 /// ```
 pub async fn wait_all_tasks_blocked() -> Result<()> {
-    lowlevel::checkpoint().await?;
+    lowlevel::checkpoint_if_cancelled().await?;
+    lowlevel::yield_now().await;
     let mut spins = 0u32;
     while !crate::task::all_other_tasks_blocked() {
         spins += 1;
         if spins < 64 {
-            lowlevel::checkpoint().await?;
+            lowlevel::checkpoint_if_cancelled().await?;
+            lowlevel::yield_now().await;
         } else {
             // Other threads are busy: stop spinning on a core they may need.
             crate::sleep(Duration::from_micros(200)).await?;
@@ -100,8 +102,8 @@ where
     let thread = std::thread::Builder::new()
         .name(format!("anyio-test-{backend}"))
         .spawn(move || {
-            let out: crate::Result<_> = Runner::new(backend)
-                .run(|| async move { Ok(test().await.into_outcome()) });
+            let out: crate::Result<_> =
+                Runner::new(backend).run(|| async move { Ok(test().await.into_outcome()) });
             let _ = tx.send(out);
         })
         .expect("spawning the test thread");

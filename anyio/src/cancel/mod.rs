@@ -45,9 +45,13 @@
 //! Every anyio async operation is one: [`sleep`](crate::sleep), waiting on a task handle,
 //! entering a task group's exit, and every primitive of the later chapters. Each checks for
 //! cancellation when it is first polled (so a cancelled scope fails even an operation that
-//! could complete at once) and, while it waits, whenever it is woken. A checkpoint also
-//! yields to the scheduler once, as AnyIO's do. [`lowlevel`](crate::lowlevel) has the bare
-//! checkpoints for code that implements its own operations.
+//! could complete at once) and, while it waits, whenever it is woken. A checkpoint is also
+//! a *schedule point* under a cooperative budget, as tokio's resources are: the checkpoint
+//! that spends a task's budget (128 per poll) yields to the scheduler, so a loop of
+//! checkpoints cannot starve other tasks (AnyIO yields at every checkpoint; see
+//! [`lowlevel::yield_now`](crate::lowlevel::yield_now) for an unconditional yield).
+//! [`lowlevel`](crate::lowlevel) has the bare checkpoints for code that implements its own
+//! operations.
 //!
 //! The check costs no allocation and no lock: the scope being polled is published in a
 //! thread-local for the duration of each poll, and the check walks up the chain of scopes
@@ -86,8 +90,8 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-pub use deadline::{Deadline, current_time};
 use deadline::deadline_after;
+pub use deadline::{Deadline, current_time};
 use tree::ScopeNode;
 
 use crate::backend::Timer;
@@ -286,7 +290,9 @@ impl Driver {
     }
 
     pub(crate) fn node(&self) -> &Arc<ScopeNode> {
-        self.node.as_ref().expect("the node is back after every poll")
+        self.node
+            .as_ref()
+            .expect("the node is back after every poll")
     }
 
     /// Polls `poll` with the node current.

@@ -23,6 +23,8 @@
 //!    Both sides take the parent's lock, so either the canceller sees the link (and wakes
 //!    the node) or the node sees the flag (and wakes itself): a cancellation is never lost.
 //! 5. An exited node is `closed`: it is unlinked from its parent and never linked again.
+//!    Only an *engaged* node (one that stored a waker or was linked) has anything to undo;
+//!    the others exit without taking a lock.
 //!
 //! # Deadlock safety
 //!
@@ -45,6 +47,10 @@ const SHIELD: u8 = 1 << 1;
 const HAS_DEADLINE: u8 = 1 << 2;
 const BY_DEADLINE: u8 = 1 << 3;
 const CAUGHT: u8 = 1 << 4;
+/// Some task stored its waker here, or the node is linked into its parent: exiting and
+/// moving the deadline must take the lock. Scopes that never block skip it.
+const ENGAGED: u8 = 1 << 5;
+const CLOSED: u8 = 1 << 6;
 
 /// One node of the scope tree. See the module docs for the invariants.
 pub(crate) struct ScopeNode {
@@ -78,14 +84,16 @@ impl std::fmt::Debug for ScopeNode {
 impl ScopeNode {
     /// A node that is not entered yet; [`ScopeNode::enter`] gives it a parent.
     pub(crate) fn new(deadline: Option<Instant>, shield: bool) -> ScopeNode {
-        let node = ScopeNode {
+        let mut flags = if shield { SHIELD } else { 0 };
+        if deadline.is_some() {
+            flags |= HAS_DEADLINE;
+        }
+        ScopeNode {
             parent: OnceLock::new(),
-            flags: AtomicU8::new(if shield { SHIELD } else { 0 }),
-            deadline: AtomicU64::new(0),
+            flags: AtomicU8::new(flags),
+            deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
             inner: Mutex::new(NodeInner::default()),
-        };
-        node.set_deadline(deadline);
-        node
+        }
     }
 
     /// A node entered at once under `parent` (task groups and tasks).
@@ -172,6 +180,9 @@ impl ScopeNode {
             None => {
                 self.flags.fetch_and(!HAS_DEADLINE, Ordering::AcqRel);
             }
+        }
+        if self.flags.load(Ordering::Acquire) & ENGAGED == 0 {
+            return;
         }
         let waker = self.lock().waker.clone();
         if let Some(w) = waker {
@@ -269,6 +280,7 @@ impl ScopeNode {
                 Some(w) if w.will_wake(waker) => {}
                 _ => inner.waker = Some(waker.clone()),
             }
+            self.flags.fetch_or(ENGAGED, Ordering::AcqRel);
         }
         if self.link() && self.effectively_cancelled() {
             wake_subtree(self.clone());
@@ -283,7 +295,7 @@ impl ScopeNode {
         while let Some(parent) = node.parent().cloned() {
             {
                 let mut inner = node.lock();
-                if inner.key.is_some() || inner.closed {
+                if inner.key.is_some() || inner.closed || node.is_closed() {
                     break;
                 }
                 let mut p = parent.lock();
@@ -291,6 +303,7 @@ impl ScopeNode {
                     break;
                 }
                 inner.key = Some(p.children.insert(Arc::downgrade(&node)));
+                node.flags.fetch_or(ENGAGED, Ordering::AcqRel);
             }
             if first {
                 linked_self = true;
@@ -301,8 +314,16 @@ impl ScopeNode {
         linked_self
     }
 
-    /// The scope has exited: unlink it and never link it again (invariant 5).
+    fn is_closed(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// The scope has exited: unlink it and never link it again (invariant 5). A node that
+    /// was never engaged (no task blocked under it) has nothing to undo and takes no lock.
     pub(crate) fn close(&self) {
+        if self.flags.fetch_or(CLOSED, Ordering::AcqRel) & ENGAGED == 0 {
+            return;
+        }
         let mut inner = self.lock();
         inner.closed = true;
         inner.waker = None;
