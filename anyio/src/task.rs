@@ -18,6 +18,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -39,7 +40,7 @@ const POLLING: u8 = 2;
 /// backend's native context outside any run).
 pub(crate) struct RunContext {
     backend: Backend,
-    tasks: Mutex<HashMap<u64, Weak<TaskCore>>>,
+    tasks: Mutex<HashMap<u64, Weak<TaskCore>, BuildHasherDefault<IdHasher>>>,
     pub(crate) vars: Mutex<HashMap<usize, Box<dyn Any + Send + Sync>>>,
     pub(crate) slow_poll: Option<Duration>,
     /// Set once the run's event loop has stopped (never for a native context): worker
@@ -64,7 +65,7 @@ impl RunContext {
     pub(crate) fn new(backend: Backend, slow_poll: Option<Duration>) -> Arc<RunContext> {
         Arc::new(RunContext {
             backend,
-            tasks: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(HashMap::default()),
             vars: Mutex::new(HashMap::new()),
             slow_poll,
             finished: std::sync::atomic::AtomicBool::new(false),
@@ -111,6 +112,28 @@ impl RunContext {
     }
 }
 
+/// Task ids are unique counters: one multiplication spreads them over the whole hash
+/// (hashbrown reads the top bits), where SipHash would cost more than the rest of the
+/// registry update.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What every anyio task shares with its wrapper, its wakers and the run's registry.
@@ -124,6 +147,24 @@ pub(crate) struct TaskCore {
     state: AtomicU8,
     /// The executor's waker of the latest poll: our own waker passes wake-ups on to it.
     inner_waker: AtomicWaker,
+    /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
+    /// so a child costs one allocation fewer; a unit result is not even boxed).
+    pub(crate) outcome: Mutex<OutcomeSlot>,
+}
+
+/// How a task ended, as its handle reports it.
+pub(crate) enum Outcome {
+    /// The value (`None` once taken by awaiting the handle).
+    Returned(Option<Box<dyn Any + Send>>),
+    Failed(crate::Error),
+    Cancelled,
+    Panicked,
+}
+
+#[derive(Default)]
+pub(crate) struct OutcomeSlot {
+    pub(crate) outcome: Option<Outcome>,
+    waiters: Vec<Waker>,
 }
 
 impl fmt::Debug for TaskCore {
@@ -151,6 +192,7 @@ impl TaskCore {
             backend,
             state: AtomicU8::new(NOTIFIED),
             inner_waker: AtomicWaker::new(),
+            outcome: Mutex::new(OutcomeSlot::default()),
         });
         lock(&core.run.tasks).insert(id, Arc::downgrade(&core));
         core
@@ -161,6 +203,30 @@ impl TaskCore {
             Some(n) => n.to_string(),
             None => format!("task-{}", self.id),
         }
+    }
+
+    /// Records how the task ended and wakes whoever waits for it.
+    pub(crate) fn complete(&self, outcome: Outcome) {
+        let waiters = {
+            let mut slot = lock(&self.outcome);
+            slot.outcome = Some(outcome);
+            std::mem::take(&mut slot.waiters)
+        };
+        for w in waiters {
+            w.wake();
+        }
+    }
+
+    /// Ready once the task has ended; otherwise registers `cx`'s waker.
+    pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut slot = lock(&self.outcome);
+        if slot.outcome.is_some() {
+            return Poll::Ready(());
+        }
+        if !slot.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            slot.waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 
     /// Neither woken since its last poll nor being polled.

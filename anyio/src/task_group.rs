@@ -54,6 +54,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::marker::PhantomData;
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
@@ -69,7 +70,7 @@ use crate::cancel::{CancelScope, Driver, absorbs};
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lowlevel;
-use crate::task::{RunContext, TaskCore, TaskFuture};
+use crate::task::{Outcome, RunContext, TaskCore, TaskFuture};
 
 type Panic = Box<dyn Any + Send + 'static>;
 
@@ -240,7 +241,7 @@ impl GroupInner {
     }
 
     /// Records how a child ended; wakes the host when it was the last one.
-    fn child_finished(&self, key: usize, name: &str, report: Report) {
+    fn child_finished(&self, key: usize, core: &TaskCore, report: Report) {
         let mut st = self.lock();
         if let Some(handle) = st.children.try_remove(key) {
             handle.detach();
@@ -252,13 +253,16 @@ impl GroupInner {
                 None
             }
             Report::Failed(e) => {
-                let why = format!("task '{name}' of the group failed: {e}");
+                let why = format!("task '{}' of the group failed: {e}", core.display_name());
                 st.errors.push(e);
                 Some(why)
             }
             Report::Panicked(p) => {
                 st.panic.get_or_insert(p);
-                Some(format!("task '{name}' of the group panicked"))
+                Some(format!(
+                    "task '{}' of the group panicked",
+                    core.display_name()
+                ))
             }
         };
         let host = if st.children.is_empty() {
@@ -492,17 +496,11 @@ impl TaskGroup {
         let parent = context::with_current_task(|t| t.map(|t| t.id));
         let core = TaskCore::new(name, parent, inner.run.clone(), inner.backend.clone());
         let node = ScopeNode::child_of(Some(inner.node.clone()));
-        let shared = Arc::new(HandleShared {
-            state: Mutex::new(HandleState {
-                outcome: None,
-                waiters: Vec::new(),
-            }),
-        });
         let handle = TaskHandle {
-            shared: shared.clone(),
             core: core.clone(),
             node: node.clone(),
             polled: false,
+            _result: PhantomData,
         };
         let mut st = inner.lock();
         if !st.active {
@@ -514,7 +512,6 @@ impl TaskGroup {
         let entry = st.children.vacant_entry();
         let key = entry.key();
         let group = inner.clone();
-        let name = core.display_name();
         let child_node = node.clone();
         let child_core = core.clone();
         let child = async move {
@@ -523,8 +520,8 @@ impl TaskGroup {
             child_node.close();
             child_core.unregister();
             let report = start.finished(report);
-            shared.complete(outcome);
-            group.child_finished(key, &name, report);
+            child_core.complete(outcome);
+            group.child_finished(key, &child_core, report);
         };
         entry.insert(inner.backend.spawn(TaskFuture::new(core, node, child)));
         Ok(handle)
@@ -532,12 +529,12 @@ impl TaskGroup {
 }
 
 /// Sorts a child's end into what its handle reports and what the group must learn.
-fn classify<T, E: Into<Error>>(
+fn classify<T: Send + 'static, E: Into<Error>>(
     node: &ScopeNode,
     out: std::thread::Result<std::result::Result<T, E>>,
-) -> (Outcome<T>, Report) {
+) -> (Outcome, Report) {
     match out {
-        Ok(Ok(v)) => (Outcome::Returned(Some(v)), Report::Nothing),
+        Ok(Ok(v)) => (Outcome::Returned(Some(Box::new(v))), Report::Nothing),
         Ok(Err(e)) => {
             let e: Error = e.into();
             if !e.is_cancelled() {
@@ -550,49 +547,6 @@ fn classify<T, E: Into<Error>>(
             }
         }
         Err(panic) => (Outcome::Panicked, Report::Panicked(panic)),
-    }
-}
-
-/// How a child ended, as its handle reports it.
-enum Outcome<T> {
-    /// `None` once the value was taken by awaiting the handle.
-    Returned(Option<T>),
-    Failed(Error),
-    Cancelled,
-    Panicked,
-}
-
-struct HandleShared<T> {
-    state: Mutex<HandleState<T>>,
-}
-
-struct HandleState<T> {
-    outcome: Option<Outcome<T>>,
-    waiters: Vec<Waker>,
-}
-
-impl<T> HandleShared<T> {
-    fn complete(&self, outcome: Outcome<T>) {
-        let waiters = {
-            let mut st = lock(&self.state);
-            st.outcome = Some(outcome);
-            std::mem::take(&mut st.waiters)
-        };
-        for w in waiters {
-            w.wake();
-        }
-    }
-
-    /// Ready once the task has finished; otherwise registers `cx`'s waker.
-    fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut st = lock(&self.state);
-        if st.outcome.is_some() {
-            return Poll::Ready(());
-        }
-        if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            st.waiters.push(cx.waker().clone());
-        }
-        Poll::Pending
     }
 }
 
@@ -628,10 +582,10 @@ pub enum TaskState {
 ///
 /// Awaiting is a checkpoint: a cancelled caller gets `Cancelled` and the child goes on.
 pub struct TaskHandle<T> {
-    shared: Arc<HandleShared<T>>,
     core: Arc<TaskCore>,
     node: Arc<ScopeNode>,
     polled: bool,
+    _result: PhantomData<fn() -> T>,
 }
 
 impl<T> fmt::Debug for TaskHandle<T> {
@@ -648,7 +602,7 @@ impl<T> TaskHandle<T> {
     /// Cancels the task (its own scope, inside the group's). Has no effect once it has
     /// finished. The group is not cancelled.
     pub fn cancel(&self) {
-        if lock(&self.shared.state).outcome.is_none() {
+        if lock(&self.core.outcome).outcome.is_none() {
             let reason = match context::current_task() {
                 Some(t) => format!(
                     "task '{}' was cancelled by task '{}'",
@@ -663,7 +617,7 @@ impl<T> TaskHandle<T> {
 
     /// The task's status.
     pub fn status(&self) -> TaskState {
-        match &lock(&self.shared.state).outcome {
+        match &lock(&self.core.outcome).outcome {
             None if self.node.cancel_called() => TaskState::Cancelling,
             None => TaskState::Pending,
             Some(Outcome::Returned(_)) => TaskState::Finished,
@@ -674,7 +628,7 @@ impl<T> TaskHandle<T> {
 
     /// Whether the task has finished, in any way.
     pub fn is_finished(&self) -> bool {
-        lock(&self.shared.state).outcome.is_some()
+        lock(&self.core.outcome).outcome.is_some()
     }
 
     /// The task's name.
@@ -697,19 +651,24 @@ impl<T> TaskHandle<T> {
     ///
     /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled).
     pub async fn wait(&self) -> Result<()> {
-        lowlevel::wait(|cx| self.shared.poll_finished(cx)).await
+        lowlevel::wait(|cx| self.core.poll_finished(cx)).await
     }
 
-    pub(crate) fn take_result(&self) -> Result<T> {
-        let mut st = lock(&self.shared.state);
+    pub(crate) fn take_result(&self) -> Result<T>
+    where
+        T: 'static,
+    {
+        let mut st = lock(&self.core.outcome);
         let name = self.core.display_name();
         match st.outcome.as_mut() {
-            Some(Outcome::Returned(v)) => v.take().ok_or_else(|| {
-                Error::new(
+            Some(Outcome::Returned(v)) => match v.take().map(|b| b.downcast::<T>()) {
+                Some(Ok(v)) => Ok(*v),
+                Some(Err(_)) => unreachable!("a task handle's type matches its task's output"),
+                None => Err(Error::new(
                     ErrorKind::InvalidState,
                     format!("the result of task '{name}' was already taken"),
-                )
-            }),
+                )),
+            },
             Some(Outcome::Failed(e)) => Err(Error::task_failed(&name, e.clone())),
             Some(Outcome::Cancelled) => Err(Error::task_cancelled(&name)),
             Some(Outcome::Panicked) => Err(Error::task_failed(
@@ -724,7 +683,7 @@ impl<T> TaskHandle<T> {
     }
 }
 
-impl<T> Future for TaskHandle<T> {
+impl<T: 'static> Future for TaskHandle<T> {
     type Output = Result<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
@@ -734,7 +693,7 @@ impl<T> Future for TaskHandle<T> {
                 return Poll::Ready(Err(e));
             }
         }
-        if self.shared.poll_finished(cx).is_ready() {
+        if self.core.poll_finished(cx).is_ready() {
             return Poll::Ready(self.take_result());
         }
         if let Some(e) = context::check_cancelled() {
@@ -819,7 +778,9 @@ impl<V> StartSlot<V> {
             StartState::Waiting => Poll::Pending,
             StartState::Dropped => {
                 child.node.cancel(
-                    Some(Arc::from("the task dropped its TaskStatus without calling started()")),
+                    Some(Arc::from(
+                        "the task dropped its TaskStatus without calling started()",
+                    )),
                     false,
                 );
                 Poll::Pending
