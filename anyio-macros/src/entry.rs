@@ -112,7 +112,10 @@ pub(crate) fn test(args: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                 };
                 backends = elems.iter().map(string_lit).collect::<syn::Result<_>>()?;
                 if backends.is_empty() {
-                    return Err(syn::Error::new_spanned(&nv.value, "name at least one backend"));
+                    return Err(syn::Error::new_spanned(
+                        &nv.value,
+                        "name at least one backend",
+                    ));
                 }
             }
             Meta::NameValue(nv) if nv.path.is_ident("timeout") => match &nv.value {

@@ -181,7 +181,9 @@ impl Error {
             Ok(e) => *e,
             Err(boxed) => match boxed.downcast::<io::Error>() {
                 Ok(io) => Error::from(*io),
-                Err(boxed) => Error::build(ErrorKind::Other, Cow::Borrowed(""), Some(boxed), Vec::new()),
+                Err(boxed) => {
+                    Error::build(ErrorKind::Other, Cow::Borrowed(""), Some(boxed), Vec::new())
+                }
             },
         }
     }

@@ -232,9 +232,10 @@ impl Runner {
         }
         let backend = self.backend;
         let slow_poll = self.slow_poll;
+        let run = RunContext::new(backend, slow_poll);
+        let root_run = run.clone();
         let root = move |handle| {
-            let run = RunContext::new(backend, slow_poll);
-            let core = TaskCore::new(Some("main".into()), None, run, handle);
+            let core = TaskCore::new(Some("main".into()), None, root_run, handle);
             TaskFuture::new(core, ScopeNode::child_of(None), main())
         };
         let out = match backend {
@@ -243,6 +244,7 @@ impl Runner {
             #[cfg(feature = "smol")]
             Backend::Smol => crate::backend::smol::run(self.smol, root),
         };
+        run.mark_finished();
         out.map_err(E::from)?
     }
 }

@@ -54,8 +54,8 @@
 
 use std::any::Any;
 use std::fmt;
-use std::marker::PhantomData;
 use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, MutexGuard};

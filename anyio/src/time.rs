@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-pub use crate::cancel::current_time;
 use crate::backend::Timer;
 use crate::backend::detect::current_backend;
+pub use crate::cancel::current_time;
 use crate::context;
 use crate::error::Result;
 use crate::lowlevel;

@@ -10,15 +10,14 @@ use anyio::{Backend, Error, ErrorKind, Flavor, Runner, SmolOptions, TokioOptions
 fn run_returns_main_value_and_error() {
     let v = anyio::run(|| async { Ok::<_, Error>(7) }).unwrap();
     assert_eq!(v, 7);
-    let e = anyio::run(|| async { Err::<(), _>(Error::new(ErrorKind::Other, "nope")) })
-        .unwrap_err();
+    let e =
+        anyio::run(|| async { Err::<(), _>(Error::new(ErrorKind::Other, "nope")) }).unwrap_err();
     assert_eq!(e.message(), "nope");
 }
 
 #[test]
 fn run_accepts_foreign_error_types() {
-    let r: Result<u8, Box<dyn std::error::Error + Send + Sync>> =
-        anyio::run(|| async { Ok(1) });
+    let r: Result<u8, Box<dyn std::error::Error + Send + Sync>> = anyio::run(|| async { Ok(1) });
     assert_eq!(r.unwrap(), 1);
     let r: std::io::Result<u8> = anyio::run(|| async { Ok(2) });
     assert_eq!(r.unwrap(), 2);
@@ -31,7 +30,10 @@ fn backend_names_parse() {
     assert_eq!("SMOL".parse::<Backend>().unwrap(), Backend::Smol);
     assert_eq!(Backend::Smol.to_string(), "smol");
     assert_eq!(Backend::default(), Backend::Tokio);
-    assert_eq!(anyio::available_backends(), &[Backend::Tokio, Backend::Smol]);
+    assert_eq!(
+        anyio::available_backends(),
+        &[Backend::Tokio, Backend::Smol]
+    );
 }
 
 #[test]
@@ -66,7 +68,10 @@ fn tokio_current_thread_flavor() {
             Ok::<_, Error>(ran_on == Some(thread))
         })
         .unwrap();
-    assert!(same, "a current-thread runtime runs children on the calling thread");
+    assert!(
+        same,
+        "a current-thread runtime runs children on the calling thread"
+    );
 }
 
 #[test]
@@ -90,7 +95,9 @@ fn tokio_runtime_factory_is_used() {
     let out = Runner::new(Backend::Tokio)
         .tokio_options(TokioOptions::new().runtime_factory(move || {
             c.store(true, Ordering::SeqCst);
-            tokio::runtime::Builder::new_current_thread().enable_all().build()
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
         }))
         .run(|| async {
             anyio::sleep(Duration::from_millis(1)).await?;
@@ -265,7 +272,12 @@ async fn test_macro_fails_on_error() -> anyio::Result<()> {
 fn debug_mode_reports_slow_polls() {
     for backend in ["tokio", "smol"] {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "debug_mode_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "debug_mode_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("ANYIO_DEBUG_CHILD", backend)
             .output()
             .unwrap();

@@ -164,7 +164,10 @@ async fn fail_after_without_expiry_returns_value() -> anyio::Result<()> {
 async fn fail_at_times_out_and_passes_values() -> anyio::Result<()> {
     let err = fail_at(Instant::now(), checkpoint()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
-    assert_eq!(fail_at(Instant::now() + LONG, async { Ok::<_, Error>(4) }).await?, 4);
+    assert_eq!(
+        fail_at(Instant::now() + LONG, async { Ok::<_, Error>(4) }).await?,
+        4
+    );
     Ok(())
 }
 
@@ -324,7 +327,9 @@ async fn unshielding_under_cancelled_parent_wakes_the_sleeper() -> anyio::Result
             s.set_shield(false);
             Ok::<_, Error>(())
         })?;
-        outer.run(async move { shielded.run(sleep_forever()).await }).await
+        outer
+            .run(async move { shielded.run(sleep_forever()).await })
+            .await
     })
     .await?;
     assert_eq!(out, Some(None));
@@ -452,7 +457,10 @@ async fn effective_deadline_in_cancelled_scope_is_cancelled() -> anyio::Result<(
     scope
         .run(async {
             assert_eq!(current_effective_deadline(), Deadline::Cancelled);
-            assert_eq!(current_effective_deadline().remaining(), Some(Duration::ZERO));
+            assert_eq!(
+                current_effective_deadline().remaining(),
+                Some(Duration::ZERO)
+            );
             Ok::<_, Error>(())
         })
         .await?;
@@ -605,7 +613,10 @@ async fn scope_inside_child_task_cancels_only_that_child() -> anyio::Result<()> 
         Ok(())
     })
     .await?;
-    assert_eq!(log.events(), vec!["child scope: None", "host not cancelled"]);
+    assert_eq!(
+        log.events(),
+        vec!["child scope: None", "host not cancelled"]
+    );
     Ok(())
 }
 
@@ -641,8 +652,9 @@ async fn shielded_inner_scope_absorbs_own_cancel_then_outer_raises() -> anyio::R
 fn cancellation_reaches_tasks_on_other_threads() {
     for backend in anyio::available_backends() {
         let runner = match backend.name() {
-            "smol" => anyio::Runner::new(*backend)
-                .smol_options(anyio::SmolOptions::new().threads(2)),
+            "smol" => {
+                anyio::Runner::new(*backend).smol_options(anyio::SmolOptions::new().threads(2))
+            }
             _ => anyio::Runner::new(*backend)
                 .tokio_options(anyio::TokioOptions::new().worker_threads(2)),
         };

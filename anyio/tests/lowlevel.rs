@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyio::lowlevel::{
-    RunVar, cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled,
-};
+use anyio::lowlevel::{RunVar, cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled};
 use anyio::testing::wait_all_tasks_blocked;
 use anyio::{Backend, CancelScope, Error, ErrorKind, Flavor, Runner, TokioOptions};
 

@@ -18,7 +18,10 @@ async fn move_on_after_expires() -> anyio::Result<()> {
 #[anyio::test]
 async fn group_children() -> anyio::Result<()> {
     let out = anyio::task_group(|tg| async move {
-        let a = tg.start_soon(async { anyio::sleep(Duration::from_millis(5)).await?; Ok::<_, anyio::Error>(1) })?;
+        let a = tg.start_soon(async {
+            anyio::sleep(Duration::from_millis(5)).await?;
+            Ok::<_, anyio::Error>(1)
+        })?;
         let b = tg.start_soon(async { Ok::<_, anyio::Error>(2) })?;
         Ok(a.await? + b.await?)
     })

@@ -34,7 +34,12 @@ struct Stats {
     failed: AtomicUsize,
 }
 
-async fn child(kind: u64, arg: u64, live: Arc<AtomicUsize>, stats: Arc<Stats>) -> anyio::Result<()> {
+async fn child(
+    kind: u64,
+    arg: u64,
+    live: Arc<AtomicUsize>,
+    stats: Arc<Stats>,
+) -> anyio::Result<()> {
     live.fetch_add(1, Ordering::SeqCst);
     let _live = Live(live);
     let r = match kind {
@@ -91,10 +96,16 @@ fn stress(name: &str, runner: Runner, seed: u64) {
                                     for _ in 0..CHILDREN {
                                         // 1 in 200 children fails; the rest complete,
                                         // spin on checkpoints, or wait to be cancelled.
-                                        let kind = if rng.below(200) == 0 { 3 } else { rng.below(3) };
+                                        let kind =
+                                            if rng.below(200) == 0 { 3 } else { rng.below(3) };
                                         let arg = rng.below(100);
                                         s.spawned.fetch_add(1, Ordering::Relaxed);
-                                        handles.push(sub.start_soon(child(kind, arg, l.clone(), s.clone()))?);
+                                        handles.push(sub.start_soon(child(
+                                            kind,
+                                            arg,
+                                            l.clone(),
+                                            s.clone(),
+                                        ))?);
                                     }
                                     // Cancel a few children by their handles at random moments.
                                     for _ in 0..5 {

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyio::lowlevel::checkpoint;
 use anyio::testing::wait_all_tasks_blocked;
-use anyio::{CancelScope, Error, ErrorKind, TaskState, TaskStatus, sleep, sleep_forever, task_group};
+use anyio::{
+    CancelScope, Error, ErrorKind, TaskState, TaskStatus, sleep, sleep_forever, task_group,
+};
 use futures_lite::FutureExt;
 use support::{DropFlag, Log};
 
@@ -79,12 +81,13 @@ async fn start_soon_after_exit_is_an_error() -> anyio::Result<()> {
     assert!(!tg.is_active());
     let err = tg.start_soon(async { Ok::<_, Error>(()) }).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidState);
-    let err = tg.start(|s: TaskStatus<()>| async move {
-        s.started(());
-        Ok::<_, Error>(())
-    })
-    .await
-    .unwrap_err();
+    let err = tg
+        .start(|s: TaskStatus<()>| async move {
+            s.started(());
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidState);
     Ok(())
 }
@@ -110,7 +113,11 @@ async fn start_returns_the_started_value() -> anyio::Result<()> {
     .await?;
     assert_eq!(
         log.events(),
-        vec!["child before started", "host got ready", "child after started"]
+        vec![
+            "child before started",
+            "host got ready",
+            "child after started"
+        ]
     );
     Ok(())
 }
@@ -251,7 +258,10 @@ async fn failing_child_cancels_siblings_and_host() -> anyio::Result<()> {
     assert_eq!(err.message(), "child failed");
     let mut events = log.events();
     events.sort();
-    assert_eq!(events, vec!["host: Err(Cancelled)", "sibling: Err(Cancelled)"]);
+    assert_eq!(
+        events,
+        vec!["host: Err(Cancelled)", "sibling: Err(Cancelled)"]
+    );
     Ok(())
 }
 
@@ -483,7 +493,10 @@ async fn cancelled_handle_is_task_cancelled_and_group_goes_on() -> anyio::Result
         wait_all_tasks_blocked().await?;
         victim.cancel();
         // The victim may already have finished on another thread.
-        assert!(matches!(victim.status(), TaskState::Cancelling | TaskState::Cancelled));
+        assert!(matches!(
+            victim.status(),
+            TaskState::Cancelling | TaskState::Cancelled
+        ));
         victim.wait().await?;
         assert_eq!(victim.status(), TaskState::Cancelled);
         let e = victim.await.unwrap_err();
@@ -592,7 +605,8 @@ async fn task_names_and_parents() -> anyio::Result<()> {
         let named = tg.start_soon_named("worker", async {
             Ok::<_, Error>(anyio::get_current_task().unwrap())
         })?;
-        let unnamed = tg.start_soon(async { Ok::<_, Error>(anyio::get_current_task().unwrap()) })?;
+        let unnamed =
+            tg.start_soon(async { Ok::<_, Error>(anyio::get_current_task().unwrap()) })?;
         assert_eq!(named.name(), "worker");
         let info = named.await?;
         assert_eq!(info.name, "worker");
@@ -611,11 +625,18 @@ async fn running_tasks_are_listed_until_they_finish() -> anyio::Result<()> {
     task_group(|tg| async move {
         let h = tg.start_soon_named("sleeper", sleep_forever())?;
         wait_all_tasks_blocked().await?;
-        let names: Vec<String> = anyio::get_running_tasks().into_iter().map(|t| t.name).collect();
+        let names: Vec<String> = anyio::get_running_tasks()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
         assert!(names.contains(&"sleeper".to_owned()), "{names:?}");
         h.cancel();
         h.wait().await?;
-        assert!(!anyio::get_running_tasks().iter().any(|t| t.name == "sleeper"));
+        assert!(
+            !anyio::get_running_tasks()
+                .iter()
+                .any(|t| t.name == "sleeper")
+        );
         Ok(())
     })
     .await?;
@@ -677,7 +698,8 @@ async fn gather_keeps_order() -> anyio::Result<()> {
     }))
     .await?;
     assert_eq!(out, vec![0, 1, 2, 3, 4]);
-    let empty: Vec<u8> = anyio::gather(Vec::<futures_lite::future::Ready<anyio::Result<u8>>>::new()).await?;
+    let empty: Vec<u8> =
+        anyio::gather(Vec::<futures_lite::future::Ready<anyio::Result<u8>>>::new()).await?;
     assert!(empty.is_empty());
     Ok(())
 }

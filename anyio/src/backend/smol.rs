@@ -50,7 +50,10 @@ impl SmolOptions {
 
 /// Runs the executor on `options.threads` threads (the caller's among them) until `root`
 /// completes, then stops the helper threads and drops whatever is left on the executor.
-pub(crate) fn run<F: Future>(options: SmolOptions, root: impl FnOnce(Handle) -> F) -> Result<F::Output> {
+pub(crate) fn run<F: Future>(
+    options: SmolOptions,
+    root: impl FnOnce(Handle) -> F,
+) -> Result<F::Output> {
     if options.threads == 0 {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
@@ -115,14 +118,11 @@ pub(crate) fn global_executor() -> Executor {
             let n = std::thread::available_parallelism().map_or(1, |n| n.get());
             for i in 0..n {
                 let ex = ex.clone();
-                // A failure to start a thread leaves fewer threads; at least the first one
-                // must start or tasks would never run, so that one is retried by the OS
-                // limits only, and reported by the panic of `expect` on a broken system.
+                // A thread that cannot be started leaves the executor with fewer threads;
+                // the executor still runs as long as one of them started.
                 let _ = std::thread::Builder::new()
                     .name(format!("anyio-smol-global-{i}"))
-                    .spawn(move || {
-                        ::async_io::block_on(ex.run(std::future::pending::<()>()))
-                    });
+                    .spawn(move || ::async_io::block_on(ex.run(std::future::pending::<()>())));
             }
             ex
         })

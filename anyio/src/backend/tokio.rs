@@ -84,7 +84,11 @@ impl TokioOptions {
     fn build(self) -> Result<::tokio::runtime::Runtime> {
         if let Some(factory) = self.factory {
             return factory().map_err(|e| {
-                Error::with_source(ErrorKind::Io, "building the tokio runtime (runtime_factory)", e)
+                Error::with_source(
+                    ErrorKind::Io,
+                    "building the tokio runtime (runtime_factory)",
+                    e,
+                )
             });
         }
         let mut builder = match self.flavor {
@@ -124,7 +128,10 @@ pub(crate) fn run<F: Future>(
 
 /// Runs `job` on the runtime's blocking pool. On a runtime that has shut down, tokio drops
 /// `job` without running it.
-pub(crate) fn spawn_blocking(handle: &::tokio::runtime::Handle, job: impl FnOnce() + Send + 'static) {
+pub(crate) fn spawn_blocking(
+    handle: &::tokio::runtime::Handle,
+    job: impl FnOnce() + Send + 'static,
+) {
     // The JoinHandle is not needed: `job` reports its own outcome.
     drop(handle.spawn_blocking(job));
 }
