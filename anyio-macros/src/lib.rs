@@ -8,7 +8,7 @@ mod entry;
 
 use proc_macro::TokenStream;
 
-/// Runs an `async fn main` with [`anyio::run`] (or the backend named with
+/// Runs an `async fn main` with `anyio::run` (or the backend named with
 /// `backend = "smol"`).
 ///
 /// ```ignore

@@ -2,7 +2,7 @@
 //! checkpoints and [`RunVar`].
 //!
 //! Every anyio primitive goes through the checkpoints of this module (or the internal
-//! [`wait`] they share): this is the one place where a task observes cancellation and
+//! `wait` they share): this is the one place where a task observes cancellation and
 //! yields, as trio's `_core/_traps.py` is for trio.
 
 use std::any::Any;
@@ -153,7 +153,7 @@ pub(crate) fn wait_cancelled() -> impl Future<Output = Error> {
 
 static NEXT_VAR: AtomicUsize = AtomicUsize::new(0);
 
-/// A variable scoped to one run of the event loop: each [`anyio::run`](crate::run) sees its
+/// A variable scoped to one run of the event loop: each [`anyio::run`](fn@crate::run) sees its
 /// own value, starting from the default (AnyIO's `RunVar`, trio's `RunVar`).
 ///
 /// Libraries use it for per-loop state, such as a default capacity limiter, that must not

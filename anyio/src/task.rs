@@ -20,7 +20,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -150,6 +150,8 @@ pub(crate) struct TaskCore {
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
+    /// Whether the task is still listed in its run's registry.
+    registered: AtomicBool,
 }
 
 /// How a task ended, as its handle reports it.
@@ -193,6 +195,7 @@ impl TaskCore {
             state: AtomicU8::new(NOTIFIED),
             inner_waker: AtomicWaker::new(),
             outcome: Mutex::new(OutcomeSlot::default()),
+            registered: AtomicBool::new(true),
         });
         lock(&core.run.tasks).insert(id, Arc::downgrade(&core));
         core
@@ -238,7 +241,9 @@ impl TaskCore {
     /// task group that has exited lists none of its children, even while the executor is
     /// still dropping their wrappers.
     pub(crate) fn unregister(&self) {
-        lock(&self.run.tasks).remove(&self.id);
+        if self.registered.swap(false, Ordering::AcqRel) {
+            lock(&self.run.tasks).remove(&self.id);
+        }
     }
 
     pub(crate) fn info(&self) -> TaskInfo {
@@ -252,14 +257,16 @@ impl TaskCore {
 
 /// Removes a task from its run's registry when its wrapper is dropped (the task finished
 /// or was aborted), even while wakers keep its [`TaskCore`] alive.
-struct Registration {
-    run: Arc<RunContext>,
-    id: u64,
-}
+/// Undoes what a task's wrapper set up, when the wrapper is dropped (the task finished or
+/// was aborted): the task leaves the registry and its scope node is closed, which drops
+/// the waker stored there (so a scope handle kept after the run does not keep the task,
+/// its run and its executor alive).
+struct Registration(Arc<TaskCore>, Arc<ScopeNode>);
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        lock(&self.run.tasks).remove(&self.id);
+        self.0.unregister();
+        self.1.close();
     }
 }
 
@@ -292,10 +299,7 @@ impl<F> TaskFuture<F> {
     pub(crate) fn new(core: Arc<TaskCore>, node: Arc<ScopeNode>, fut: F) -> TaskFuture<F> {
         TaskFuture {
             waker: Waker::from(core.clone()),
-            registration: Registration {
-                run: core.run.clone(),
-                id: core.id,
-            },
+            registration: Registration(core.clone(), node.clone()),
             core: Some(core),
             node: Some(node),
             fut,
@@ -370,14 +374,14 @@ pub struct TaskInfo {
 /// Describes the anyio task that is running this code.
 ///
 /// Returns `None` outside any anyio task (for example in a `#[tokio::main]` body that is not
-/// running under [`anyio::run`](crate::run)).
+/// running under [`anyio::run`](fn@crate::run)).
 pub fn get_current_task() -> Option<TaskInfo> {
     context::with_current_task(|t| t.map(|t| t.info()))
 }
 
 /// Describes every anyio task of the current run that has not finished yet.
 ///
-/// Outside [`anyio::run`](crate::run), the tasks of the backend's native context are listed.
+/// Outside [`anyio::run`](fn@crate::run), the tasks of the backend's native context are listed.
 pub fn get_running_tasks() -> Vec<TaskInfo> {
     RunContext::current()
         .map(|run| {

@@ -15,7 +15,7 @@
 //! * When a child (or the host body) fails, the group's cancel scope is cancelled: the
 //!   siblings and the host body see `Cancelled` at their next checkpoint. The group then
 //!   returns every error that was not a cancellation — one error as it is, several as an
-//!   error of kind [`ErrorKind::Multiple`](crate::ErrorKind::Multiple) listing all. None is
+//!   error of kind [`ErrorKind::Multiple`] listing all. None is
 //!   lost.
 //! * A child that panics cancels the group too, and the panic resumes in the task that
 //!   awaits the group once every child has finished (as `std::thread::scope` does). A
@@ -93,8 +93,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// # Errors
 ///
 /// The body's or a child's error (cancellations excepted); several as one error of kind
-/// [`ErrorKind::Multiple`](crate::ErrorKind::Multiple);
-/// [`ErrorKind::NoEventLoop`](crate::ErrorKind::NoEventLoop) when no backend serves this
+/// [`ErrorKind::Multiple`];
+/// [`ErrorKind::NoEventLoop`] when no backend serves this
 /// thread.
 ///
 /// # Panics
@@ -572,8 +572,8 @@ pub enum TaskState {
 /// status. Dropping the handle does not stop the child.
 ///
 /// Awaiting a handle resolves to the child's value; to an error of kind
-/// [`ErrorKind::TaskCancelled`](crate::ErrorKind::TaskCancelled) when the child was
-/// cancelled; to one of kind [`ErrorKind::TaskFailed`](crate::ErrorKind::TaskFailed)
+/// [`ErrorKind::TaskCancelled`] when the child was
+/// cancelled; to one of kind [`ErrorKind::TaskFailed`]
 /// (whose source is the child's error) when it failed or panicked. These kinds are not
 /// `Cancelled`, so a host that propagates them with `?` is not mistaken for a cancelled
 /// task. The child's failure also reaches the group.
@@ -649,7 +649,7 @@ impl<T> TaskHandle<T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled).
+    /// [`ErrorKind::Cancelled`].
     pub async fn wait(&self) -> Result<()> {
         lowlevel::wait(|cx| self.core.poll_finished(cx)).await
     }
@@ -757,11 +757,10 @@ impl<V> StartSlot<V> {
     fn settle(&self, new: StartState<V>) {
         {
             let mut st = lock(&self.state);
-            let replace = match (&*st, &new) {
-                (StartState::Waiting, _) => true,
-                (StartState::Dropped, StartState::Finished(_)) => true,
-                _ => false,
-            };
+            let replace = matches!(
+                (&*st, &new),
+                (StartState::Waiting, _) | (StartState::Dropped, StartState::Finished(_))
+            );
             if replace {
                 *st = new;
             }

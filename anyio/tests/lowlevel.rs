@@ -199,7 +199,7 @@ async fn sleep_until_past_deadline_is_a_checkpoint() -> anyio::Result<()> {
     let scope = CancelScope::new();
     scope.cancel();
     assert_eq!(scope.run(anyio::sleep_until(past)).await?, None);
-    assert_eq!(scope.cancelled_caught(), true);
+    assert!(scope.cancelled_caught());
     Ok(())
 }
 

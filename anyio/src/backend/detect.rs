@@ -1,6 +1,6 @@
 //! Which backend serves a call made here (DESIGN §3.1), decided at the call in this order:
 //!
-//! 1. inside an anyio task (the root task of [`run`](crate::run) or any task-group child)
+//! 1. inside an anyio task (the root task of [`run`](fn@crate::run) or any task-group child)
 //!    → the backend that task runs on, as published in the thread-local context;
 //! 2. on an anyio worker thread (`to_thread`) → none: there is no event loop on that thread;
 //! 3. inside a tokio runtime context (`#[tokio::main]`, `Runtime::block_on`, a

@@ -5,7 +5,7 @@
 //! A [`CancelScope`] wraps a future. Cancelling the scope — by [`CancelScope::cancel`], by
 //! its deadline, or because a task group inside it failed — is **level-triggered**: from
 //! then on, every [checkpoint](#checkpoints) polled inside the scope returns an error of kind
-//! [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled), again and again, until the future
+//! [`ErrorKind::Cancelled`], again and again, until the future
 //! finishes. The future is *not* dropped: it sees the error, propagates it with `?`, and
 //! may run asynchronous cleanup in a [shielded](CancelScope::with_shield) scope, which hides
 //! outer cancellation.
@@ -13,7 +13,7 @@
 //! When the future finishes with a cancellation error, the scope that caused it **absorbs**
 //! it: [`CancelScope::run`] yields `Ok(None)` and [`CancelScope::cancelled_caught`] becomes
 //! true; [`fail_after`] turns the absorbed cancellation into an error of kind
-//! [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut). A scope absorbs only its own
+//! [`ErrorKind::TimedOut`]. A scope absorbs only its own
 //! cancellation: when an enclosing scope is cancelled too (and visible, i.e. not hidden by a
 //! shield), the error travels on to it (trio's rule). Any other error — one raised during
 //! cleanup, say — is never swallowed.
@@ -476,7 +476,7 @@ where
 }
 
 /// Runs `fut` with a deadline `timeout` from now; on expiry, `fut` is cancelled and this
-/// fails with [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) (AnyIO's `fail_after`).
+/// fails with [`ErrorKind::TimedOut`] (AnyIO's `fail_after`).
 ///
 /// # Cancellation
 ///
@@ -484,7 +484,7 @@ where
 ///
 /// # Errors
 ///
-/// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) on expiry; otherwise whatever `fut`
+/// [`ErrorKind::TimedOut`] on expiry; otherwise whatever `fut`
 /// returns.
 ///
 /// # Examples
@@ -510,7 +510,7 @@ where
 }
 
 /// Runs `fut` with the deadline `deadline`; on expiry, `fut` is cancelled and this fails
-/// with [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) (AnyIO's `fail_at`).
+/// with [`ErrorKind::TimedOut`] (AnyIO's `fail_at`).
 ///
 /// # Cancellation
 ///
@@ -518,7 +518,7 @@ where
 ///
 /// # Errors
 ///
-/// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) on expiry; otherwise whatever `fut`
+/// [`ErrorKind::TimedOut`] on expiry; otherwise whatever `fut`
 /// returns.
 pub async fn fail_at<F, T, E>(deadline: Instant, fut: F) -> std::result::Result<T, E>
 where
@@ -592,7 +592,7 @@ pin_project! {
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) when the scope is cancelled;
+/// [`ErrorKind::Cancelled`] when the scope is cancelled;
 /// [`ErrorKind::InvalidState`] when polled again after that.
 ///
 /// # Examples

@@ -1,0 +1,71 @@
+//! The shape of the API: which public types and futures are `Send`, `Sync`, `Unpin`, so a
+//! future built from anyio operations can be spawned on any multi-thread executor.
+
+use std::time::Duration;
+
+use anyio::{CancelScope, Error, TaskGroup, TaskHandle, TaskStatus};
+
+fn is_send<T: Send>(_: &T) {}
+fn is_send_sync<T: Send + Sync>() {}
+fn is_unpin<T: Unpin>() {}
+
+#[test]
+fn handles_and_errors_are_send_and_sync() {
+    is_send_sync::<CancelScope>();
+    is_send_sync::<TaskGroup>();
+    is_send_sync::<TaskHandle<String>>();
+    is_send_sync::<TaskStatus<u16>>();
+    is_send_sync::<Error>();
+    is_send_sync::<anyio::Backend>();
+    is_send_sync::<anyio::lowlevel::RunVar<u8>>();
+    is_unpin::<TaskHandle<String>>();
+    is_unpin::<CancelScope>();
+}
+
+#[test]
+fn operation_futures_are_send() {
+    is_send(&anyio::sleep(Duration::from_millis(1)));
+    is_send(&anyio::sleep_forever());
+    is_send(&anyio::lowlevel::checkpoint());
+    is_send(&anyio::lowlevel::yield_now());
+    is_send(&anyio::move_on_after(
+        Duration::from_secs(1),
+        anyio::lowlevel::checkpoint(),
+    ));
+    is_send(&anyio::fail_after(
+        Duration::from_secs(1),
+        anyio::lowlevel::checkpoint(),
+    ));
+    is_send(&anyio::cancellable(async { 1 }));
+    is_send(&anyio::testing::wait_all_tasks_blocked());
+    is_send(&anyio::task_group(|tg| async move {
+        tg.start_soon(async { Ok::<_, Error>(()) })?.await?;
+        let v: u8 = tg
+            .start(|status: TaskStatus<u8>| async move {
+                status.started(1);
+                Ok::<_, Error>(())
+            })
+            .await?;
+        Ok(v)
+    }));
+    is_send(&anyio::gather(vec![async { Ok::<_, Error>(1) }]));
+}
+
+/// A future made of anyio operations can itself be a task-group child (which must be Send).
+#[anyio::test]
+async fn composite_future_spawns_as_a_child() -> anyio::Result<()> {
+    let out = anyio::task_group(|tg| async move {
+        let h = tg.start_soon(async {
+            let inner = anyio::task_group(|tg| async move {
+                tg.start_soon(anyio::sleep(Duration::from_millis(1)))?;
+                Ok(2)
+            })
+            .await?;
+            anyio::move_on_after(Duration::from_secs(5), async move { Ok::<_, Error>(inner) }).await
+        })?;
+        h.await
+    })
+    .await?;
+    assert_eq!(out, Some(Some(Some(2))));
+    Ok(())
+}
