@@ -31,12 +31,11 @@ use crate::task_group::task_group;
 /// # Ok::<_, anyio::Error>(())
 /// # }).unwrap();
 /// ```
-pub async fn gather<I, Fut, T, E>(futs: I) -> Result<Vec<T>>
+pub async fn gather<I, Fut, T>(futs: I) -> Result<Vec<T>>
 where
     I: IntoIterator<Item = Fut>,
-    Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+    Fut: Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,
-    E: Into<Error> + 'static,
 {
     let handles = task_group(|tg| async move {
         futs.into_iter()
@@ -70,12 +69,11 @@ where
 /// # Ok::<_, anyio::Error>(())
 /// # }).unwrap();
 /// ```
-pub async fn amap<F, A, Fut, T, E>(f: F, args: impl IntoIterator<Item = A>) -> Result<Vec<T>>
+pub async fn amap<F, A, Fut, T>(f: F, args: impl IntoIterator<Item = A>) -> Result<Vec<T>>
 where
     F: FnMut(A) -> Fut,
-    Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+    Fut: Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,
-    E: Into<Error> + 'static,
 {
     gather(args.into_iter().map(f)).await
 }

@@ -13,7 +13,7 @@
 //!             tg.start_soon(async move {
 //!                 anyio::sleep(Duration::from_millis(10 * i)).await?;
 //!                 println!("child {i} done");
-//!                 anyio::Result::Ok(())
+//!                 Ok::<_, anyio::Error>(())
 //!             })?;
 //!         }
 //!         Ok(())
@@ -30,10 +30,13 @@
 //!
 //! | AnyIO chapter | here |
 //! |---|---|
-//! | The basics | [`run`], [`Runner`], [`Backend`], [`current_async_library`] |
-//! | Creating and managing tasks | [`task_group`], [`TaskGroup`], [`TaskHandle`], [`TaskStatus`], [`gather`], [`amap`] |
+//! | The basics | [`run`](mod@run): [`run`](fn@run), [`Runner`], [`Backend`], [`current_async_library`] |
+//! | Creating and managing tasks | [`task_group`](mod@task_group): [`task_group`](fn@task_group), [`TaskGroup`], [`TaskHandle`], [`TaskStatus`], [`gather`], [`amap`] |
 //! | Cancellation and timeouts | [`cancel`]: [`CancelScope`], [`move_on_after`], [`fail_after`], [`cancellable`] |
-//! | Time | [`sleep`], [`sleep_until`], [`sleep_forever`], [`current_time`] |
+//! | Time | [`time`]: [`sleep`], [`sleep_until`], [`sleep_forever`], [`current_time`] |
+//! | Using synchronization primitives | [`sync`]: [`Event`], [`Lock`], [`Semaphore`], [`Condition`], [`CapacityLimiter`], [`ResourceGuard`] |
+//! | Working with threads | [`to_thread`]: [`run_sync`](to_thread::run_sync); [`from_thread`]: [`BlockingPortal`](from_thread::BlockingPortal), [`start_blocking_portal`](from_thread::start_blocking_portal) |
+//! | Streams | [`streams`]: [`create_memory_object_stream`], [memory object streams](streams::memory), [`StapledObjectStream`](streams::StapledObjectStream), the stream traits |
 //! | Low-level | [`lowlevel`]: checkpoints, [`RunVar`](lowlevel::RunVar) |
 //! | Testing | [`testing`], [`#[anyio::test]`](test) |
 //! | Errors | [`Error`], [`ErrorKind`] |
@@ -41,7 +44,7 @@
 //! # Backends
 //!
 //! The cargo feature `tokio` (on by default) and `smol` choose the backends compiled in;
-//! [`Runner`] chooses one per run. Outside [`run`], the backend is detected at each call:
+//! [`Runner`] chooses one per run. Outside [`run`](fn@run), the backend is detected at each call:
 //! inside a tokio runtime anyio uses tokio, anywhere else smol (see
 //! [`current_async_library`]). tokio-native libraries work inside `anyio::run` on tokio.
 //!
@@ -63,12 +66,16 @@ pub mod cancel;
 mod concurrency;
 mod context;
 pub mod error;
+pub mod from_thread;
 pub mod lowlevel;
-mod run;
+pub mod run;
+pub mod streams;
+pub mod sync;
 mod task;
-mod task_group;
+pub mod task_group;
 pub mod testing;
-mod time;
+pub mod time;
+pub mod to_thread;
 
 pub use cancel::{
     CancelScope, Deadline, cancellable, current_effective_deadline, fail_after, fail_at,
@@ -81,6 +88,14 @@ pub use run::SmolOptions;
 pub use run::{Backend, Runner, available_backends, current_async_library, run};
 #[cfg(feature = "tokio")]
 pub use run::{Flavor, TokioOptions};
+pub use streams::memory::{
+    MemoryObjectReceiveStream, MemoryObjectSendStream, create_memory_object_stream,
+};
+pub use sync::{
+    Borrower, CapacityLimiter, CapacityLimiterGuard, CapacityLimiterStatistics, Condition,
+    ConditionGuard, ConditionStatistics, Event, EventStatistics, Lock, LockGuard, LockStatistics,
+    ResourceGuard, ResourceGuardToken, Semaphore, SemaphorePermit, SemaphoreStatistics,
+};
 pub use task::{TaskInfo, get_current_task, get_running_tasks};
 pub use task_group::{TaskGroup, TaskHandle, TaskState, TaskStatus, task_group};
 pub use time::{current_time, sleep, sleep_forever, sleep_until};
@@ -119,3 +134,8 @@ macro_rules! __if_smol {
 macro_rules! __if_smol {
     ($($t:tt)*) => {};
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

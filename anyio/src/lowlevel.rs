@@ -109,8 +109,8 @@ pub(crate) async fn schedule_point() {
 /// The shared shape of every blocking anyio operation: a cancellation check, then `poll`
 /// until it is ready. A wake-up by cancellation makes it return `Cancelled` — unless `poll`
 /// is ready by then, in which case the result wins (the operation completed, so nothing may
-/// be lost). When `poll` is ready at once, the operation is still a schedule point (under
-/// the cooperative budget).
+/// be lost). Every call is a schedule point (under the cooperative budget), taken before
+/// the operation is first attempted.
 ///
 /// `poll` must register `cx`'s waker before returning `Pending`; an operation that hands
 /// out resources must withdraw its waiter when the returned future is dropped or cancelled.
@@ -118,25 +118,20 @@ pub(crate) async fn wait<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -
     if let Some(e) = context::check_cancelled() {
         return Err(e);
     }
-    let mut first = true;
-    let mut at_once = false;
-    let out = poll_fn(|cx| {
+    // The schedule point comes first: a future dropped while it yields has taken nothing,
+    // whereas yielding after a completed operation would lose its value on such a drop.
+    schedule_point().await;
+    poll_fn(|cx| {
         if let Poll::Ready(v) = poll(cx) {
-            at_once = first;
             return Poll::Ready(Ok(v));
         }
-        first = false;
         if let Some(e) = context::check_cancelled() {
             return Poll::Ready(Err(e));
         }
         context::mark_blocked();
         Poll::Pending
     })
-    .await;
-    if at_once {
-        schedule_point().await;
-    }
-    out
+    .await
 }
 
 /// Waits forever (until cancelled), without yielding first: the body of

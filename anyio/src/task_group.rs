@@ -346,11 +346,10 @@ impl TaskGroup {
     ///
     /// [`ErrorKind::InvalidState`] when the group has exited.
     #[doc(alias = "create_task")]
-    pub fn start_soon<Fut, T, E>(&self, fut: Fut) -> Result<TaskHandle<T>>
+    pub fn start_soon<Fut, T>(&self, fut: Fut) -> Result<TaskHandle<T>>
     where
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
-        E: Into<Error> + 'static,
     {
         self.spawn(None, fut, NoStart)
     }
@@ -362,15 +361,14 @@ impl TaskGroup {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidState`] when the group has exited.
-    pub fn start_soon_named<Fut, T, E>(
+    pub fn start_soon_named<Fut, T>(
         &self,
         name: impl Into<String>,
         fut: Fut,
     ) -> Result<TaskHandle<T>>
     where
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
-        E: Into<Error> + 'static,
     {
         self.spawn(Some(Arc::from(name.into())), fut, NoStart)
     }
@@ -414,13 +412,12 @@ impl TaskGroup {
     /// # Ok::<_, anyio::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn start<F, Fut, V, T, E>(&self, f: F) -> Result<V>
+    pub async fn start<F, Fut, V, T>(&self, f: F) -> Result<V>
     where
         F: FnOnce(TaskStatus<V>) -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
         V: Send + 'static,
         T: Send + 'static,
-        E: Into<Error> + 'static,
     {
         self.start_inner(None, f).await
     }
@@ -430,24 +427,22 @@ impl TaskGroup {
     /// # Errors
     ///
     /// As [`start`](Self::start).
-    pub async fn start_named<F, Fut, V, T, E>(&self, name: impl Into<String>, f: F) -> Result<V>
+    pub async fn start_named<F, Fut, V, T>(&self, name: impl Into<String>, f: F) -> Result<V>
     where
         F: FnOnce(TaskStatus<V>) -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
         V: Send + 'static,
         T: Send + 'static,
-        E: Into<Error> + 'static,
     {
         self.start_inner(Some(Arc::from(name.into())), f).await
     }
 
-    async fn start_inner<F, Fut, V, T, E>(&self, name: Option<Arc<str>>, f: F) -> Result<V>
+    async fn start_inner<F, Fut, V, T>(&self, name: Option<Arc<str>>, f: F) -> Result<V>
     where
         F: FnOnce(TaskStatus<V>) -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
         V: Send + 'static,
         T: Send + 'static,
-        E: Into<Error> + 'static,
     {
         let slot = Arc::new(StartSlot {
             state: Mutex::new(StartState::Waiting),
@@ -480,16 +475,10 @@ impl TaskGroup {
         }
     }
 
-    fn spawn<Fut, T, E, S>(
-        &self,
-        name: Option<Arc<str>>,
-        fut: Fut,
-        start: S,
-    ) -> Result<TaskHandle<T>>
+    fn spawn<Fut, T, S>(&self, name: Option<Arc<str>>, fut: Fut, start: S) -> Result<TaskHandle<T>>
     where
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
-        E: Into<Error> + 'static,
         S: StartHook,
     {
         let inner = &self.inner;
@@ -529,14 +518,13 @@ impl TaskGroup {
 }
 
 /// Sorts a child's end into what its handle reports and what the group must learn.
-fn classify<T: Send + 'static, E: Into<Error>>(
+fn classify<T: Send + 'static>(
     node: &ScopeNode,
-    out: std::thread::Result<std::result::Result<T, E>>,
+    out: std::thread::Result<Result<T>>,
 ) -> (Outcome, Report) {
     match out {
         Ok(Ok(v)) => (Outcome::Returned(Some(Box::new(v))), Report::Nothing),
         Ok(Err(e)) => {
-            let e: Error = e.into();
             if !e.is_cancelled() {
                 (Outcome::Failed(e.clone()), Report::Failed(e))
             } else if absorbs(node, &e) {

@@ -33,7 +33,7 @@ type RuntimeFactory = Box<dyn FnOnce() -> io::Result<::tokio::runtime::Runtime> 
 ///
 /// let runner = Runner::new(Backend::Tokio)
 ///     .tokio_options(TokioOptions::new().flavor(Flavor::CurrentThread));
-/// let answer = runner.run(|| async { anyio::Result::Ok(42) }).unwrap();
+/// let answer = runner.run(|| async { Ok::<_, anyio::Error>(42) }).unwrap();
 /// assert_eq!(answer, 42);
 /// ```
 #[derive(Default)]

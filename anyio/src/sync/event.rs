@@ -1,0 +1,266 @@
+//! [`Event`]: a flag that tasks wait for.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+use super::waiters::{self, WakeList};
+use crate::context;
+use crate::error::Result;
+use crate::lowlevel;
+
+/// Statistics of an [`Event`], as [`Event::statistics`] reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventStatistics {
+    /// Tasks waiting in [`Event::wait`].
+    pub tasks_waiting: usize,
+}
+
+/// A flag that starts unset and, once [`set`](Self::set), stays set — AnyIO's `Event`.
+///
+/// [`wait`](Self::wait) waits until the flag is set; setting it wakes every waiter. An
+/// event cannot be cleared: make a new one for the next occasion (as AnyIO and trio do —
+/// reusable events invite lost wake-ups).
+///
+/// `Event` is a handle: clones share the same flag, so one clone can be moved into the task
+/// that waits and another into the task that sets it.
+///
+/// # Examples
+///
+/// ```
+/// use anyio::Event;
+///
+/// # anyio::run(|| async {
+/// let ready = Event::new();
+/// let waiter = ready.clone();
+/// anyio::task_group(|tg| async move {
+///     tg.start_soon(async move {
+///         waiter.wait().await?; // parks until the host sets the flag
+///         println!("go!");
+///         Ok::<_, anyio::Error>(())
+///     })?;
+///     ready.set();
+///     Ok(())
+/// })
+/// .await?;
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Default)]
+pub struct Event {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// # Invariant
+    /// Written (to true, once) under the `waiters` mutex before the waiters are drained, so
+    /// a waiter that registers under the mutex either sees the flag or is drained and woken.
+    set: AtomicBool,
+    /// The wakers of the waiting tasks; emptied for good when the flag is set (no waiter
+    /// registers after that, so a key is never reused while a future holds it).
+    waiters: Mutex<Waiters>,
+}
+
+/// The wakers of the waiting tasks. The first waiter lives inline: most events are waited
+/// for by one task, and an event is used once, so a slab allocated per event would cost an
+/// allocation per wait.
+#[derive(Default)]
+struct Waiters {
+    /// Key 0, when `Some`; the inner `Option` is the waker (taken when the flag is set).
+    first: Option<Option<Waker>>,
+    /// Key `k + 1` for slab key `k`.
+    rest: Slab<Option<Waker>>,
+}
+
+impl Waiters {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn insert(&mut self, waker: Waker) -> usize {
+        if self.first.is_none() {
+            self.first = Some(Some(waker));
+            return 0;
+        }
+        self.rest.insert(Some(waker)) + 1
+    }
+
+    fn slot(&mut self, key: usize) -> &mut Option<Waker> {
+        match key {
+            0 => self
+                .first
+                .as_mut()
+                .expect("a waiter's key stays valid until it leaves"),
+            k => &mut self.rest[k - 1],
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        match key {
+            0 => self.first = None,
+            k => {
+                self.rest.remove(k - 1);
+            }
+        }
+    }
+
+    /// Takes every waker and forgets every waiter.
+    fn drain(&mut self, wake: &mut WakeList) {
+        if let Some(Some(w)) = self.first.take() {
+            wake.push(w);
+        }
+        for (_, waker) in self.rest.iter_mut() {
+            if let Some(w) = waker.take() {
+                wake.push(w);
+            }
+        }
+        self.rest.clear();
+    }
+}
+
+impl Event {
+    /// An event whose flag is not set.
+    pub fn new() -> Event {
+        Event::default()
+    }
+
+    /// Sets the flag and wakes every waiting task. Setting it again does nothing.
+    pub fn set(&self) {
+        if self.inner.set.load(Ordering::Acquire) {
+            return;
+        }
+        let mut wake = WakeList::new();
+        {
+            let mut waiters = waiters::lock(&self.inner.waiters);
+            self.inner.set.store(true, Ordering::Release);
+            waiters.drain(&mut wake);
+        }
+        wake.wake_all();
+    }
+
+    /// Whether the flag is set.
+    pub fn is_set(&self) -> bool {
+        self.inner.set.load(Ordering::Acquire)
+    }
+
+    /// Waits until the flag is set; returns at once when it is set already (a schedule
+    /// point under the cooperative budget, as every checkpoint).
+    ///
+    /// # Cancellation
+    ///
+    /// A checkpoint: a call in a cancelled scope returns `Cancelled`, even when the flag is
+    /// set. A waiting call returns `Ok` if the flag was set by the time it is woken, even
+    /// when its scope was cancelled meanwhile (the task sees `Cancelled` at its next
+    /// checkpoint), and `Cancelled` otherwise. Nothing is left behind either way.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # anyio::run(|| async {
+    /// let event = anyio::Event::new();
+    /// event.set();
+    /// event.wait().await?; // set already: returns at once
+    /// # Ok::<_, anyio::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn wait(&self) -> Result<()> {
+        if let Some(e) = context::check_cancelled() {
+            return Err(e);
+        }
+        if self.is_set() {
+            lowlevel::cancel_shielded_checkpoint().await;
+            return Ok(());
+        }
+        EventWait {
+            inner: &self.inner,
+            key: None,
+            checked: true,
+        }
+        .await
+    }
+
+    /// Statistics: how many tasks wait.
+    pub fn statistics(&self) -> EventStatistics {
+        EventStatistics {
+            tasks_waiting: waiters::lock(&self.inner.waiters).len(),
+        }
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The waiting part of [`Event::wait`].
+struct EventWait<'a> {
+    inner: &'a Inner,
+    /// Our slot in `inner.waiters`, once registered.
+    key: Option<usize>,
+    /// `wait` checked for cancellation in the poll that polls this future first.
+    checked: bool,
+}
+
+impl Future for EventWait<'_> {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        // The flag wins over a cancellation that came after it.
+        if self.inner.set.load(Ordering::Acquire) {
+            self.key = None;
+            return Poll::Ready(Ok(()));
+        }
+        let cancelled = if std::mem::take(&mut self.checked) {
+            None
+        } else {
+            context::check_cancelled()
+        };
+        let mut waiters = waiters::lock(&self.inner.waiters);
+        if self.inner.set.load(Ordering::Acquire) {
+            self.key = None;
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(e) = cancelled {
+            if let Some(key) = self.key.take() {
+                waiters.remove(key);
+            }
+            return Poll::Ready(Err(e));
+        }
+        match self.key {
+            Some(key) => match waiters.slot(key) {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                slot => *slot = Some(cx.waker().clone()),
+            },
+            None => self.key = Some(waiters.insert(cx.waker().clone())),
+        }
+        drop(waiters);
+        context::mark_blocked();
+        Poll::Pending
+    }
+}
+
+impl Drop for EventWait<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut waiters = waiters::lock(&self.inner.waiters);
+            // Once the flag is set the slab was emptied for good: nothing to remove.
+            if !self.inner.set.load(Ordering::Acquire) {
+                waiters.remove(key);
+            }
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! The FIFO queue of blocked tasks that every primitive of this module hands its resource
+//! through (a lock's ownership, a semaphore's permit, a limiter's token, a condition's
+//! notification), and the future a blocked operation waits in.
+//!
+//! # The model
+//!
+//! A primitive keeps its state and one [`WaitQueue`] behind one `std::sync::Mutex`. An
+//! operation that cannot complete at once pushes a node and waits in a [`Wait`] future.
+//! The side that frees the resource does not free it into the air: it *hands it off* to the
+//! first queued node ([`WaitQueue::grant_next`]) and wakes that node's task, so a resource
+//! freed while tasks wait is never up for grabs (FIFO fairness, no barging).
+//!
+//! Cancellation follows trio's abort protocol, adapted to level-triggered scopes:
+//!
+//! * A hand-off *skips* a node whose cancel scope is already cancelled: it is unlinked and
+//!   marked [`Status::Aborted`]; its task, woken by the cancellation, returns `Cancelled`.
+//!   So a cancellation that came before the hand-off wins (trio aborts a cancelled waiter
+//!   at once) and the resource goes to the next waiter.
+//! * A node that was handed the resource before its scope was cancelled keeps it: its
+//!   `Wait` returns the resource even though a cancellation is pending (completion wins;
+//!   the task sees `Cancelled` at its next checkpoint, and releases the resource as it
+//!   unwinds).
+//! * A `Wait` dropped before it returned withdraws its node; if the resource had been
+//!   handed to it, it is passed on ([`Handoff::pass_on`]).
+//!
+//! # Invariants
+//!
+//! 1. A node is in exactly one state: [`Status::Queued`] (linked into the FIFO list),
+//!    [`Status::Granted`] or [`Status::Aborted`] (both unlinked). Only the future that owns
+//!    a node removes it from the slab, so its key is never reused while the future holds it.
+//! 2. Every change happens under the primitive's mutex. A node's waker is stored under that
+//!    mutex before its future returns `Pending`, and a hand-off takes the waker under the
+//!    same mutex, so a hand-off is never lost; wakers are woken after the mutex is released
+//!    ([`WakeList`]).
+//! 3. Each primitive keeps "the resource is available ⇒ no node is queued": a release hands
+//!    off before it makes anything available, and an acquire that finds the resource
+//!    available takes it only when no one is queued.
+//!
+//! # Deadlock safety
+//!
+//! A primitive's mutex is the only lock held while the queue changes. Checking a cancel
+//! scope under it — a node's scope during a hand-off, the waiting task's own in
+//! [`Wait::poll`] — may take that scope's lock (and cancel it, when its deadline has
+//! passed); scope code never takes a primitive's mutex, so the order is always primitive,
+//! then scope.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+use crate::cancel::tree::ScopeNode;
+use crate::context;
+use crate::error::Result;
+
+const NIL: usize = usize::MAX;
+
+/// Locks a primitive's state. The critical sections only move fields around, so a panic
+/// inside one (there is none to expect) cannot leave the state inconsistent: a poisoned
+/// mutex is still usable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Where a node stands (see invariant 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Linked into the queue, waiting for a hand-off.
+    Queued,
+    /// The resource was handed to this node.
+    Granted,
+    /// A hand-off skipped this node because its scope was cancelled.
+    Aborted,
+}
+
+struct Node<D> {
+    prev: usize,
+    next: usize,
+    status: Status,
+    waker: Option<Waker>,
+    /// The cancel scope of the waiting task; `None` for a wait that cannot be cancelled.
+    scope: Option<Arc<ScopeNode>>,
+    data: D,
+}
+
+/// A FIFO queue of waiters: a doubly linked list threaded through a slab, so that a
+/// cancelled waiter leaves from the middle in O(1).
+pub(crate) struct WaitQueue<D> {
+    nodes: Slab<Node<D>>,
+    head: usize,
+    tail: usize,
+    queued: usize,
+}
+
+impl<D> fmt::Debug for WaitQueue<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitQueue")
+            .field("queued", &self.queued)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D> Default for WaitQueue<D> {
+    fn default() -> Self {
+        WaitQueue::new()
+    }
+}
+
+impl<D> WaitQueue<D> {
+    pub(crate) fn new() -> WaitQueue<D> {
+        WaitQueue {
+            nodes: Slab::new(),
+            head: NIL,
+            tail: NIL,
+            queued: 0,
+        }
+    }
+
+    /// The number of queued nodes (granted and aborted ones no longer count).
+    pub(crate) fn len(&self) -> usize {
+        self.queued
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+
+    fn new_node(&mut self, data: D, cancellable: bool) -> usize {
+        let scope = if cancellable {
+            context::current_scope()
+        } else {
+            None
+        };
+        self.nodes.insert(Node {
+            prev: NIL,
+            next: NIL,
+            status: Status::Queued,
+            waker: None,
+            scope,
+            data,
+        })
+    }
+
+    /// Queues a waiter of the current task at the back. A `cancellable` node remembers the
+    /// current cancel scope, so that a hand-off can skip it once that scope is cancelled.
+    pub(crate) fn push_back(&mut self, data: D, cancellable: bool) -> usize {
+        let key = self.new_node(data, cancellable);
+        self.link_back(key);
+        key
+    }
+
+    /// Queues a waiter at the front (a waiter that was skipped but is not cancelled after
+    /// all, because a shield was raised meanwhile, keeps its place).
+    pub(crate) fn push_front(&mut self, data: D, cancellable: bool) -> usize {
+        let key = self.new_node(data, cancellable);
+        let old = self.head;
+        self.nodes[key].next = old;
+        if old == NIL {
+            self.tail = key;
+        } else {
+            self.nodes[old].prev = key;
+        }
+        self.head = key;
+        self.queued += 1;
+        key
+    }
+
+    fn link_back(&mut self, key: usize) {
+        let old = self.tail;
+        self.nodes[key].prev = old;
+        if old == NIL {
+            self.head = key;
+        } else {
+            self.nodes[old].next = key;
+        }
+        self.tail = key;
+        self.queued += 1;
+    }
+
+    fn unlink(&mut self, key: usize) {
+        let (prev, next) = {
+            let n = &mut self.nodes[key];
+            let links = (n.prev, n.next);
+            n.prev = NIL;
+            n.next = NIL;
+            links
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.nodes[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.nodes[next].prev = prev;
+        }
+        self.queued -= 1;
+    }
+
+    pub(crate) fn status(&self, key: usize) -> Status {
+        self.nodes[key].status
+    }
+
+    /// Stores the waker to wake at the hand-off (cloning it only when it changed).
+    pub(crate) fn set_waker(&mut self, key: usize, waker: &Waker) {
+        let slot = &mut self.nodes[key].waker;
+        match slot {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// Removes a node, whatever its state; returns the state it was in and its data.
+    pub(crate) fn remove(&mut self, key: usize) -> (Status, D) {
+        if self.nodes[key].status == Status::Queued {
+            self.unlink(key);
+        }
+        let node = self.nodes.remove(key);
+        (node.status, node.data)
+    }
+
+    /// Hands the resource to the first queued node whose scope is not cancelled, and
+    /// returns that node's data for the primitive to record the new holder. Cancelled nodes
+    /// met on the way are aborted. Returns `None` (and changes nothing but the aborted
+    /// nodes) when no node can take it.
+    pub(crate) fn grant_next(&mut self, wake: &mut WakeList) -> Option<&mut D> {
+        while self.head != NIL {
+            let key = self.head;
+            self.unlink(key);
+            let node = &mut self.nodes[key];
+            let cancelled = node
+                .scope
+                .as_ref()
+                .is_some_and(|s| s.effectively_cancelled());
+            node.status = if cancelled {
+                Status::Aborted
+            } else {
+                Status::Granted
+            };
+            if let Some(w) = node.waker.take() {
+                wake.push(w);
+            }
+            if !cancelled {
+                return Some(&mut self.nodes[key].data);
+            }
+        }
+        None
+    }
+}
+
+/// Wakers collected under a primitive's mutex, woken after it is released. One waker (the
+/// common case: one hand-off) needs no allocation.
+#[derive(Default)]
+pub(crate) struct WakeList {
+    one: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+impl WakeList {
+    pub(crate) fn new() -> WakeList {
+        WakeList::default()
+    }
+
+    pub(crate) fn push(&mut self, waker: Waker) {
+        if self.one.is_none() {
+            self.one = Some(waker);
+        } else {
+            self.more.push(waker);
+        }
+    }
+
+    pub(crate) fn wake_all(self) {
+        if let Some(w) = self.one {
+            w.wake();
+        }
+        for w in self.more {
+            w.wake();
+        }
+    }
+}
+
+/// What a primitive tells [`Wait`] about itself.
+pub(crate) trait Handoff {
+    /// The state behind the primitive's mutex.
+    type State;
+    /// What a waiter carries (who it waits for; what it was granted).
+    type Data;
+
+    fn state(&self) -> MutexGuard<'_, Self::State>;
+
+    fn queue(state: &mut Self::State) -> &mut WaitQueue<Self::Data>;
+
+    /// Takes the resource at once for a waiter that a hand-off skipped but that is not
+    /// cancelled after all. Called with no node queued ahead (the waiter was at the front).
+    fn try_take(state: &mut Self::State, data: &mut Self::Data) -> bool;
+
+    /// A waiter that had been handed the resource gave it up (its future was dropped):
+    /// release the resource, handing it to the next waiter.
+    fn pass_on(state: &mut Self::State, data: Self::Data, wake: &mut WakeList);
+
+    /// A waiter left without being handed anything.
+    fn withdrawn(_state: &mut Self::State, _data: &Self::Data) {}
+}
+
+/// The future a blocked operation waits in (see the module docs for the protocol).
+///
+/// Resolves to the node's data once the resource was handed to it, or to `Cancelled`
+/// (after withdrawing the node) when the enclosing scope is cancelled first. A wait that is
+/// not `cancellable` (a shielded re-acquisition) ignores cancellation.
+#[must_use = "futures do nothing unless awaited"]
+pub(crate) struct Wait<'a, P: Handoff> {
+    prim: &'a P,
+    /// # Invariant
+    /// `Some` while this future owns a node.
+    key: Option<usize>,
+    cancellable: bool,
+    /// The caller checked for cancellation in the poll that queued the node, so the first
+    /// poll (part of that same poll) need not check again.
+    checked: bool,
+}
+
+impl<'a, P: Handoff> Wait<'a, P> {
+    /// Waits on the node `key`, queued by the caller under `prim`'s mutex after it checked
+    /// for cancellation, in the poll that polls this future first.
+    pub(crate) fn new(prim: &'a P, key: usize, cancellable: bool) -> Wait<'a, P> {
+        Wait {
+            prim,
+            key: Some(key),
+            cancellable,
+            checked: true,
+        }
+    }
+}
+
+impl<P: Handoff> Future for Wait<'_, P> {
+    type Output = Result<P::Data>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let key = this.key.expect("`Wait` polled after it completed");
+        let checked = std::mem::take(&mut this.checked);
+        let mut guard = this.prim.state();
+        let state = &mut *guard;
+        let queue = P::queue(state);
+        let status = queue.status(key);
+        if status == Status::Granted {
+            // Completion wins: no need to look at the scope.
+            let (_, data) = queue.remove(key);
+            this.key = None;
+            return Poll::Ready(Ok(data));
+        }
+        // Under the mutex, which is the documented lock order (primitive, then scope). A
+        // cancellation that lands after this check wakes the task again: the scope
+        // re-checks after the task blocks (scope-tree invariant 4).
+        let cancelled = if this.cancellable && !checked {
+            context::check_cancelled()
+        } else {
+            None
+        };
+        let queue = P::queue(state);
+        if let Some(e) = cancelled {
+            let (_, data) = queue.remove(key);
+            this.key = None;
+            P::withdrawn(state, &data);
+            return Poll::Ready(Err(e));
+        }
+        if status == Status::Aborted {
+            // Skipped as cancelled, but a shield hides the cancellation now.
+            let (_, mut data) = queue.remove(key);
+            if P::try_take(state, &mut data) {
+                this.key = None;
+                return Poll::Ready(Ok(data));
+            }
+            let key = P::queue(state).push_front(data, this.cancellable);
+            this.key = Some(key);
+            P::queue(state).set_waker(key, cx.waker());
+        } else {
+            queue.set_waker(key, cx.waker());
+        }
+        drop(guard);
+        if this.cancellable {
+            // Not for a shielded wait: a blocked task is re-woken by its cancelled scope
+            // (scope-tree invariant 4), which a wait that ignores cancellation would turn
+            // into a busy loop.
+            context::mark_blocked();
+        }
+        Poll::Pending
+    }
+}
+
+impl<P: Handoff> Drop for Wait<'_, P> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else {
+            return;
+        };
+        let mut wake = WakeList::new();
+        {
+            let mut guard = self.prim.state();
+            let state = &mut *guard;
+            let (status, data) = P::queue(state).remove(key);
+            if status == Status::Granted {
+                P::pass_on(state, data, &mut wake);
+            } else {
+                P::withdrawn(state, &data);
+            }
+        }
+        wake.wake_all();
+    }
+}
+
+impl<P: Handoff> fmt::Debug for Wait<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wait")
+            .field("key", &self.key)
+            .field("cancellable", &self.cancellable)
+            .finish()
+    }
+}

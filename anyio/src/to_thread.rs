@@ -1,0 +1,303 @@
+//! Running blocking code in worker threads (AnyIO's "Working with threads").
+//!
+//! # The model
+//!
+//! Blocking calls — file and network I/O of synchronous libraries, long computations —
+//! would stall every task of the event loop if made in async code. [`run_sync`] runs such
+//! a call on a *worker thread* and lets the event loop go on with other tasks meanwhile:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! # anyio::run(|| async {
+//! let contents = anyio::to_thread::run_sync(|| {
+//!     std::thread::sleep(Duration::from_millis(5)); // e.g. std::fs::read_to_string(..)
+//!     String::from("file contents")
+//! })
+//! .await?;
+//! assert_eq!(contents, "file contents");
+//! # Ok::<_, anyio::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! * **Where it runs.** On tokio, on the runtime's blocking pool (as
+//!   `tokio::task::spawn_blocking`); on smol, on the `blocking` crate's pool (as
+//!   `smol::unblock`). Idle threads are reused, so a call does not cost a new thread.
+//! * **How many at once.** Every call borrows a token of a [`CapacityLimiter`] for as long
+//!   as its thread runs. By default that is [`current_default_thread_limiter`]: 40 tokens
+//!   (AnyIO's default), one limiter per run of the event loop, adjustable with
+//!   [`CapacityLimiter::set_total_tokens`]. [`Builder::limiter`] passes a limiter of your
+//!   own. The 41st concurrent call waits for a token before its thread starts.
+//! * **Results and panics** cross back: the closure's value is returned, and a panic in the
+//!   closure resumes in the task that awaits the call.
+//! * **Reaching back.** A worker thread carries the context of the task that started it,
+//!   so it can run async code in the event loop and watch for cancellation with
+//!   [`from_thread`](crate::from_thread). It is not an async context itself:
+//!   [`current_async_library`](crate::current_async_library) is an error there.
+//!
+//! # Cancellation
+//!
+//! A thread cannot be interrupted, so a cancelled call has two honest choices:
+//!
+//! * **Wait (the default).** The task waits for the thread even when its scope is cancelled
+//!   meanwhile, and `run_sync` returns the thread's result: no result is lost. The
+//!   cancellation is seen at the task's next checkpoint. (Cancelled *before* the thread
+//!   started, the call returns `Cancelled` and the closure never runs.)
+//! * **Abandon** ([`Builder::abandon_on_cancel`]). The call returns `Cancelled` at once; the
+//!   thread finishes in the background and its result (or panic) is dropped. Its limiter
+//!   token stays borrowed until the thread really ends, so abandoned threads still count
+//!   against the limit.
+//!
+//! Synchronous code that runs long can stop early by calling
+//! [`from_thread::check_cancelled`](crate::from_thread::check_cancelled) now and then:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! fn crunch() -> anyio::Result<()> {
+//!     loop {
+//!         anyio::from_thread::check_cancelled()?; // Err(Cancelled) once the scope is
+//!         std::thread::sleep(Duration::from_millis(1)); // a slice of the work
+//!     }
+//! }
+//!
+//! # anyio::run(|| async {
+//! let out = anyio::move_on_after(Duration::from_millis(20), async {
+//!     anyio::to_thread::run_sync(crunch).await?
+//! })
+//! .await?;
+//! assert_eq!(out, None);
+//! # Ok::<_, anyio::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Dropping the future of a call (from `select!`, say) never stops the thread: it runs to
+//! the end and its result is dropped, as with abandoning.
+
+use std::future::poll_fn;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::Poll;
+
+use crate::backend::detect;
+use crate::context;
+use crate::error::{Error, ErrorKind, Result};
+use crate::from_thread::{Slot, WorkerContext};
+use crate::lowlevel::RunVar;
+use crate::sync::{Borrower, CapacityLimiter};
+
+/// AnyIO's default number of worker threads.
+const DEFAULT_THREAD_TOKENS: usize = 40;
+
+static DEFAULT_LIMITER: RunVar<CapacityLimiter> = RunVar::new("anyio.to_thread default limiter");
+
+/// The limiter that bounds [`run_sync`] calls made without a limiter of their own: 40
+/// tokens, one limiter per run of the event loop (outside [`anyio::run`](fn@crate::run), one
+/// per backend). Change its size with [`CapacityLimiter::set_total_tokens`].
+///
+/// # Errors
+///
+/// [`ErrorKind::NoEventLoop`] outside any event loop (on a worker thread, for instance).
+///
+/// # Examples
+///
+/// ```
+/// # anyio::run(|| async {
+/// let limiter = anyio::to_thread::current_default_thread_limiter()?;
+/// assert_eq!(limiter.total_tokens(), 40);
+/// limiter.set_total_tokens(60)?; // up to 60 worker threads in this run
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
+pub fn current_default_thread_limiter() -> Result<CapacityLimiter> {
+    if let Ok(limiter) = DEFAULT_LIMITER.get() {
+        return Ok(limiter);
+    }
+    let fresh = CapacityLimiter::new(DEFAULT_THREAD_TOKENS)?;
+    DEFAULT_LIMITER.get_or_init(|| fresh)
+}
+
+/// Runs `f` on a worker thread and returns its result (AnyIO's `to_thread.run_sync`). See
+/// the [module docs](self) for where it runs and how many run at once.
+///
+/// The same as `Builder::new().run_sync(f)`: bounded by
+/// [`current_default_thread_limiter`], and the caller waits for the thread even when
+/// cancelled.
+///
+/// # Cancellation
+///
+/// A checkpoint: a call in a cancelled scope returns `Cancelled` and `f` never runs; so
+/// does one cancelled while it waits for a limiter token. Once the thread has started, the
+/// call waits for it and returns its result even if cancelled meanwhile; the cancellation
+/// is seen at the next checkpoint.
+///
+/// # Errors
+///
+/// [`ErrorKind::Cancelled`] as above; [`ErrorKind::NoEventLoop`] outside any event loop.
+///
+/// # Panics
+///
+/// A panic of `f` resumes here.
+///
+/// # Examples
+///
+/// ```
+/// # anyio::run(|| async {
+/// let sum = anyio::to_thread::run_sync(|| (1..=100u64).sum::<u64>()).await?;
+/// assert_eq!(sum, 5050);
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
+pub async fn run_sync<F, T>(f: F) -> Result<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new().run_sync(f).await
+}
+
+/// Options of a [`run_sync`] call: the limiter and what cancellation does (AnyIO's keyword
+/// arguments `limiter=` and `abandon_on_cancel=`).
+///
+/// # Examples
+///
+/// ```
+/// use anyio::CapacityLimiter;
+/// use anyio::to_thread::Builder;
+///
+/// # anyio::run(|| async {
+/// let db_threads = CapacityLimiter::new(4)?; // at most 4 threads talk to the database
+/// let rows = Builder::new()
+///     .limiter(db_threads.clone())
+///     .abandon_on_cancel(true)
+///     .run_sync(|| vec![1, 2, 3])
+///     .await?;
+/// assert_eq!(rows.len(), 3);
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "a Builder does nothing until run_sync is awaited"]
+pub struct Builder {
+    limiter: Option<CapacityLimiter>,
+    abandon_on_cancel: bool,
+}
+
+impl Builder {
+    /// The defaults: the default limiter, and waiting for the thread when cancelled.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Bounds the call by `limiter` instead of [`current_default_thread_limiter`].
+    pub fn limiter(mut self, limiter: CapacityLimiter) -> Builder {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// With `true`, a cancelled call returns `Cancelled` at once and leaves the thread to
+    /// finish in the background, its result dropped (see the [module docs](self)).
+    #[doc(alias = "cancellable")]
+    pub fn abandon_on_cancel(mut self, abandon: bool) -> Builder {
+        self.abandon_on_cancel = abandon;
+        self
+    }
+
+    /// Runs `f` on a worker thread with these options and returns its result.
+    ///
+    /// # Cancellation
+    ///
+    /// A checkpoint: a call in a cancelled scope (or cancelled while waiting for a limiter
+    /// token) returns `Cancelled` and `f` never runs. Once the thread has started, a
+    /// cancelled call waits for it and returns its result, unless
+    /// [`abandon_on_cancel`](Self::abandon_on_cancel) is set: then it returns `Cancelled`
+    /// at once and drops the result when the thread ends.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Cancelled`] as above; [`ErrorKind::NoEventLoop`] outside any event
+    /// loop, or when the backend's thread pool has shut down.
+    ///
+    /// # Panics
+    ///
+    /// A panic of `f` resumes here (not when the call was abandoned).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use anyio::to_thread::Builder;
+    ///
+    /// # anyio::run(|| async {
+    /// let out = anyio::move_on_after(
+    ///     Duration::from_millis(10),
+    ///     Builder::new()
+    ///         .abandon_on_cancel(true)
+    ///         .run_sync(|| std::thread::sleep(Duration::from_millis(200))),
+    /// )
+    /// .await?;
+    /// assert_eq!(out, None); // returned after 10 ms; the thread sleeps on unobserved
+    /// # Ok::<_, anyio::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn run_sync<F, T>(self, f: F) -> Result<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(e) = context::check_cancelled() {
+            return Err(e);
+        }
+        let handle = detect::current_handle()?;
+        let limiter = match self.limiter {
+            Some(limiter) => limiter,
+            None => current_default_thread_limiter()?,
+        };
+        // A fresh borrower per call: one task may run several calls at once.
+        let token = limiter.acquire_on_behalf_of(Borrower::new()).await?;
+        let worker = WorkerContext::capture(handle.clone());
+        let (tx, slot) = Slot::new();
+        handle.spawn_blocking(move || {
+            let out = worker.enter(|| std::panic::catch_unwind(AssertUnwindSafe(f)));
+            // The token goes back before the caller learns the result, so a caller that
+            // has its result sees the token free again.
+            drop(token);
+            tx.send(out);
+        });
+        wait_for_thread(&slot, self.abandon_on_cancel).await
+    }
+}
+
+/// Waits for the worker thread's outcome, following the cancellation protocol of blocking
+/// operations, except that a non-abandoning call keeps waiting when cancelled.
+async fn wait_for_thread<T>(
+    slot: &Arc<Slot<std::thread::Result<T>>>,
+    abandon_on_cancel: bool,
+) -> Result<T> {
+    poll_fn(|cx| {
+        match slot.poll_take(cx) {
+            Poll::Ready(Some(Ok(v))) => return Poll::Ready(Ok(v)),
+            Poll::Ready(Some(Err(panic))) => std::panic::resume_unwind(panic),
+            Poll::Ready(None) => return Poll::Ready(Err(pool_gone())),
+            Poll::Pending => {}
+        }
+        if let Some(e) = context::check_cancelled() {
+            if abandon_on_cancel {
+                return Poll::Ready(Err(e));
+            }
+            // Shielded wait: not marked blocked, so the cancelled scope does not wake this
+            // task again and again; the thread's completion wakes it.
+            return Poll::Pending;
+        }
+        context::mark_blocked();
+        Poll::Pending
+    })
+    .await
+}
+
+fn pool_gone() -> Error {
+    Error::new(
+        ErrorKind::NoEventLoop,
+        "the worker thread pool shut down before running the call (the runtime is shutting down)",
+    )
+}

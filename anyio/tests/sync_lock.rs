@@ -1,0 +1,562 @@
+//! `Lock`: exclusion, FIFO hand-off, fast_acquire, ownership errors and cancellation
+//! (AnyIO's `TestLock`, plus the abort protocol).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyio::testing::wait_all_tasks_blocked;
+use anyio::{Backend, CancelScope, ErrorKind, Event, Lock, LockGuard};
+use futures_lite::future::poll_once;
+
+mod support;
+mod support_sync;
+
+use support::Log;
+use support_sync::kind;
+
+#[anyio::test]
+async fn guard_excludes_other_task_until_dropped() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let log = Log::new();
+    let guard = lock.lock().await?;
+    anyio::task_group(|tg| {
+        let (lock, log) = (lock.clone(), log.clone());
+        async move {
+            let (l, g) = (lock.clone(), log.clone());
+            tg.start_soon(async move {
+                assert!(l.locked());
+                let _guard = l.lock().await?;
+                g.push("2");
+                Ok::<_, anyio::Error>(())
+            })?;
+            wait_all_tasks_blocked().await?;
+            log.push("1");
+            drop(guard);
+            Ok(())
+        }
+    })
+    .await?;
+    assert!(!lock.locked());
+    assert_eq!(log.events(), ["1", "2"]);
+    Ok(())
+}
+
+#[anyio::test]
+async fn forgotten_guard_is_released_by_hand() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let log = Log::new();
+    lock.lock().await?.forget();
+    anyio::task_group(|tg| {
+        let (lock, log) = (lock.clone(), log.clone());
+        async move {
+            let (l, g) = (lock.clone(), log.clone());
+            tg.start_soon(async move {
+                l.lock().await?.forget();
+                g.push("2");
+                l.release()
+            })?;
+            wait_all_tasks_blocked().await?;
+            log.push("1");
+            lock.release()
+        }
+    })
+    .await?;
+    assert!(!lock.locked());
+    assert_eq!(log.events(), ["1", "2"]);
+    Ok(())
+}
+
+/// `fast_acquire`: uncontended acquisitions are not schedule points, so a thousand of them
+/// run in one poll.
+#[anyio::test]
+async fn fast_acquire_never_yields_when_uncontended() -> anyio::Result<()> {
+    let lock = Lock::new().with_fast_acquire(true);
+    assert!(lock.fast_acquire());
+    let lock2 = lock.clone();
+    let many = poll_once(Box::pin(async move {
+        for _ in 0..1000 {
+            lock2.lock().await?.unlock();
+        }
+        Ok::<_, anyio::Error>(())
+    }))
+    .await;
+    assert!(matches!(many, Some(Ok(()))), "finished without yielding");
+    assert!(!lock.locked());
+    Ok(())
+}
+
+/// Without `fast_acquire`, an uncontended acquisition is a schedule point (under the
+/// cooperative budget): a loop of them yields. A future dropped while it yields, holding
+/// the lock, releases it.
+#[anyio::test]
+async fn plain_acquire_is_a_schedule_point() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let lock2 = lock.clone();
+    let many = poll_once(Box::pin(async move {
+        for _ in 0..1000 {
+            lock2.lock().await?.unlock();
+        }
+        Ok::<_, anyio::Error>(())
+    }))
+    .await;
+    assert!(many.is_none(), "a loop of acquisitions yielded");
+    assert!(!lock.locked(), "dropping the loop released the lock");
+    Ok(())
+}
+
+#[anyio::test]
+async fn try_lock_takes_a_free_lock() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let guard = lock.try_lock()?;
+    assert!(lock.locked());
+    drop(guard);
+    assert!(!lock.locked());
+    Ok(())
+}
+
+#[anyio::test]
+async fn try_lock_would_block_while_another_task_holds_it() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let _guard = lock.lock().await?;
+    let l = lock.clone();
+    anyio::task_group(|tg| async move {
+        tg.start_soon(async move {
+            assert_eq!(kind(l.try_lock()), ErrorKind::WouldBlock);
+            Ok::<_, anyio::Error>(())
+        })?
+        .await
+    })
+    .await?;
+    Ok(())
+}
+
+#[anyio::test]
+async fn acquiring_twice_in_one_task_is_an_error() -> anyio::Result<()> {
+    for fast in [false, true] {
+        let lock = Lock::new().with_fast_acquire(fast);
+        let _guard = lock.lock().await?;
+        assert_eq!(kind(lock.lock().await), ErrorKind::InvalidState);
+        assert_eq!(kind(lock.try_lock()), ErrorKind::InvalidState);
+        assert!(lock.locked());
+    }
+    Ok(())
+}
+
+#[anyio::test]
+async fn releasing_an_unlocked_lock_is_an_error() -> anyio::Result<()> {
+    let lock = Lock::new();
+    assert_eq!(kind(lock.release()), ErrorKind::InvalidState);
+    lock.lock().await?.forget();
+    lock.release()?;
+    assert_eq!(
+        kind(lock.release()),
+        ErrorKind::InvalidState,
+        "released twice"
+    );
+    assert!(!lock.locked());
+    Ok(())
+}
+
+#[anyio::test]
+async fn releasing_another_tasks_lock_is_an_error() -> anyio::Result<()> {
+    let lock = Lock::new();
+    lock.lock().await?.forget();
+    let l = lock.clone();
+    anyio::task_group(|tg| async move {
+        tg.start_soon(async move {
+            assert_eq!(kind(l.release()), ErrorKind::InvalidState);
+            Ok::<_, anyio::Error>(())
+        })?
+        .await
+    })
+    .await?;
+    assert!(lock.locked());
+    lock.release()
+}
+
+#[anyio::test]
+async fn lock_in_cancelled_scope_fails_even_when_free() -> anyio::Result<()> {
+    let lock = Lock::new().with_fast_acquire(true);
+    let scope = CancelScope::new();
+    scope.cancel();
+    let l = lock.clone();
+    scope
+        .run(async move {
+            assert_eq!(kind(l.lock().await), ErrorKind::Cancelled);
+            Ok::<_, anyio::Error>(())
+        })
+        .await?;
+    assert!(!lock.locked());
+    Ok(())
+}
+
+/// AnyIO's `test_cancel_during_acquire[releasefirst]`: the waiter's scope is cancelled,
+/// then the lock is released: the cancelled waiter is skipped and the lock ends up free.
+#[anyio::test]
+async fn release_after_cancel_skips_the_cancelled_waiter() -> anyio::Result<()> {
+    cancel_during_acquire(true).await
+}
+
+/// AnyIO's `test_cancel_during_acquire[releaselast]`: the cancelled waiter leaves the queue
+/// before the lock is released.
+#[anyio::test]
+async fn cancelled_waiter_leaves_before_release() -> anyio::Result<()> {
+    cancel_during_acquire(false).await
+}
+
+async fn cancel_during_acquire(release_first: bool) -> anyio::Result<()> {
+    let lock = Lock::new();
+    let acquired = Arc::new(AtomicBool::new(false));
+    lock.lock().await?.forget();
+    anyio::task_group(|tg| {
+        let (lock, acquired) = (lock.clone(), acquired.clone());
+        async move {
+            let l = lock.clone();
+            tg.start(|status| async move {
+                status.started(());
+                let _guard = l.lock().await?;
+                acquired.store(true, Ordering::SeqCst);
+                Ok::<_, anyio::Error>(())
+            })
+            .await?;
+            wait_all_tasks_blocked().await?;
+            tg.cancel_scope().cancel();
+            CancelScope::shielded()
+                .run(async {
+                    if release_first {
+                        lock.release()?;
+                        wait_all_tasks_blocked().await
+                    } else {
+                        wait_all_tasks_blocked().await?;
+                        lock.release()
+                    }
+                })
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    assert!(!acquired.load(Ordering::SeqCst));
+    assert!(!lock.locked());
+    assert_eq!(lock.statistics().tasks_waiting, 0);
+    Ok(())
+}
+
+/// AnyIO's `test_cancelled_after_acquire`: a waiter cancelled just before the release does
+/// not keep the lock from the next task.
+#[anyio::test]
+async fn cancelled_waiter_does_not_keep_the_lock_from_others() -> anyio::Result<()> {
+    let lock = Lock::new();
+    lock.try_lock()?.forget();
+    anyio::task_group(|tg| {
+        let lock = lock.clone();
+        async move {
+            let l = lock.clone();
+            let waiter = tg.start_soon(async move { l.lock().await.map(drop) })?;
+            wait_all_tasks_blocked().await?;
+            waiter.cancel();
+            lock.release()?;
+            assert_eq!(lock.statistics().tasks_waiting, 0);
+            anyio::fail_after(Duration::from_secs(10), lock.lock())
+                .await?
+                .unlock();
+            assert_eq!(kind(waiter.await), ErrorKind::TaskCancelled);
+            Ok(())
+        }
+    })
+    .await?;
+    assert!(!lock.locked());
+    Ok(())
+}
+
+/// Runs a child that takes `lock`, reports it through `held`, and releases it once
+/// `release` is set.
+fn spawn_holder(
+    tg: &anyio::TaskGroup,
+    lock: &Lock,
+    held: &Event,
+    release: &Event,
+) -> anyio::Result<anyio::TaskHandle<()>> {
+    let (lock, held, release) = (lock.clone(), held.clone(), release.clone());
+    tg.start_soon(async move {
+        let _guard = lock.lock().await?;
+        held.set();
+        release.wait().await
+    })
+}
+
+/// The lock was handed to the waiter before its scope was cancelled: the waiter keeps it
+/// (completion wins), sees the cancellation at its next checkpoint and releases the lock
+/// as it unwinds. The waiter is polled by hand so that nothing runs between the hand-off
+/// and the cancellation.
+#[anyio::test]
+async fn lock_handed_over_before_cancellation_is_kept() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let acquired = Arc::new(AtomicBool::new(false));
+    let l = lock.clone();
+    let a = acquired.clone();
+    anyio::task_group(|tg| async move {
+        let (held, release) = (Event::new(), Event::new());
+        let holder = spawn_holder(&tg, &l, &held, &release)?;
+        held.wait().await?;
+        let scope = CancelScope::new();
+        let mut waiter = Box::pin(scope.run(async {
+            let _guard = l.lock().await?;
+            a.store(true, Ordering::SeqCst);
+            anyio::lowlevel::checkpoint().await
+        }));
+        assert!(poll_once(&mut waiter).await.is_none(), "queued");
+        release.set();
+        holder.await?; // the holder's guard handed the lock to `waiter`
+        assert_eq!(l.statistics().tasks_waiting, 0);
+        scope.cancel(); // after the hand-off
+        assert_eq!(waiter.await?, None, "the scope absorbed its cancellation");
+        Ok(())
+    })
+    .await?;
+    assert!(acquired.load(Ordering::SeqCst));
+    assert!(!lock.locked());
+    Ok(())
+}
+
+/// A waiting future that was handed the lock and then dropped (not polled again) passes
+/// the lock on to the next waiter.
+#[anyio::test]
+async fn dropped_waiter_that_was_handed_the_lock_passes_it_on() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let l = lock.clone();
+    anyio::task_group(|tg| async move {
+        let (held, release) = (Event::new(), Event::new());
+        let holder = spawn_holder(&tg, &l, &held, &release)?;
+        held.wait().await?;
+        let mut first = Box::pin(l.lock());
+        assert!(poll_once(&mut first).await.is_none(), "queued");
+        let l2 = l.clone();
+        let second = tg.start_soon(async move { l2.lock().await.map(drop) })?;
+        wait_all_tasks_blocked().await?;
+        assert_eq!(l.statistics().tasks_waiting, 2);
+        release.set();
+        holder.await?; // handed to `first`
+        assert_eq!(l.statistics().tasks_waiting, 1);
+        drop(first); // passes it on to `second`
+        anyio::fail_after(Duration::from_secs(10), second).await
+    })
+    .await?;
+    assert!(!lock.locked());
+    Ok(())
+}
+
+#[anyio::test]
+async fn waiters_get_the_lock_in_fifo_order() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let log = Log::new();
+    let guard = lock.lock().await?;
+    anyio::task_group(|tg| {
+        let (lock, log) = (lock.clone(), log.clone());
+        async move {
+            for i in 0..5 {
+                let (l, g) = (lock.clone(), log.clone());
+                tg.start_soon(async move {
+                    let _guard = l.lock().await?;
+                    g.push(i.to_string());
+                    anyio::lowlevel::checkpoint().await
+                })?;
+                wait_all_tasks_blocked().await?;
+            }
+            drop(guard);
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(log.events(), ["0", "1", "2", "3", "4"]);
+    Ok(())
+}
+
+#[anyio::test]
+async fn statistics_report_waiters() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let stats = lock.statistics();
+    assert!(!stats.locked);
+    assert_eq!(stats.owner, None);
+    assert_eq!(stats.tasks_waiting, 0);
+    anyio::task_group(|tg| {
+        let lock = lock.clone();
+        async move {
+            let guard = lock.lock().await?;
+            assert!(lock.statistics().locked);
+            assert_eq!(lock.statistics().tasks_waiting, 0);
+            for i in 1..=2 {
+                let l = lock.clone();
+                tg.start_soon(async move { l.lock().await.map(drop) })?;
+                wait_all_tasks_blocked().await?;
+                assert_eq!(lock.statistics().tasks_waiting, i);
+            }
+            drop(guard);
+            Ok(())
+        }
+    })
+    .await?;
+    let stats = lock.statistics();
+    assert!(!stats.locked);
+    assert_eq!(stats.tasks_waiting, 0);
+    Ok(())
+}
+
+/// AnyIO's `test_owner_after_release`: the owner is the task that holds the lock, and a
+/// release makes the next waiter the owner at once.
+#[anyio::test]
+async fn owner_is_the_holding_task_and_passes_to_the_next_waiter() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let go = Event::new();
+    anyio::task_group(|tg| {
+        let (lock, go) = (lock.clone(), go.clone());
+        async move {
+            let (l, g) = (lock.clone(), go.clone());
+            tg.start_soon_named("task1", async move {
+                let guard = l.lock().await?;
+                assert_eq!(
+                    l.statistics().owner.map(|o| o.name).as_deref(),
+                    Some("task1")
+                );
+                g.wait().await?;
+                drop(guard);
+                assert_eq!(
+                    l.statistics().owner.map(|o| o.name).as_deref(),
+                    Some("task2")
+                );
+                Ok::<_, anyio::Error>(())
+            })?;
+            wait_all_tasks_blocked().await?;
+            let l = lock.clone();
+            tg.start_soon_named(
+                "task2",
+                async move { l.lock().await.map(LockGuard::forget) },
+            )?;
+            wait_all_tasks_blocked().await?;
+            go.set();
+            Ok(())
+        }
+    })
+    .await?;
+    assert!(lock.locked(), "task2 kept it");
+    Ok(())
+}
+
+#[anyio::test]
+async fn deadline_cancels_a_waiting_lock() -> anyio::Result<()> {
+    let lock = Lock::new();
+    let l = lock.clone();
+    anyio::task_group(|tg| async move {
+        let (held, release) = (Event::new(), Event::new());
+        spawn_holder(&tg, &l, &held, &release)?;
+        held.wait().await?;
+        let out = anyio::move_on_after(Duration::from_millis(20), l.lock()).await?;
+        assert!(out.is_none());
+        assert_eq!(l.statistics().tasks_waiting, 0);
+        release.set();
+        Ok(())
+    })
+    .await?;
+    assert!(!lock.locked());
+    Ok(())
+}
+
+#[test]
+fn lock_made_outside_an_event_loop_works_inside_one() {
+    let lock = Lock::new();
+    let stats = lock.statistics();
+    assert!(!stats.locked);
+    assert_eq!(stats.owner, None);
+    assert_eq!(stats.tasks_waiting, 0);
+    for backend in anyio::available_backends() {
+        let lock = lock.clone();
+        anyio::Runner::new(*backend)
+            .run(|| async move { lock.lock().await.map(drop) })
+            .unwrap();
+    }
+    assert!(!lock.locked());
+}
+
+/// Many tasks on several threads take the lock with a checkpoint inside, some of them
+/// cancelled at random while they wait or hold it: the section never has two tasks in it,
+/// nothing is left locked, and every completed section is counted.
+async fn stress_body() -> anyio::Result<String> {
+    const TASKS: usize = 16;
+    const ROUNDS: usize = 2_000;
+    let lock = Lock::new();
+    let inside = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let cancelled = Arc::new(AtomicUsize::new(0));
+    anyio::task_group(|tg| {
+        let (lock, inside, done, cancelled) = (
+            lock.clone(),
+            inside.clone(),
+            done.clone(),
+            cancelled.clone(),
+        );
+        async move {
+            for t in 0..TASKS {
+                let (lock, inside, done, cancelled) = (
+                    lock.clone(),
+                    inside.clone(),
+                    done.clone(),
+                    cancelled.clone(),
+                );
+                tg.start_soon(async move {
+                    let mut rng = support::Rng::new(t as u64 + 1);
+                    for _ in 0..ROUNDS {
+                        let timeout = Duration::from_micros(rng.below(300));
+                        let section = async {
+                            let _guard = lock.lock().await?;
+                            assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+                            anyio::lowlevel::yield_now().await;
+                            anyio::lowlevel::checkpoint().await.inspect_err(|_| {
+                                inside.fetch_sub(1, Ordering::SeqCst);
+                            })?;
+                            assert_eq!(inside.fetch_sub(1, Ordering::SeqCst), 1);
+                            Ok::<_, anyio::Error>(())
+                        };
+                        match anyio::move_on_after(timeout, section).await? {
+                            Some(()) => done.fetch_add(1, Ordering::Relaxed),
+                            None => cancelled.fetch_add(1, Ordering::Relaxed),
+                        };
+                    }
+                    Ok::<_, anyio::Error>(())
+                })?;
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    assert!(!lock.locked());
+    assert_eq!(lock.statistics().tasks_waiting, 0);
+    let (done, cancelled) = (
+        done.load(Ordering::Relaxed),
+        cancelled.load(Ordering::Relaxed),
+    );
+    assert_eq!(done + cancelled, TASKS * ROUNDS);
+    Ok(format!(
+        "{TASKS} tasks x {ROUNDS} sections: {done} completed, {cancelled} cancelled"
+    ))
+}
+
+#[test]
+fn stress_multi_thread_tokio() {
+    support_sync::stress(Backend::Tokio, "lock stress", stress_body);
+}
+
+#[test]
+fn stress_multi_thread_smol() {
+    support_sync::stress(Backend::Smol, "lock stress", stress_body);
+}
+
+#[test]
+fn handles_guards_and_futures_are_send() {
+    use support_sync::{assert_send, assert_send_sync};
+    let lock = Lock::new();
+    assert_send_sync(&lock);
+    assert_send(&lock.lock());
+    assert_send_sync(&lock.try_lock().unwrap());
+    assert_send_sync(&lock.statistics());
+}

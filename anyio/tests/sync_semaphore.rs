@@ -1,0 +1,457 @@
+//! `Semaphore`: permits, max_value, FIFO hand-off, fast_acquire and cancellation (AnyIO's
+//! `TestSemaphore`, plus the abort protocol).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyio::testing::wait_all_tasks_blocked;
+use anyio::{Backend, CancelScope, ErrorKind, Event, Semaphore};
+use futures_lite::future::poll_once;
+
+mod support;
+mod support_sync;
+
+use support::Log;
+use support_sync::kind;
+
+#[anyio::test]
+async fn permits_bound_the_tasks_inside() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(2);
+    anyio::task_group(|tg| {
+        let semaphore = semaphore.clone();
+        async move {
+            for _ in 0..2 {
+                let s = semaphore.clone();
+                tg.start_soon(async move {
+                    let _permit = s.acquire().await?;
+                    assert!(s.value() <= 1);
+                    Ok::<_, anyio::Error>(())
+                })?;
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(semaphore.value(), 2);
+    Ok(())
+}
+
+#[anyio::test]
+async fn forgotten_permit_is_given_back_by_release() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(2);
+    anyio::task_group(|tg| {
+        let semaphore = semaphore.clone();
+        async move {
+            for _ in 0..2 {
+                let s = semaphore.clone();
+                tg.start_soon(async move {
+                    s.acquire().await?.forget();
+                    assert!(s.value() <= 1);
+                    s.release()
+                })?;
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(semaphore.value(), 2);
+    Ok(())
+}
+
+/// `fast_acquire`: taking a free permit is not a schedule point, so a thousand acquisitions
+/// run in one poll.
+#[anyio::test]
+async fn fast_acquire_never_yields_when_a_permit_is_free() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(1).with_fast_acquire(true);
+    assert!(semaphore.fast_acquire());
+    let s = semaphore.clone();
+    let many = poll_once(Box::pin(async move {
+        for _ in 0..1000 {
+            drop(s.acquire().await?);
+        }
+        Ok::<_, anyio::Error>(())
+    }))
+    .await;
+    assert!(matches!(many, Some(Ok(()))), "finished without yielding");
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+/// Without `fast_acquire`, taking a free permit is a schedule point (under the cooperative
+/// budget). A future dropped while it yields, holding a permit, gives it back.
+#[anyio::test]
+async fn plain_acquire_is_a_schedule_point() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(1);
+    let s = semaphore.clone();
+    let many = poll_once(Box::pin(async move {
+        for _ in 0..1000 {
+            drop(s.acquire().await?);
+        }
+        Ok::<_, anyio::Error>(())
+    }))
+    .await;
+    assert!(many.is_none(), "a loop of acquisitions yielded");
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+#[anyio::test]
+async fn try_acquire_takes_a_permit_then_would_block() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(1);
+    let permit = semaphore.try_acquire()?;
+    assert_eq!(semaphore.value(), 0);
+    assert_eq!(kind(semaphore.try_acquire()), ErrorKind::WouldBlock);
+    drop(permit);
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+#[anyio::test]
+async fn acquire_in_cancelled_scope_fails_even_when_a_permit_is_free() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(1).with_fast_acquire(true);
+    let scope = CancelScope::new();
+    scope.cancel();
+    let s = semaphore.clone();
+    scope
+        .run(async move {
+            assert_eq!(kind(s.acquire().await), ErrorKind::Cancelled);
+            Ok::<_, anyio::Error>(())
+        })
+        .await?;
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+/// AnyIO's `test_cancel_during_acquire[releasefirst]`.
+#[anyio::test]
+async fn release_after_cancel_skips_the_cancelled_waiter() -> anyio::Result<()> {
+    cancel_during_acquire(true).await
+}
+
+/// AnyIO's `test_cancel_during_acquire[releaselast]`.
+#[anyio::test]
+async fn cancelled_waiter_leaves_before_release() -> anyio::Result<()> {
+    cancel_during_acquire(false).await
+}
+
+async fn cancel_during_acquire(release_first: bool) -> anyio::Result<()> {
+    let semaphore = Semaphore::new(1);
+    let acquired = Arc::new(AtomicBool::new(false));
+    semaphore.acquire().await?.forget();
+    anyio::task_group(|tg| {
+        let (semaphore, acquired) = (semaphore.clone(), acquired.clone());
+        async move {
+            let s = semaphore.clone();
+            tg.start(|status| async move {
+                status.started(());
+                let _permit = s.acquire().await?;
+                acquired.store(true, Ordering::SeqCst);
+                Ok::<_, anyio::Error>(())
+            })
+            .await?;
+            wait_all_tasks_blocked().await?;
+            tg.cancel_scope().cancel();
+            CancelScope::shielded()
+                .run(async {
+                    if release_first {
+                        semaphore.release()?;
+                        wait_all_tasks_blocked().await
+                    } else {
+                        wait_all_tasks_blocked().await?;
+                        semaphore.release()
+                    }
+                })
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    assert!(!acquired.load(Ordering::SeqCst));
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+#[anyio::test]
+async fn max_value_is_reported() -> anyio::Result<()> {
+    assert_eq!(Semaphore::with_max_value(0, 2)?.max_value(), Some(2));
+    assert_eq!(Semaphore::new(0).max_value(), None);
+    Ok(())
+}
+
+#[anyio::test]
+async fn release_past_max_value_is_an_error() -> anyio::Result<()> {
+    let semaphore = Semaphore::with_max_value(1, 2)?;
+    semaphore.release()?;
+    assert_eq!(kind(semaphore.release()), ErrorKind::InvalidState);
+    assert_eq!(semaphore.value(), 2);
+    Ok(())
+}
+
+#[anyio::test]
+async fn max_value_below_initial_value_is_an_error() -> anyio::Result<()> {
+    assert_eq!(
+        kind(Semaphore::with_max_value(3, 2)),
+        ErrorKind::InvalidArgument
+    );
+    Ok(())
+}
+
+/// A permit dropped while extra `release` calls have filled the semaphore up to its
+/// maximum cannot fail: the value stays at the maximum.
+#[anyio::test]
+async fn dropping_a_permit_at_max_value_keeps_the_value_at_max() -> anyio::Result<()> {
+    let semaphore = Semaphore::with_max_value(1, 1)?;
+    let permit = semaphore.acquire().await?;
+    semaphore.release()?;
+    drop(permit);
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+#[anyio::test]
+async fn statistics_report_waiters() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(1);
+    assert_eq!(semaphore.statistics().tasks_waiting, 0);
+    anyio::task_group(|tg| {
+        let semaphore = semaphore.clone();
+        async move {
+            let permit = semaphore.acquire().await?;
+            assert_eq!(semaphore.statistics().tasks_waiting, 0);
+            for i in 1..=2 {
+                let s = semaphore.clone();
+                tg.start_soon(async move { s.acquire().await.map(drop) })?;
+                wait_all_tasks_blocked().await?;
+                assert_eq!(semaphore.statistics().tasks_waiting, i);
+            }
+            drop(permit);
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(semaphore.statistics().tasks_waiting, 0);
+    Ok(())
+}
+
+/// AnyIO's `test_acquire_race`: a permit released while a task waits goes to that task,
+/// not to whoever calls `try_acquire` first.
+#[anyio::test]
+async fn released_permit_goes_to_the_waiter_not_to_try_acquire() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(1);
+    anyio::task_group(|tg| {
+        let semaphore = semaphore.clone();
+        async move {
+            semaphore.try_acquire()?.forget();
+            let (s, done) = (semaphore.clone(), Event::new());
+            let d = done.clone();
+            tg.start_soon(async move {
+                let _permit = s.acquire().await?;
+                d.wait().await
+            })?;
+            wait_all_tasks_blocked().await?;
+            semaphore.release()?;
+            assert_eq!(kind(semaphore.try_acquire()), ErrorKind::WouldBlock);
+            done.set();
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+/// AnyIO's `test_cancelled_after_acquire`.
+#[anyio::test]
+async fn cancelled_waiter_does_not_keep_the_permit_from_others() -> anyio::Result<()> {
+    let semaphore = Semaphore::with_max_value(1, 1)?;
+    semaphore.try_acquire()?.forget();
+    anyio::task_group(|tg| {
+        let semaphore = semaphore.clone();
+        async move {
+            let s = semaphore.clone();
+            let waiter = tg.start_soon(async move { s.acquire().await.map(drop) })?;
+            wait_all_tasks_blocked().await?;
+            waiter.cancel();
+            semaphore.release()?;
+            assert_eq!(semaphore.statistics().tasks_waiting, 0);
+            drop(anyio::fail_after(Duration::from_secs(10), semaphore.acquire()).await?);
+            assert_eq!(kind(waiter.await), ErrorKind::TaskCancelled);
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+/// The permit was handed to the waiter before its scope was cancelled: the waiter keeps it
+/// and gives it back as it unwinds from its next checkpoint. Polled by hand, so nothing
+/// runs between the hand-off and the cancellation.
+#[anyio::test]
+async fn permit_handed_over_before_cancellation_is_kept() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(0);
+    let acquired = Arc::new(AtomicBool::new(false));
+    let scope = CancelScope::new();
+    let mut waiter = Box::pin(scope.run(async {
+        let _permit = semaphore.acquire().await?;
+        acquired.store(true, Ordering::SeqCst);
+        anyio::lowlevel::checkpoint().await
+    }));
+    assert!(poll_once(&mut waiter).await.is_none(), "queued");
+    semaphore.release()?; // handed to the waiter
+    scope.cancel(); // then cancelled
+    assert_eq!(waiter.await?, None);
+    assert!(acquired.load(Ordering::SeqCst));
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+#[anyio::test]
+async fn dropped_waiter_that_was_handed_a_permit_passes_it_on() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(0);
+    let s = semaphore.clone();
+    anyio::task_group(|tg| async move {
+        let mut first = Box::pin(s.acquire());
+        assert!(poll_once(&mut first).await.is_none(), "queued");
+        let s2 = s.clone();
+        let second = tg.start_soon(async move { s2.acquire().await.map(drop) })?;
+        wait_all_tasks_blocked().await?;
+        assert_eq!(s.statistics().tasks_waiting, 2);
+        s.release()?; // handed to `first`
+        drop(first); // passed on to `second`
+        anyio::fail_after(Duration::from_secs(10), second).await
+    })
+    .await?;
+    assert_eq!(semaphore.value(), 1);
+    Ok(())
+}
+
+#[anyio::test]
+async fn waiters_get_permits_in_fifo_order() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(0);
+    let log = Log::new();
+    anyio::task_group(|tg| {
+        let (semaphore, log) = (semaphore.clone(), log.clone());
+        async move {
+            for i in 0..5 {
+                let (s, g) = (semaphore.clone(), log.clone());
+                tg.start_soon(async move {
+                    let _permit = s.acquire().await?;
+                    g.push(i.to_string());
+                    anyio::lowlevel::checkpoint().await
+                })?;
+                wait_all_tasks_blocked().await?;
+            }
+            semaphore.release()?;
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(log.events(), ["0", "1", "2", "3", "4"]);
+    Ok(())
+}
+
+#[anyio::test]
+async fn deadline_cancels_a_waiting_acquire() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(0);
+    let out = anyio::move_on_after(Duration::from_millis(20), semaphore.acquire()).await?;
+    assert!(out.is_none());
+    assert_eq!(semaphore.statistics().tasks_waiting, 0);
+    assert_eq!(semaphore.value(), 0);
+    Ok(())
+}
+
+#[test]
+fn semaphore_made_outside_an_event_loop_works_inside_one() {
+    let semaphore = Semaphore::with_max_value(1, 3).unwrap();
+    assert_eq!(semaphore.value(), 1);
+    assert_eq!(semaphore.max_value(), Some(3));
+    assert_eq!(semaphore.statistics().tasks_waiting, 0);
+    for backend in anyio::available_backends() {
+        let semaphore = semaphore.clone();
+        anyio::Runner::new(*backend)
+            .run(|| async move { semaphore.acquire().await.map(drop) })
+            .unwrap();
+    }
+    assert_eq!(semaphore.value(), 1);
+}
+
+/// Tasks on several threads take permits of a 3-permit semaphore with a checkpoint inside,
+/// cancelled at random moments: never more than 3 inside, every permit back at the end.
+async fn stress_body() -> anyio::Result<String> {
+    const PERMITS: usize = 3;
+    const TASKS: usize = 16;
+    const ROUNDS: usize = 2_000;
+    let semaphore = Semaphore::with_max_value(PERMITS, PERMITS)?;
+    let inside = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let cancelled = Arc::new(AtomicUsize::new(0));
+    anyio::task_group(|tg| {
+        let (semaphore, inside, done, cancelled) = (
+            semaphore.clone(),
+            inside.clone(),
+            done.clone(),
+            cancelled.clone(),
+        );
+        async move {
+            for t in 0..TASKS {
+                let (semaphore, inside, done, cancelled) = (
+                    semaphore.clone(),
+                    inside.clone(),
+                    done.clone(),
+                    cancelled.clone(),
+                );
+                tg.start_soon(async move {
+                    let mut rng = support::Rng::new(t as u64 + 100);
+                    for _ in 0..ROUNDS {
+                        let timeout = Duration::from_micros(rng.below(300));
+                        let section = async {
+                            let _permit = semaphore.acquire().await?;
+                            assert!(inside.fetch_add(1, Ordering::SeqCst) < PERMITS);
+                            anyio::lowlevel::yield_now().await;
+                            let r = anyio::lowlevel::checkpoint().await;
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                            r
+                        };
+                        match anyio::move_on_after(timeout, section).await? {
+                            Some(()) => done.fetch_add(1, Ordering::Relaxed),
+                            None => cancelled.fetch_add(1, Ordering::Relaxed),
+                        };
+                    }
+                    Ok::<_, anyio::Error>(())
+                })?;
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(semaphore.value(), PERMITS);
+    assert_eq!(semaphore.statistics().tasks_waiting, 0);
+    let (done, cancelled) = (
+        done.load(Ordering::Relaxed),
+        cancelled.load(Ordering::Relaxed),
+    );
+    assert_eq!(done + cancelled, TASKS * ROUNDS);
+    Ok(format!(
+        "{TASKS} tasks x {ROUNDS} sections, {PERMITS} permits: {done} completed, {cancelled} cancelled"
+    ))
+}
+
+#[test]
+fn stress_multi_thread_tokio() {
+    support_sync::stress(Backend::Tokio, "semaphore stress", stress_body);
+}
+
+#[test]
+fn stress_multi_thread_smol() {
+    support_sync::stress(Backend::Smol, "semaphore stress", stress_body);
+}
+
+#[test]
+fn handles_permits_and_futures_are_send() {
+    use support_sync::{assert_send, assert_send_sync};
+    let semaphore = Semaphore::new(1);
+    assert_send_sync(&semaphore);
+    assert_send(&semaphore.acquire());
+    assert_send_sync(&semaphore.try_acquire().unwrap());
+}
