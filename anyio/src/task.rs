@@ -25,7 +25,6 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use atomic_waker::AtomicWaker;
 use pin_project_lite::pin_project;
 
 use crate::backend::Handle;
@@ -146,7 +145,9 @@ pub(crate) struct TaskCore {
     /// `NOTIFIED` from a wake until the next poll starts; `POLLING` during a poll.
     state: AtomicU8,
     /// The executor's waker of the latest poll: our own waker passes wake-ups on to it.
-    inner_waker: AtomicWaker,
+    /// A mutex rather than an `AtomicWaker`: waking by reference under it leaves the waker
+    /// in place, so the next poll need not clone it again (it is almost always the same).
+    inner_waker: Mutex<Option<Waker>>,
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
@@ -193,7 +194,7 @@ impl TaskCore {
             run,
             backend,
             state: AtomicU8::new(NOTIFIED),
-            inner_waker: AtomicWaker::new(),
+            inner_waker: Mutex::new(None),
             outcome: Mutex::new(OutcomeSlot::default()),
             registered: AtomicBool::new(true),
         });
@@ -277,7 +278,9 @@ impl Wake for TaskCore {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
-        self.inner_waker.wake();
+        if let Some(w) = lock(&self.inner_waker).as_ref() {
+            w.wake_by_ref();
+        }
     }
 }
 
@@ -317,7 +320,13 @@ impl<F: Future> Future for TaskFuture<F> {
                 // Only reachable if a previous poll panicked and the executor polls again.
                 return Poll::Pending;
             };
-            core.inner_waker.register(cx.waker());
+            {
+                let mut inner = lock(&core.inner_waker);
+                match inner.as_ref() {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *inner = Some(cx.waker().clone()),
+                }
+            }
             core.state.store(POLLING, Ordering::Release);
             context::take_yielded();
             context::refill_budget();

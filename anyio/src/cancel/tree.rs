@@ -32,9 +32,9 @@
 //! (linking and unlinking). The cancel walk holds one lock at a time and wakes wakers with
 //! no lock held.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::task::Waker;
+use std::task::{RawWakerVTable, Waker};
 use std::time::Instant;
 
 use slab::Slab;
@@ -51,6 +51,8 @@ const CAUGHT: u8 = 1 << 4;
 /// moving the deadline must take the lock. Scopes that never block skip it.
 const ENGAGED: u8 = 1 << 5;
 const CLOSED: u8 = 1 << 6;
+/// The node is linked into its parent's children.
+const LINKED: u8 = 1 << 7;
 
 /// One node of the scope tree. See the module docs for the invariants.
 pub(crate) struct ScopeNode {
@@ -60,6 +62,11 @@ pub(crate) struct ScopeNode {
     flags: AtomicU8,
     /// Nanoseconds on the crate clock; meaningful only while `HAS_DEADLINE` is set.
     deadline: AtomicU64,
+    /// The data and vtable pointers of the waker stored in `inner`, readable without the
+    /// lock: a task that blocks again with the same waker under a linked node has nothing
+    /// to do (the common case, since a task's waker never changes).
+    waker_data: AtomicUsize,
+    waker_vtable: AtomicUsize,
     inner: Mutex<NodeInner>,
 }
 
@@ -92,6 +99,8 @@ impl ScopeNode {
             parent: OnceLock::new(),
             flags: AtomicU8::new(flags),
             deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
+            waker_data: AtomicUsize::new(0),
+            waker_vtable: AtomicUsize::new(0),
             inner: Mutex::new(NodeInner::default()),
         }
     }
@@ -274,11 +283,22 @@ impl ScopeNode {
     /// future blocked in a shielded scope under a cancelled one must not be woken again
     /// and again).
     pub(crate) fn block(self: &Arc<Self>, waker: &Waker) {
+        let (data, vtable) = waker_identity(waker);
+        if self.flags.load(Ordering::Acquire) & LINKED != 0
+            && self.waker_data.load(Ordering::Acquire) == data
+            && self.waker_vtable.load(Ordering::Acquire) == vtable
+        {
+            return;
+        }
         {
             let mut inner = self.lock();
             match &inner.waker {
                 Some(w) if w.will_wake(waker) => {}
-                _ => inner.waker = Some(waker.clone()),
+                _ => {
+                    inner.waker = Some(waker.clone());
+                    self.waker_data.store(data, Ordering::Release);
+                    self.waker_vtable.store(vtable, Ordering::Release);
+                }
             }
             self.flags.fetch_or(ENGAGED, Ordering::AcqRel);
         }
@@ -303,7 +323,7 @@ impl ScopeNode {
                     break;
                 }
                 inner.key = Some(p.children.insert(Arc::downgrade(&node)));
-                node.flags.fetch_or(ENGAGED, Ordering::AcqRel);
+                node.flags.fetch_or(ENGAGED | LINKED, Ordering::AcqRel);
             }
             if first {
                 linked_self = true;
@@ -334,6 +354,14 @@ impl ScopeNode {
             }
         }
     }
+}
+
+/// A waker's identity as two integers (the pointers `Waker::will_wake` compares).
+fn waker_identity(waker: &Waker) -> (usize, usize) {
+    (
+        waker.data() as usize,
+        waker.vtable() as *const RawWakerVTable as usize,
+    )
 }
 
 /// Wakes every task blocked at or beneath `root`, not descending into shielded nodes (they
