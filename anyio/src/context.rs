@@ -93,13 +93,6 @@ pub(crate) fn mark_yielded() {
     let _ = CURRENT.try_with(|c| c.yielded.set(true));
 }
 
-/// Reads and clears the yielded flag.
-pub(crate) fn take_yielded() -> bool {
-    CURRENT
-        .try_with(|c| c.yielded.replace(false))
-        .unwrap_or(false)
-}
-
 /// A clone of the current scope node (the parent of a scope entered now).
 pub(crate) fn current_scope() -> Option<Arc<ScopeNode>> {
     CURRENT
@@ -165,11 +158,22 @@ struct Restore<'a> {
     prev_scope: Option<Arc<ScopeNode>>,
     prev_task: Option<Arc<TaskCore>>,
     prev_blocked: bool,
+    /// For a task: the yielded flag and budget of whatever was polled around it.
+    prev_task_state: Option<(bool, u8)>,
+}
+
+/// What one poll inside [`enter_scope`] or [`enter_task`] did.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Polled {
+    /// An operation returned `Pending` for a real wait.
+    pub(crate) blocked: bool,
+    /// A checkpoint yielded (tasks only; scopes leave the flag to their task).
+    pub(crate) yielded: bool,
 }
 
 impl Restore<'_> {
-    /// Puts everything back; returns whether the inner poll blocked.
-    fn restore(&mut self) -> bool {
+    /// Puts everything back; reports what the inner poll did.
+    fn restore(&mut self) -> Polled {
         CURRENT
             .try_with(|c| {
                 *self.scope_slot = c.scope.replace(self.prev_scope.take());
@@ -178,9 +182,16 @@ impl Restore<'_> {
                 }
                 let blocked = c.blocked.get();
                 c.blocked.set(self.prev_blocked || blocked);
-                blocked
+                let yielded = match self.prev_task_state.take() {
+                    Some((prev_yielded, prev_budget)) => {
+                        c.budget.set(prev_budget);
+                        c.yielded.replace(prev_yielded)
+                    }
+                    None => false,
+                };
+                Polled { blocked, yielded }
             })
-            .unwrap_or(false)
+            .unwrap_or_default()
     }
 }
 
@@ -190,21 +201,23 @@ impl Drop for Restore<'_> {
     }
 }
 
-/// Polls `f` with `scope` as the current scope. Returns what `f` returned and whether the
-/// poll blocked.
+/// Polls `f` with `scope` as the current scope. Returns what `f` returned and what the
+/// poll did.
 pub(crate) fn enter_scope<R>(
     scope: &mut Option<Arc<ScopeNode>>,
     f: impl FnOnce() -> R,
-) -> (R, bool) {
+) -> (R, Polled) {
     enter(scope, None, f)
 }
 
-/// Polls `f` as the anyio task `task` with `scope` as its current scope.
+/// Polls `f` as the anyio task `task` with `scope` as its current scope, with a fresh
+/// cooperative budget. All of the per-poll context is set up and taken down with one
+/// thread-local access each way.
 pub(crate) fn enter_task<R>(
     task: &mut Option<Arc<TaskCore>>,
     scope: &mut Option<Arc<ScopeNode>>,
     f: impl FnOnce() -> R,
-) -> (R, bool) {
+) -> (R, Polled) {
     enter(scope, Some(task), f)
 }
 
@@ -212,19 +225,22 @@ fn enter<'a, R>(
     scope: &'a mut Option<Arc<ScopeNode>>,
     task: Option<&'a mut Option<Arc<TaskCore>>>,
     f: impl FnOnce() -> R,
-) -> (R, bool) {
+) -> (R, Polled) {
     let mut task = task;
     let published = CURRENT.try_with(|c| {
         let prev_scope = c.scope.replace(scope.take());
-        let prev_task = match task.as_mut() {
-            Some(slot) => c.task.replace(slot.take()),
-            None => None,
+        let (prev_task, prev_task_state) = match task.as_mut() {
+            Some(slot) => (
+                c.task.replace(slot.take()),
+                Some((c.yielded.replace(false), c.budget.replace(BUDGET))),
+            ),
+            None => (None, None),
         };
-        (prev_scope, prev_task, c.blocked.replace(false))
+        (prev_scope, prev_task, c.blocked.replace(false), prev_task_state)
     });
-    let Ok((prev_scope, prev_task, prev_blocked)) = published else {
+    let Ok((prev_scope, prev_task, prev_blocked, prev_task_state)) = published else {
         // The thread is shutting down its thread-locals: poll without a context.
-        return (f(), false);
+        return (f(), Polled::default());
     };
     let mut guard = Restore {
         scope_slot: scope,
@@ -232,11 +248,12 @@ fn enter<'a, R>(
         prev_scope,
         prev_task,
         prev_blocked,
+        prev_task_state,
     };
     let out = f();
-    let blocked = guard.restore();
+    let polled = guard.restore();
     // Everything is back in place; the guard has nothing left to restore.
     guard.prev_blocked = false;
     std::mem::forget(guard);
-    (out, blocked)
+    (out, polled)
 }

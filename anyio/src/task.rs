@@ -20,9 +20,9 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, RawWakerVTable, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
@@ -148,6 +148,9 @@ pub(crate) struct TaskCore {
     /// A mutex rather than an `AtomicWaker`: waking by reference under it leaves the waker
     /// in place, so the next poll need not clone it again (it is almost always the same).
     inner_waker: Mutex<Option<Waker>>,
+    /// The identity of the waker in `inner_waker`, readable without the lock.
+    inner_waker_data: AtomicUsize,
+    inner_waker_vtable: AtomicUsize,
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
@@ -195,6 +198,8 @@ impl TaskCore {
             backend,
             state: AtomicU8::new(NOTIFIED),
             inner_waker: Mutex::new(None),
+            inner_waker_data: AtomicUsize::new(0),
+            inner_waker_vtable: AtomicUsize::new(0),
             outcome: Mutex::new(OutcomeSlot::default()),
             registered: AtomicBool::new(true),
         });
@@ -207,6 +212,25 @@ impl TaskCore {
             Some(n) => n.to_string(),
             None => format!("task-{}", self.id),
         }
+    }
+
+    /// Keeps the executor's waker of this poll; takes the lock only when it changed (a
+    /// task's executor waker is almost always the same from one poll to the next).
+    fn register_inner_waker(&self, waker: &Waker) {
+        let data = waker.data() as usize;
+        let vtable = waker.vtable() as *const RawWakerVTable as usize;
+        if self.inner_waker_data.load(Ordering::Acquire) == data
+            && self.inner_waker_vtable.load(Ordering::Acquire) == vtable
+        {
+            return;
+        }
+        let mut inner = lock(&self.inner_waker);
+        match inner.as_ref() {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *inner = Some(waker.clone()),
+        }
+        self.inner_waker_data.store(data, Ordering::Release);
+        self.inner_waker_vtable.store(vtable, Ordering::Release);
     }
 
     /// Records how the task ended and wakes whoever waits for it.
@@ -320,32 +344,24 @@ impl<F: Future> Future for TaskFuture<F> {
                 // Only reachable if a previous poll panicked and the executor polls again.
                 return Poll::Pending;
             };
-            {
-                let mut inner = lock(&core.inner_waker);
-                match inner.as_ref() {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *inner = Some(cx.waker().clone()),
-                }
-            }
+            core.register_inner_waker(cx.waker());
             core.state.store(POLLING, Ordering::Release);
-            context::take_yielded();
-            context::refill_budget();
             let slow = core.run.slow_poll;
             (slow, slow.map(|_| Instant::now()))
         };
         let fut = this.fut;
         let waker = &*this.waker;
-        let (out, blocked) = context::enter_task(this.core, this.node, || {
+        let (out, polled) = context::enter_task(this.core, this.node, || {
             fut.poll(&mut Context::from_waker(waker))
         });
         let (Some(core), Some(node)) = (this.core.as_ref(), this.node.as_ref()) else {
             return out;
         };
-        if context::take_yielded() {
+        if polled.yielded {
             core.state.fetch_or(NOTIFIED, Ordering::AcqRel);
         }
         core.state.fetch_and(!POLLING, Ordering::AcqRel);
-        if out.is_pending() && blocked {
+        if out.is_pending() && polled.blocked {
             node.block(waker);
         }
         if let (Some(limit), Some(started)) = (slow_poll, started) {

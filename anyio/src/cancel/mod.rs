@@ -301,14 +301,14 @@ impl Driver {
         cx: &mut Context<'_>,
         poll: impl FnOnce(&mut Context<'_>) -> Poll<R>,
     ) -> Poll<R> {
-        let (out, blocked) = context::enter_scope(&mut self.node, || poll(cx));
+        let (out, polled) = context::enter_scope(&mut self.node, || poll(cx));
         match out {
             Poll::Ready(v) => {
                 self.finish();
                 Poll::Ready(v)
             }
             Poll::Pending => {
-                if blocked {
+                if polled.blocked {
                     self.blocked(cx);
                 }
                 Poll::Pending
