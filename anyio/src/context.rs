@@ -236,7 +236,12 @@ fn enter<'a, R>(
             ),
             None => (None, None),
         };
-        (prev_scope, prev_task, c.blocked.replace(false), prev_task_state)
+        (
+            prev_scope,
+            prev_task,
+            c.blocked.replace(false),
+            prev_task_state,
+        )
     });
     let Ok((prev_scope, prev_task, prev_blocked, prev_task_state)) = published else {
         // The thread is shutting down its thread-locals: poll without a context.
