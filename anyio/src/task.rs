@@ -18,7 +18,6 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -26,6 +25,7 @@ use std::task::{Context, Poll, RawWakerVTable, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
+use slab::Slab;
 
 use crate::backend::Handle;
 use crate::cancel::tree::ScopeNode;
@@ -39,7 +39,8 @@ const POLLING: u8 = 2;
 /// backend's native context outside any run).
 pub(crate) struct RunContext {
     backend: Backend,
-    tasks: Mutex<HashMap<u64, Weak<TaskCore>, BuildHasherDefault<IdHasher>>>,
+    /// Every task of the run that has not finished, by its slot (kept in the task).
+    tasks: Mutex<Slab<Weak<TaskCore>>>,
     pub(crate) vars: Mutex<HashMap<usize, Box<dyn Any + Send + Sync>>>,
     pub(crate) slow_poll: Option<Duration>,
     /// Set once the run's event loop has stopped (never for a native context): worker
@@ -64,7 +65,7 @@ impl RunContext {
     pub(crate) fn new(backend: Backend, slow_poll: Option<Duration>) -> Arc<RunContext> {
         Arc::new(RunContext {
             backend,
-            tasks: Mutex::new(HashMap::default()),
+            tasks: Mutex::new(Slab::new()),
             vars: Mutex::new(HashMap::new()),
             slow_poll,
             finished: std::sync::atomic::AtomicBool::new(false),
@@ -105,31 +106,9 @@ impl RunContext {
 
     fn tasks(&self) -> Vec<Arc<TaskCore>> {
         lock(&self.tasks)
-            .values()
-            .filter_map(Weak::upgrade)
+            .iter()
+            .filter_map(|(_, t)| t.upgrade())
             .collect()
-    }
-}
-
-/// Task ids are unique counters: one multiplication spreads them over the whole hash
-/// (hashbrown reads the top bits), where SipHash would cost more than the rest of the
-/// registry update.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -154,8 +133,9 @@ pub(crate) struct TaskCore {
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
-    /// Whether the task is still listed in its run's registry.
+    /// Whether the task is still listed in its run's registry, and where.
     registered: AtomicBool,
+    slot: AtomicUsize,
 }
 
 /// How a task ended, as its handle reports it.
@@ -202,8 +182,10 @@ impl TaskCore {
             inner_waker_vtable: AtomicUsize::new(0),
             outcome: Mutex::new(OutcomeSlot::default()),
             registered: AtomicBool::new(true),
+            slot: AtomicUsize::new(0),
         });
-        lock(&core.run.tasks).insert(id, Arc::downgrade(&core));
+        let slot = lock(&core.run.tasks).insert(Arc::downgrade(&core));
+        core.slot.store(slot, Ordering::Release);
         core
     }
 
@@ -267,7 +249,7 @@ impl TaskCore {
     /// still dropping their wrappers.
     pub(crate) fn unregister(&self) {
         if self.registered.swap(false, Ordering::AcqRel) {
-            lock(&self.run.tasks).remove(&self.id);
+            lock(&self.run.tasks).try_remove(self.slot.load(Ordering::Acquire));
         }
     }
 

@@ -107,9 +107,9 @@ impl ScopeNode {
 
     /// A node entered at once under `parent` (task groups and tasks).
     pub(crate) fn child_of(parent: Option<Arc<ScopeNode>>) -> Arc<ScopeNode> {
-        let node = Arc::new(ScopeNode::new(None, false));
-        let _ = node.parent.set(parent);
-        node
+        let mut node = ScopeNode::new(None, false);
+        node.parent = OnceLock::from(parent);
+        Arc::new(node)
     }
 
     fn lock(&self) -> MutexGuard<'_, NodeInner> {
