@@ -262,18 +262,26 @@ impl TaskCore {
     }
 }
 
-/// Removes a task from its run's registry when its wrapper is dropped (the task finished
-/// or was aborted), even while wakers keep its [`TaskCore`] alive.
-/// Undoes what a task's wrapper set up, when the wrapper is dropped (the task finished or
-/// was aborted): the task leaves the registry and its scope node is closed, which drops
-/// the waker stored there (so a scope handle kept after the run does not keep the task,
-/// its run and its executor alive).
-struct Registration(Arc<TaskCore>, Arc<ScopeNode>);
+/// The task and scope node a [`TaskFuture`] publishes while it polls. Dropping it (the
+/// task finished or was aborted) undoes what the wrapper set up: the task leaves the
+/// registry, and its scope node is closed, which drops the waker stored there (so a scope
+/// handle kept after the run does not keep the task, its run and its executor alive).
+struct Frame {
+    // # Invariant
+    // `Some` except during a poll, when both are moved into the thread-local context (a
+    // guard moves them back, even when the poll panics).
+    core: Option<Arc<TaskCore>>,
+    node: Option<Arc<ScopeNode>>,
+}
 
-impl Drop for Registration {
+impl Drop for Frame {
     fn drop(&mut self) {
-        self.0.unregister();
-        self.1.close();
+        if let Some(core) = &self.core {
+            core.unregister();
+        }
+        if let Some(node) = &self.node {
+            node.close();
+        }
     }
 }
 
@@ -293,12 +301,8 @@ impl Wake for TaskCore {
 pin_project! {
     /// Runs `fut` as an anyio task (see the module docs).
     pub(crate) struct TaskFuture<F> {
-        // # Invariant
-        // `Some` except during a poll, when both are moved into the thread-local context.
-        core: Option<Arc<TaskCore>>,
-        node: Option<Arc<ScopeNode>>,
+        frame: Frame,
         waker: Waker,
-        registration: Registration,
         #[pin]
         fut: F,
     }
@@ -308,9 +312,10 @@ impl<F> TaskFuture<F> {
     pub(crate) fn new(core: Arc<TaskCore>, node: Arc<ScopeNode>, fut: F) -> TaskFuture<F> {
         TaskFuture {
             waker: Waker::from(core.clone()),
-            registration: Registration(core.clone(), node.clone()),
-            core: Some(core),
-            node: Some(node),
+            frame: Frame {
+                core: Some(core),
+                node: Some(node),
+            },
             fut,
         }
     }
@@ -322,7 +327,7 @@ impl<F: Future> Future for TaskFuture<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let (slow_poll, started) = {
-            let Some(core) = this.core.as_ref() else {
+            let Some(core) = this.frame.core.as_ref() else {
                 // Only reachable if a previous poll panicked and the executor polls again.
                 return Poll::Pending;
             };
@@ -333,10 +338,11 @@ impl<F: Future> Future for TaskFuture<F> {
         };
         let fut = this.fut;
         let waker = &*this.waker;
-        let (out, polled) = context::enter_task(this.core, this.node, || {
+        let frame = this.frame;
+        let (out, polled) = context::enter_task(&mut frame.core, &mut frame.node, || {
             fut.poll(&mut Context::from_waker(waker))
         });
-        let (Some(core), Some(node)) = (this.core.as_ref(), this.node.as_ref()) else {
+        let (Some(core), Some(node)) = (frame.core.as_ref(), frame.node.as_ref()) else {
             return out;
         };
         if polled.yielded {

@@ -51,7 +51,7 @@ impl Handle {
     {
         match self {
             #[cfg(feature = "tokio")]
-            Handle::Tokio(h) => JoinHandle::Tokio(h.spawn(fut).abort_handle()),
+            Handle::Tokio(h) => JoinHandle::Tokio(h.spawn(fut)),
             #[cfg(feature = "smol")]
             Handle::Smol(ex) => JoinHandle::Smol(ex.spawn(fut)),
         }
@@ -63,7 +63,7 @@ impl Handle {
 #[derive(Debug)]
 pub(crate) enum JoinHandle {
     #[cfg(feature = "tokio")]
-    Tokio(::tokio::task::AbortHandle),
+    Tokio(::tokio::task::JoinHandle<()>),
     #[cfg(feature = "smol")]
     Smol(::async_executor::Task<()>),
 }
@@ -82,7 +82,7 @@ impl JoinHandle {
     pub(crate) fn detach(self) {
         match self {
             #[cfg(feature = "tokio")]
-            JoinHandle::Tokio(_) => {}
+            JoinHandle::Tokio(h) => drop(h),
             #[cfg(feature = "smol")]
             JoinHandle::Smol(task) => task.detach(),
         }
