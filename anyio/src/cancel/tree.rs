@@ -218,22 +218,13 @@ impl ScopeNode {
     /// cancelled. Reads the clock only when some node on the way has a deadline, and marks a
     /// node whose deadline has passed as cancelled.
     pub(crate) fn check(self: &Arc<Self>) -> Option<Error> {
-        let mut now: Option<u64> = None;
+        // The common case — nothing cancelled, no deadline, no shield on the way up — costs
+        // one load, one test and one pointer read per level.
         let mut node = self;
         loop {
             let flags = node.flags.load(Ordering::Acquire);
-            if flags & CANCELLED != 0 {
-                return Some(Error::cancelled(node.lock().reason.as_deref()));
-            }
-            if flags & HAS_DEADLINE != 0 {
-                let t = *now.get_or_insert_with(now_nanos);
-                if t >= node.deadline.load(Ordering::Acquire) {
-                    node.cancel(Some(Arc::from("the deadline expired")), true);
-                    return Some(Error::cancelled(Some("the deadline expired")));
-                }
-            }
-            if flags & SHIELD != 0 {
-                return None;
+            if flags & (CANCELLED | HAS_DEADLINE | SHIELD) != 0 {
+                return check_from(node);
             }
             match node.parent() {
                 Some(p) => node = p,
@@ -352,6 +343,33 @@ impl ScopeNode {
             if p.children.contains(key) {
                 p.children.remove(key);
             }
+        }
+    }
+}
+
+/// The rest of [`ScopeNode::check`], from the first node that has a flag of interest.
+#[cold]
+fn check_from(start: &Arc<ScopeNode>) -> Option<Error> {
+    let mut now: Option<u64> = None;
+    let mut node = start;
+    loop {
+        let flags = node.flags.load(Ordering::Acquire);
+        if flags & CANCELLED != 0 {
+            return Some(Error::cancelled(node.lock().reason.as_deref()));
+        }
+        if flags & HAS_DEADLINE != 0 {
+            let t = *now.get_or_insert_with(now_nanos);
+            if t >= node.deadline.load(Ordering::Acquire) {
+                node.cancel(Some(Arc::from("the deadline expired")), true);
+                return Some(Error::cancelled(Some("the deadline expired")));
+            }
+        }
+        if flags & SHIELD != 0 {
+            return None;
+        }
+        match node.parent() {
+            Some(p) => node = p,
+            None => return None,
         }
     }
 }
