@@ -100,6 +100,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// # Panics
 ///
 /// Resumes the panic of the body or of a child, after every child has finished.
+///
+/// # Examples
+///
+/// ```
+/// use anyio::{Error, ErrorKind};
+///
+/// # anyio::run(|| async {
+/// let err = anyio::task_group(|tg| async move {
+///     tg.start_soon(anyio::sleep_forever())?; // cancelled when its sibling fails
+///     tg.start_soon(async { Err::<(), _>(Error::new(ErrorKind::Other, "boom")) })?;
+///     Ok(())
+/// })
+/// .await
+/// .unwrap_err();
+/// assert_eq!(err.message(), "boom");
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
 pub async fn task_group<F, Fut, T>(body: F) -> Result<Option<T>>
 where
     F: FnOnce(TaskGroup) -> Fut,
@@ -345,6 +363,20 @@ impl TaskGroup {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidState`] when the group has exited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # anyio::run(|| async {
+    /// anyio::task_group(|tg| async move {
+    ///     let handle = tg.start_soon(async { Ok(6 * 7) })?;
+    ///     assert_eq!(handle.await?, 42);
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<_, anyio::Error>(())
+    /// # }).unwrap();
+    /// ```
     #[doc(alias = "create_task")]
     pub fn start_soon<Fut, T>(&self, fut: Fut) -> Result<TaskHandle<T>>
     where
