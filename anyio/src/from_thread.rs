@@ -145,7 +145,7 @@ thread_local! {
 impl WorkerContext {
     /// Captures the context of the code being polled here; `handle` is its backend.
     pub(crate) fn capture(handle: Handle) -> WorkerContext {
-        let task = context::with_current_task(|t| t.map(|t| (Arc::downgrade(&t.run), t.id)));
+        let task = context::with_current_task(|t| t.map(|t| (Arc::downgrade(&t.env().run), t.id)));
         let (run, parent) = match task {
             Some((run, id)) => (run, Some(id)),
             None => (Arc::downgrade(&RunContext::native(handle.backend())), None),

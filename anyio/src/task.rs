@@ -31,6 +31,7 @@ use crate::backend::Handle;
 use crate::cancel::tree::ScopeNode;
 use crate::context;
 use crate::run::Backend;
+use crate::task_group::GroupInner;
 
 const NOTIFIED: u8 = 1;
 const POLLING: u8 = 2;
@@ -96,7 +97,7 @@ impl RunContext {
 
     /// The run context of the code being polled here.
     pub(crate) fn current() -> Option<Arc<RunContext>> {
-        if let Some(run) = context::with_current_task(|t| t.map(|t| t.run.clone())) {
+        if let Some(run) = context::with_current_task(|t| t.map(|t| t.env().run.clone())) {
             return Some(run);
         }
         crate::backend::detect::current_backend()
@@ -114,13 +115,28 @@ impl RunContext {
 
 static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The run a task belongs to and the executor that runs its children.
+#[derive(Clone, Debug)]
+pub(crate) struct Env {
+    pub(crate) run: Arc<RunContext>,
+    pub(crate) backend: Handle,
+}
+
+/// A task-group child reaches its run and executor through its group: one shared
+/// reference per child, where two (the run and the executor handle) would bounce between
+/// the thread that spawns the child and the thread that runs it.
+enum Origin {
+    Own(Env),
+    Group(Arc<GroupInner>),
+}
+
 /// What every anyio task shares with its wrapper, its wakers and the run's registry.
 pub(crate) struct TaskCore {
     pub(crate) id: u64,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) parent: Option<u64>,
-    pub(crate) run: Arc<RunContext>,
-    pub(crate) backend: Handle,
+    /// Where the task finds its run and its executor.
+    origin: Origin,
     /// `NOTIFIED` from a wake until the next poll starts; `POLLING` during a poll.
     state: AtomicU8,
     /// The executor's waker of the latest poll: our own waker passes wake-ups on to it.
@@ -163,19 +179,32 @@ impl fmt::Debug for TaskCore {
 }
 
 impl TaskCore {
+    /// A task with a run and executor of its own (the root of a run, a portal's task).
     pub(crate) fn new(
         name: Option<Arc<str>>,
         parent: Option<u64>,
         run: Arc<RunContext>,
         backend: Handle,
     ) -> Arc<TaskCore> {
+        TaskCore::with_origin(name, parent, Origin::Own(Env { run, backend }))
+    }
+
+    /// A child of `group`.
+    pub(crate) fn new_child(
+        name: Option<Arc<str>>,
+        parent: Option<u64>,
+        group: Arc<GroupInner>,
+    ) -> Arc<TaskCore> {
+        TaskCore::with_origin(name, parent, Origin::Group(group))
+    }
+
+    fn with_origin(name: Option<Arc<str>>, parent: Option<u64>, origin: Origin) -> Arc<TaskCore> {
         let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
         let core = Arc::new(TaskCore {
             id,
             name,
             parent,
-            run,
-            backend,
+            origin,
             state: AtomicU8::new(NOTIFIED),
             inner_waker: Mutex::new(None),
             inner_waker_data: AtomicUsize::new(0),
@@ -184,7 +213,7 @@ impl TaskCore {
             registered: AtomicBool::new(true),
             slot: AtomicUsize::new(0),
         });
-        let slot = lock(&core.run.tasks).insert(Arc::downgrade(&core));
+        let slot = lock(&core.env().run.tasks).insert(Arc::downgrade(&core));
         core.slot.store(slot, Ordering::Release);
         core
     }
@@ -193,6 +222,22 @@ impl TaskCore {
         match &self.name {
             Some(n) => n.to_string(),
             None => format!("task-{}", self.id),
+        }
+    }
+
+    /// The task's run and executor.
+    pub(crate) fn env(&self) -> &Env {
+        match &self.origin {
+            Origin::Own(env) => env,
+            Origin::Group(group) => group.env(),
+        }
+    }
+
+    /// The group the task is a child of, if it is one.
+    pub(crate) fn group(&self) -> Option<&Arc<GroupInner>> {
+        match &self.origin {
+            Origin::Own(_) => None,
+            Origin::Group(group) => Some(group),
         }
     }
 
@@ -249,7 +294,7 @@ impl TaskCore {
     /// still dropping their wrappers.
     pub(crate) fn unregister(&self) {
         if self.registered.swap(false, Ordering::AcqRel) {
-            lock(&self.run.tasks).try_remove(self.slot.load(Ordering::Acquire));
+            lock(&self.env().run.tasks).try_remove(self.slot.load(Ordering::Acquire));
         }
     }
 
@@ -333,7 +378,7 @@ impl<F: Future> Future for TaskFuture<F> {
             };
             core.register_inner_waker(cx.waker());
             core.state.store(POLLING, Ordering::Release);
-            let slow = core.run.slow_poll;
+            let slow = core.env().run.slow_poll;
             (slow, slow.map(|_| Instant::now()))
         };
         let fut = this.fut;

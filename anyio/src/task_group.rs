@@ -64,13 +64,13 @@ use std::task::{Context, Poll, Waker};
 use futures_lite::FutureExt;
 use slab::Slab;
 
-use crate::backend::{Handle, JoinHandle};
+use crate::backend::JoinHandle;
 use crate::cancel::tree::ScopeNode;
 use crate::cancel::{CancelScope, Driver, absorbs};
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lowlevel;
-use crate::task::{Outcome, RunContext, TaskCore, TaskFuture};
+use crate::task::{Env, Outcome, RunContext, TaskCore, TaskFuture};
 
 type Panic = Box<dyn Any + Send + 'static>;
 
@@ -189,10 +189,9 @@ impl fmt::Debug for TaskGroup {
     }
 }
 
-struct GroupInner {
+pub(crate) struct GroupInner {
     node: Arc<ScopeNode>,
-    run: Arc<RunContext>,
-    backend: Handle,
+    env: Env,
     state: Mutex<GroupState>,
 }
 
@@ -214,6 +213,10 @@ struct Finished {
 }
 
 impl GroupInner {
+    pub(crate) fn env(&self) -> &Env {
+        &self.env
+    }
+
     fn lock(&self) -> MutexGuard<'_, GroupState> {
         lock(&self.state)
     }
@@ -330,8 +333,7 @@ impl TaskGroup {
         Ok(TaskGroup {
             inner: Arc::new(GroupInner {
                 node,
-                run,
-                backend,
+                env: Env { run, backend },
                 state: Mutex::new(GroupState {
                     active: true,
                     children: Slab::new(),
@@ -515,7 +517,7 @@ impl TaskGroup {
     {
         let inner = &self.inner;
         let parent = context::with_current_task(|t| t.map(|t| t.id));
-        let core = TaskCore::new(name, parent, inner.run.clone(), inner.backend.clone());
+        let core = TaskCore::new_child(name, parent, inner.clone());
         let node = ScopeNode::child_of(Some(inner.node.clone()));
         let handle = TaskHandle {
             core: core.clone(),
@@ -532,7 +534,6 @@ impl TaskGroup {
         }
         let entry = st.children.vacant_entry();
         let key = entry.key();
-        let group = inner.clone();
         let child_node = node.clone();
         let child_core = core.clone();
         let child = async move {
@@ -542,9 +543,11 @@ impl TaskGroup {
             child_core.unregister();
             let report = start.finished(report);
             child_core.complete(outcome);
-            group.child_finished(key, &child_core, report);
+            if let Some(group) = child_core.group() {
+                group.child_finished(key, &child_core, report);
+            }
         };
-        entry.insert(inner.backend.spawn(TaskFuture::new(core, node, child)));
+        entry.insert(inner.env.backend.spawn(TaskFuture::new(core, node, child)));
         Ok(handle)
     }
 }

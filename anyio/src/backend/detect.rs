@@ -15,7 +15,7 @@ use crate::run::Backend;
 
 /// The executor handle for tasks spawned from here.
 pub(crate) fn current_handle() -> Result<Handle> {
-    if let Some(handle) = context::with_current_task(|t| t.map(|t| t.backend.clone())) {
+    if let Some(handle) = context::with_current_task(|t| t.map(|t| t.env().backend.clone())) {
         return Ok(handle);
     }
     if context::is_worker_thread() {
@@ -37,7 +37,7 @@ pub(crate) fn current_handle() -> Result<Handle> {
 
 /// The backend that serves a call made here (for timers and `current_async_library`).
 pub(crate) fn current_backend() -> Result<Backend> {
-    if let Some(backend) = context::with_current_task(|t| t.map(|t| t.backend.backend())) {
+    if let Some(backend) = context::with_current_task(|t| t.map(|t| t.env().backend.backend())) {
         return Ok(backend);
     }
     if context::is_worker_thread() {

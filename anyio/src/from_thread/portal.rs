@@ -143,7 +143,7 @@ impl PortalCore {
         let Some(run) = self.run.get() else {
             return Ok(());
         };
-        let own = context::with_current_task(|t| t.is_some_and(|t| Arc::ptr_eq(&t.run, run)));
+        let own = context::with_current_task(|t| t.is_some_and(|t| Arc::ptr_eq(&t.env().run, run)));
         if own {
             return Err(Error::new(
                 ErrorKind::InvalidState,
