@@ -210,9 +210,7 @@ impl WorkerContext {
             task_node.close();
             tx.send(out);
         };
-        self.handle
-            .spawn(TaskFuture::new(core, node, task))
-            .detach();
+        self.handle.spawn(TaskFuture::new(core, node, task));
         wait_while_running(&slot, &run)
     }
 }

@@ -58,13 +58,13 @@ use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use atomic_waker::AtomicWaker;
 use futures_lite::FutureExt;
-use slab::Slab;
 
-use crate::backend::JoinHandle;
 use crate::cancel::tree::ScopeNode;
 use crate::cancel::{CancelScope, Driver, absorbs};
 use crate::context;
@@ -181,34 +181,45 @@ pub struct TaskGroup {
 
 impl fmt::Debug for TaskGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.inner.lock();
+        let live = self.inner.live.load(Ordering::Acquire);
         f.debug_struct("TaskGroup")
-            .field("active", &st.active)
-            .field("children", &st.children.len())
+            .field("active", &(live & INACTIVE == 0))
+            .field("children", &(live & !INACTIVE))
             .finish()
     }
 }
 
+/// Set in [`GroupInner::live`] once the group has exited (or its future was dropped): no
+/// child can be started any more.
+const INACTIVE: usize = 1 << (usize::BITS - 1);
+
+/// A group's shared state.
+///
+/// # Invariants
+///
+/// 1. `live` counts the children that have been spawned and have not finished; a child
+///    records its report (if any) *before* it decrements `live`, so the host that sees
+///    `live == 0` sees every report.
+/// 2. Only a child's failure, panic or unabsorbed cancellation takes the `reports` lock:
+///    starting and finishing a child that succeeds touch two atomics, so the thread that
+///    spawns children and the threads that run them do not contend.
+/// 3. The group keeps no handles to its children. Dropping the group's future sets
+///    `aborted` and wakes every task blocked beneath it; a child's wrapper checks `aborted`
+///    before each poll and drops the child's future instead of polling it.
 pub(crate) struct GroupInner {
     node: Arc<ScopeNode>,
     env: Env,
-    state: Mutex<GroupState>,
+    live: AtomicUsize,
+    aborted: AtomicBool,
+    host: AtomicWaker,
+    reports: Mutex<Reports>,
 }
 
-struct GroupState {
-    /// False once the group has exited: no child can be started any more.
-    active: bool,
-    children: Slab<JoinHandle>,
+#[derive(Default)]
+struct Reports {
     errors: Vec<Error>,
     panic: Option<Panic>,
     /// The first cancellation a child ended with that its own scope did not absorb.
-    cancelled: Option<Error>,
-    host: Option<Waker>,
-}
-
-struct Finished {
-    errors: Vec<Error>,
-    panic: Option<Panic>,
     cancelled: Option<Error>,
 }
 
@@ -217,8 +228,8 @@ impl GroupInner {
         &self.env
     }
 
-    fn lock(&self) -> MutexGuard<'_, GroupState> {
-        lock(&self.state)
+    fn reports(&self) -> MutexGuard<'_, Reports> {
+        lock(&self.reports)
     }
 
     fn cancel_because(&self, why: String) {
@@ -230,89 +241,111 @@ impl GroupInner {
             Ok(Ok(_)) => {}
             Ok(Err(e)) if e.is_cancelled() => {}
             Ok(Err(e)) => {
-                self.lock().errors.push(e.clone());
+                self.reports().errors.push(e.clone());
                 self.cancel_because(format!("the task group's host failed: {e}"));
             }
             Err(_) => self.cancel_because("the task group's host panicked".to_owned()),
         }
     }
 
+    /// Counts a new child in; fails once the group has exited.
+    fn enter_child(&self) -> Result<()> {
+        if self.live.fetch_add(1, Ordering::AcqRel) & INACTIVE != 0 {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "starting a task in a task group that has already exited",
+            ));
+        }
+        Ok(())
+    }
+
     fn poll_children_done(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut st = self.lock();
-        if st.children.is_empty() {
-            st.active = false;
+        // Registered before the check, so a last child finishing in between wakes us.
+        self.host.register(cx.waker());
+        if self
+            .live
+            .compare_exchange(0, INACTIVE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             return Poll::Ready(());
         }
-        match &st.host {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => st.host = Some(cx.waker().clone()),
-        }
-        drop(st);
         context::mark_blocked();
         Poll::Pending
     }
 
-    fn take_finished(&self) -> Finished {
-        let mut st = self.lock();
-        Finished {
-            errors: std::mem::take(&mut st.errors),
-            panic: st.panic.take(),
-            cancelled: st.cancelled.take(),
-        }
+    fn take_finished(&self) -> Reports {
+        std::mem::take(&mut *self.reports())
+    }
+
+    fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
     }
 
     /// Records how a child ended; wakes the host when it was the last one.
-    fn child_finished(&self, key: usize, core: &TaskCore, report: Report) {
-        let mut st = self.lock();
-        if let Some(handle) = st.children.try_remove(key) {
-            handle.detach();
-        }
+    fn child_finished(&self, core: &TaskCore, report: Report) {
         let cancel = match report {
             Report::Nothing => None,
             Report::Cancelled(e) => {
-                st.cancelled.get_or_insert(e);
+                self.reports().cancelled.get_or_insert(e);
                 None
             }
             Report::Failed(e) => {
                 let why = format!("task '{}' of the group failed: {e}", core.display_name());
-                st.errors.push(e);
+                self.reports().errors.push(e);
                 Some(why)
             }
             Report::Panicked(p) => {
-                st.panic.get_or_insert(p);
+                self.reports().panic.get_or_insert(p);
                 Some(format!(
                     "task '{}' of the group panicked",
                     core.display_name()
                 ))
             }
         };
-        let host = if st.children.is_empty() {
-            st.host.take()
-        } else {
-            None
-        };
-        drop(st);
         if let Some(why) = cancel {
             self.cancel_because(why);
         }
-        if let Some(w) = host {
-            w.wake();
+        if self.live.fetch_sub(1, Ordering::AcqRel) & !INACTIVE == 1 {
+            self.host.wake();
         }
     }
 }
 
-/// Aborts every child when the group's future is dropped before it resolved.
+/// Aborts every child when the group's future is dropped before it resolved (invariant 3).
 struct AbortOnDrop(Arc<GroupInner>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        let children: Vec<JoinHandle> = {
-            let mut st = self.0.lock();
-            st.active = false;
-            st.children.drain().collect()
-        };
-        for child in children {
-            child.abort();
+        let group = &self.0;
+        if group.live.fetch_or(INACTIVE, Ordering::AcqRel) & !INACTIVE != 0 {
+            group.aborted.store(true, Ordering::Release);
+            group.node.wake_all();
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A child's future, dropped unpolled once its group is aborted.
+    struct Abortable<F> {
+        core: Arc<TaskCore>,
+        #[pin]
+        fut: Option<F>,
+    }
+}
+
+impl<F: Future> Future for Abortable<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if this.core.group().is_some_and(|g| g.is_aborted()) {
+            this.fut.set(None);
+            return Poll::Ready(None);
+        }
+        match this.fut.as_mut().as_pin_mut() {
+            Some(fut) => fut.poll(cx).map(Some),
+            None => Poll::Ready(None),
         }
     }
 }
@@ -334,14 +367,10 @@ impl TaskGroup {
             inner: Arc::new(GroupInner {
                 node,
                 env: Env { run, backend },
-                state: Mutex::new(GroupState {
-                    active: true,
-                    children: Slab::new(),
-                    errors: Vec::new(),
-                    panic: None,
-                    cancelled: None,
-                    host: None,
-                }),
+                live: AtomicUsize::new(0),
+                aborted: AtomicBool::new(false),
+                host: AtomicWaker::new(),
+                reports: Mutex::new(Reports::default()),
             }),
         })
     }
@@ -354,7 +383,7 @@ impl TaskGroup {
 
     /// Whether children can still be started (the group has not exited).
     pub fn is_active(&self) -> bool {
-        self.inner.lock().active
+        self.inner.live.load(Ordering::Acquire) & INACTIVE == 0
     }
 
     /// Starts `fut` as a child task, named `task-<id>`.
@@ -516,6 +545,7 @@ impl TaskGroup {
         S: StartHook,
     {
         let inner = &self.inner;
+        inner.enter_child()?;
         let parent = context::with_current_task(|t| t.map(|t| t.id));
         let core = TaskCore::new_child(name, parent, inner.clone());
         let node = ScopeNode::child_of(Some(inner.node.clone()));
@@ -525,29 +555,27 @@ impl TaskGroup {
             polled: false,
             _result: PhantomData,
         };
-        let mut st = inner.lock();
-        if !st.active {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "starting a task in a task group that has already exited",
-            ));
-        }
-        let entry = st.children.vacant_entry();
-        let key = entry.key();
         let child_node = node.clone();
         let child_core = core.clone();
         let child = async move {
-            let out = AssertUnwindSafe(fut).catch_unwind().await;
-            let (outcome, report) = classify(&child_node, out);
+            let guarded = Abortable {
+                core: child_core.clone(),
+                fut: Some(AssertUnwindSafe(fut).catch_unwind()),
+            };
+            let (outcome, report) = match guarded.await {
+                Some(out) => classify(&child_node, out),
+                // The group's future was dropped: nobody is left to report to.
+                None => (Outcome::Cancelled, Report::Nothing),
+            };
             child_node.close();
             child_core.unregister();
             let report = start.finished(report);
             child_core.complete(outcome);
             if let Some(group) = child_core.group() {
-                group.child_finished(key, &child_core, report);
+                group.child_finished(&child_core, report);
             }
         };
-        entry.insert(inner.env.backend.spawn(TaskFuture::new(core, node, child)));
+        inner.env.backend.spawn(TaskFuture::new(core, node, child));
         Ok(handle)
     }
 }

@@ -672,6 +672,46 @@ async fn dropping_group_future_aborts_children() -> anyio::Result<()> {
 }
 
 #[anyio::test]
+async fn dropping_group_future_aborts_shielded_and_busy_children() -> anyio::Result<()> {
+    let shielded_dropped = Arc::new(AtomicBool::new(false));
+    let busy_dropped = Arc::new(AtomicBool::new(false));
+    let (s, b) = (shielded_dropped.clone(), busy_dropped.clone());
+    let group = task_group(|tg| async move {
+        let flag = DropFlag(s);
+        tg.start_soon(async move {
+            let _flag = flag;
+            // A shield hides cancellation, but not an abort.
+            CancelScope::shielded().run(sleep_forever()).await?;
+            Ok(())
+        })?;
+        let flag = DropFlag(b);
+        tg.start_soon(async move {
+            let _flag = flag;
+            // Never sees a cancellation: only the abort can stop it.
+            loop {
+                anyio::lowlevel::cancel_shielded_checkpoint().await;
+            }
+            #[allow(unreachable_code)]
+            Ok(())
+        })?;
+        sleep_forever().await
+    });
+    let raced = futures_lite::future::or(async { group.await.map(|_| "group") }, async {
+        sleep(Duration::from_millis(10)).await?;
+        Ok("timer")
+    })
+    .await?;
+    assert_eq!(raced, "timer");
+    for _ in 0..1000 {
+        if shielded_dropped.load(Ordering::SeqCst) && busy_dropped.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(1)).await?;
+    }
+    panic!("a child of a dropped group was never aborted");
+}
+
+#[anyio::test]
 async fn children_spawned_in_cancelled_group_see_cancellation() -> anyio::Result<()> {
     let log = Log::new();
     let l = log.clone();

@@ -4,8 +4,8 @@
 //!
 //! * **detection** ([`detect`]): which backend serves a call made here;
 //! * **run** ([`tokio::run`], [`smol::run`]): drive a root future to completion;
-//! * **spawn** ([`Handle::spawn`]): start a task that runs in parallel where the runtime
-//!   allows it, with a [`JoinHandle`] that can abort it;
+//! * **spawn** ([`Handle::spawn`]): start a detached task that runs in parallel where the
+//!   runtime allows it;
 //! * **timers** ([`Timer`]): one resettable timer, armed only where a wait really blocks;
 //! * **yield** ([`yield_now`]): a fair schedule point.
 //!
@@ -44,47 +44,17 @@ impl Handle {
         }
     }
 
-    /// Spawns `fut` as a task of its own.
-    pub(crate) fn spawn<F>(&self, fut: F) -> JoinHandle
+    /// Spawns `fut` as a task of its own, detached: the task reports its own end (task
+    /// groups count their children and abort them through a flag, not through handles).
+    pub(crate) fn spawn<F>(&self, fut: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
         match self {
             #[cfg(feature = "tokio")]
-            Handle::Tokio(h) => JoinHandle::Tokio(h.spawn(fut)),
+            Handle::Tokio(h) => drop(h.spawn(fut)),
             #[cfg(feature = "smol")]
-            Handle::Smol(ex) => JoinHandle::Smol(ex.spawn(fut)),
-        }
-    }
-}
-
-/// Aborts a spawned task: after the poll in progress (if any) returns, the task is never
-/// polled again and its future is dropped.
-#[derive(Debug)]
-pub(crate) enum JoinHandle {
-    #[cfg(feature = "tokio")]
-    Tokio(::tokio::task::JoinHandle<()>),
-    #[cfg(feature = "smol")]
-    Smol(::async_executor::Task<()>),
-}
-
-impl JoinHandle {
-    pub(crate) fn abort(self) {
-        match self {
-            #[cfg(feature = "tokio")]
-            JoinHandle::Tokio(h) => h.abort(),
-            #[cfg(feature = "smol")]
-            JoinHandle::Smol(task) => drop(task),
-        }
-    }
-
-    /// Lets the task run to completion on its own.
-    pub(crate) fn detach(self) {
-        match self {
-            #[cfg(feature = "tokio")]
-            JoinHandle::Tokio(h) => drop(h),
-            #[cfg(feature = "smol")]
-            JoinHandle::Smol(task) => task.detach(),
+            Handle::Smol(ex) => ex.spawn(fut).detach(),
         }
     }
 }

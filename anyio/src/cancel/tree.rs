@@ -382,9 +382,21 @@ fn waker_identity(waker: &Waker) -> (usize, usize) {
     )
 }
 
+impl ScopeNode {
+    /// Wakes every task blocked at or beneath this node, shielded or not (used when a task
+    /// group is dropped: its children must run once more to drop their futures).
+    pub(crate) fn wake_all(self: &Arc<Self>) {
+        walk_and_wake(self.clone(), true);
+    }
+}
+
 /// Wakes every task blocked at or beneath `root`, not descending into shielded nodes (they
 /// hide outer cancellation).
 fn wake_subtree(root: Arc<ScopeNode>) {
+    walk_and_wake(root, false);
+}
+
+fn walk_and_wake(root: Arc<ScopeNode>, through_shields: bool) {
     let mut stack = vec![root];
     let mut wakers = Vec::new();
     while let Some(node) = stack.pop() {
@@ -394,7 +406,7 @@ fn wake_subtree(root: Arc<ScopeNode>) {
         }
         for (_, child) in inner.children.iter() {
             if let Some(child) = child.upgrade() {
-                if !child.shield() {
+                if through_shields || !child.shield() {
                     stack.push(child);
                 }
             }
