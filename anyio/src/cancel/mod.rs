@@ -262,7 +262,7 @@ impl CancelScope {
     {
         Scoped {
             driver: Driver::new(self.node.clone()),
-            started: false,
+            start: Start::Handle,
             fut,
         }
     }
@@ -284,6 +284,15 @@ impl Driver {
     pub(crate) fn new(node: Arc<ScopeNode>) -> Driver {
         Driver {
             node: Some(node),
+            timer: None,
+            finished: false,
+        }
+    }
+
+    /// A driver whose node is created at the first poll ([`Start::Lazy`]).
+    fn lazy() -> Driver {
+        Driver {
+            node: None,
             timer: None,
             finished: false,
         }
@@ -373,15 +382,37 @@ impl Drop for Driver {
     }
 }
 
+/// How a [`Scoped`] future gets its scope node at its first poll.
+#[derive(Debug)]
+enum Start {
+    /// The node of a [`CancelScope`] handle, entered now.
+    Handle,
+    /// No handle exists (`move_on_after` and friends): the node is created at the first
+    /// poll, already entered, with this deadline.
+    Lazy(Option<Instant>),
+    /// Started.
+    Running,
+}
+
 pin_project! {
     /// The future of [`CancelScope::run`] and [`move_on_after`].
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
     pub struct Scoped<F> {
         driver: Driver,
-        started: bool,
+        start: Start,
         #[pin]
         fut: F,
+    }
+}
+
+impl<F> Scoped<F> {
+    fn lazy(deadline: Option<Instant>, fut: F) -> Scoped<F> {
+        Scoped {
+            driver: Driver::lazy(),
+            start: Start::Lazy(deadline),
+            fut,
+        }
     }
 }
 
@@ -394,14 +425,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if !*this.started {
-            *this.started = true;
-            if !this.driver.node().enter(context::current_scope()) {
-                this.driver.finished = true;
-                return Poll::Ready(Err(E::from(Error::new(
-                    ErrorKind::InvalidState,
-                    "a cancel scope can run only one future, once",
-                ))));
+        match std::mem::replace(this.start, Start::Running) {
+            Start::Running => {}
+            Start::Lazy(deadline) => {
+                this.driver.node = Some(ScopeNode::entered(context::current_scope(), deadline));
+            }
+            Start::Handle => {
+                if !this.driver.node().enter(context::current_scope()) {
+                    this.driver.finished = true;
+                    return Poll::Ready(Err(E::from(Error::new(
+                        ErrorKind::InvalidState,
+                        "a cancel scope can run only one future, once",
+                    ))));
+                }
             }
         }
         let fut = this.fut;
@@ -454,7 +490,7 @@ where
     F: Future<Output = std::result::Result<T, E>>,
     E: From<Error> + 'static,
 {
-    CancelScope::new().with_timeout(timeout).run(fut)
+    Scoped::lazy(deadline_after(timeout), fut)
 }
 
 /// Runs `fut` with the deadline `deadline`; on expiry, `fut` is cancelled and this resolves
@@ -472,7 +508,7 @@ where
     F: Future<Output = std::result::Result<T, E>>,
     E: From<Error> + 'static,
 {
-    CancelScope::new().with_deadline(deadline).run(fut)
+    Scoped::lazy(Some(deadline), fut)
 }
 
 /// Runs `fut` with a deadline `timeout` from now; on expiry, `fut` is cancelled and this
@@ -506,7 +542,7 @@ where
     F: Future<Output = std::result::Result<T, E>>,
     E: From<Error> + 'static,
 {
-    fail(CancelScope::new().with_timeout(timeout), fut).await
+    fail(Scoped::lazy(deadline_after(timeout), fut)).await
 }
 
 /// Runs `fut` with the deadline `deadline`; on expiry, `fut` is cancelled and this fails
@@ -525,15 +561,15 @@ where
     F: Future<Output = std::result::Result<T, E>>,
     E: From<Error> + 'static,
 {
-    fail(CancelScope::new().with_deadline(deadline), fut).await
+    fail(Scoped::lazy(Some(deadline), fut)).await
 }
 
-async fn fail<F, T, E>(scope: CancelScope, fut: F) -> std::result::Result<T, E>
+async fn fail<F, T, E>(scoped: Scoped<F>) -> std::result::Result<T, E>
 where
     F: Future<Output = std::result::Result<T, E>>,
     E: From<Error> + 'static,
 {
-    match scope.run(fut).await? {
+    match scoped.await? {
         Some(v) => Ok(v),
         None => Err(E::from(Error::timed_out(None))),
     }

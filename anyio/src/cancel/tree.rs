@@ -13,8 +13,8 @@
 //!    has passed, or it is not shielded and its parent is effectively cancelled. `CANCELLED`
 //!    is never cleared.
 //! 2. The pull side needs no lock and no allocation: flags and the deadline are atomics, the
-//!    parent pointer is written once (when the node is entered) before any checkpoint can
-//!    see the node.
+//!    parent pointer is written once — at creation, or (for a `CancelScope` handle made
+//!    before it runs) when the node is entered — before any checkpoint can see the node.
 //! 3. A node appears in its parent's `children` list only once some task blocked beneath it
 //!    (lazy linking: scopes that never block cost no lock). Linking a node links its
 //!    ancestors too, so every blocked task is reachable from every ancestor scope.
@@ -56,9 +56,14 @@ const LINKED: u8 = 1 << 7;
 
 /// One node of the scope tree. See the module docs for the invariants.
 pub(crate) struct ScopeNode {
+    /// The parent of a node created already entered (`early`): task groups, tasks, and the
+    /// scopes of `move_on_after` and friends, which are created at their first poll.
+    parent: Option<Arc<ScopeNode>>,
     /// # Invariant
-    /// Set once, when the node is entered, before the node is published to checkpoints.
-    parent: OnceLock<Option<Arc<ScopeNode>>>,
+    /// For a node created before it is entered (a `CancelScope` handle): set once, when the
+    /// node is entered, before the node is published to checkpoints.
+    late_parent: OnceLock<Option<Arc<ScopeNode>>>,
+    early: bool,
     flags: AtomicU8,
     /// Nanoseconds on the crate clock; meaningful only while `HAS_DEADLINE` is set.
     deadline: AtomicU64,
@@ -96,7 +101,9 @@ impl ScopeNode {
             flags |= HAS_DEADLINE;
         }
         ScopeNode {
-            parent: OnceLock::new(),
+            parent: None,
+            late_parent: OnceLock::new(),
+            early: false,
             flags: AtomicU8::new(flags),
             deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
             waker_data: AtomicUsize::new(0),
@@ -107,8 +114,17 @@ impl ScopeNode {
 
     /// A node entered at once under `parent` (task groups and tasks).
     pub(crate) fn child_of(parent: Option<Arc<ScopeNode>>) -> Arc<ScopeNode> {
-        let mut node = ScopeNode::new(None, false);
-        node.parent = OnceLock::from(parent);
+        ScopeNode::entered(parent, None)
+    }
+
+    /// A node entered at once under `parent`, with a deadline.
+    pub(crate) fn entered(
+        parent: Option<Arc<ScopeNode>>,
+        deadline: Option<Instant>,
+    ) -> Arc<ScopeNode> {
+        let mut node = ScopeNode::new(deadline, false);
+        node.parent = parent;
+        node.early = true;
         Arc::new(node)
     }
 
@@ -120,15 +136,19 @@ impl ScopeNode {
 
     /// Sets the parent. Returns false if the node was entered before.
     pub(crate) fn enter(&self, parent: Option<Arc<ScopeNode>>) -> bool {
-        self.parent.set(parent).is_ok()
+        !self.early && self.late_parent.set(parent).is_ok()
     }
 
     pub(crate) fn is_entered(&self) -> bool {
-        self.parent.get().is_some()
+        self.early || self.late_parent.get().is_some()
     }
 
     fn parent(&self) -> Option<&Arc<ScopeNode>> {
-        self.parent.get().and_then(Option::as_ref)
+        if self.early {
+            self.parent.as_ref()
+        } else {
+            self.late_parent.get().and_then(Option::as_ref)
+        }
     }
 
     pub(crate) fn cancel_called(&self) -> bool {
