@@ -9,8 +9,8 @@
 //! 2. polls the inner future with a waker of its own that records "this task was woken"
 //!    before passing the wake-up on, so [`wait_all_tasks_blocked`] can tell a blocked task
 //!    from a runnable one;
-//! 3. when the poll blocked, links the task's scope node into the scope tree so that a
-//!    cancellation anywhere above wakes it.
+//! 3. when the poll is pending, links the task's scope node into the scope tree so that a
+//!    cancellation (or the abort of its group) anywhere above wakes it.
 //!
 //! [`wait_all_tasks_blocked`]: crate::testing::wait_all_tasks_blocked
 
@@ -394,7 +394,10 @@ impl<F: Future> Future for TaskFuture<F> {
             core.state.fetch_or(NOTIFIED, Ordering::AcqRel);
         }
         core.state.fetch_and(!POLLING, Ordering::AcqRel);
-        if out.is_pending() && polled.blocked {
+        // Linked whenever it is pending, not only when an anyio operation blocked: a child
+        // parked in a foreign future must still be reachable when its group is aborted.
+        // (Once linked, this costs three loads.)
+        if out.is_pending() {
             node.block(waker);
         }
         if let (Some(limit), Some(started)) = (slow_poll, started) {

@@ -712,6 +712,35 @@ async fn dropping_group_future_aborts_shielded_and_busy_children() -> anyio::Res
 }
 
 #[anyio::test]
+async fn dropping_group_future_aborts_a_child_parked_in_a_foreign_future() -> anyio::Result<()> {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let d = dropped.clone();
+    let group = task_group(|tg| async move {
+        let flag = DropFlag(d);
+        tg.start_soon(async move {
+            let _flag = flag;
+            // Not an anyio operation: never sees cancellation, never woken by anything.
+            futures_lite::future::pending::<()>().await;
+            Ok(())
+        })?;
+        sleep_forever().await
+    });
+    let raced = futures_lite::future::or(async { group.await.map(|_| "group") }, async {
+        sleep(Duration::from_millis(10)).await?;
+        Ok("timer")
+    })
+    .await?;
+    assert_eq!(raced, "timer");
+    for _ in 0..1000 {
+        if dropped.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(1)).await?;
+    }
+    panic!("a child parked in a foreign future outlived its dropped group");
+}
+
+#[anyio::test]
 async fn children_spawned_in_cancelled_group_see_cancellation() -> anyio::Result<()> {
     let log = Log::new();
     let l = log.clone();
