@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use crate::cancel::tree::ScopeNode;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::task::TaskCore;
 
 struct Current {
@@ -62,6 +62,29 @@ pub(crate) fn spend_budget() -> bool {
             }
         })
         .unwrap_or(true)
+}
+
+/// [`check_cancelled`] and, when not cancelled, [`spend_budget`], in one thread-local
+/// access: `Err` with the cancellation, or `Ok(must_yield)`.
+pub(crate) fn check_and_spend() -> Result<bool, Error> {
+    CURRENT
+        .try_with(|c| {
+            let scope = c.scope.take();
+            let cancelled = scope.as_ref().and_then(|s| s.check());
+            c.scope.set(scope);
+            if let Some(e) = cancelled {
+                return Err(e);
+            }
+            let left = c.budget.get();
+            if left <= 1 {
+                c.budget.set(BUDGET);
+                Ok(true)
+            } else {
+                c.budget.set(left - 1);
+                Ok(false)
+            }
+        })
+        .unwrap_or(Ok(true))
 }
 
 /// Refills the budget: a task starts every poll with a full one.

@@ -49,10 +49,9 @@ use crate::task::RunContext;
 /// # }).unwrap();
 /// ```
 pub async fn checkpoint() -> Result<()> {
-    if let Some(e) = context::check_cancelled() {
-        return Err(e);
+    if context::check_and_spend()? {
+        crate::backend::yield_now().await;
     }
-    schedule_point().await;
     Ok(())
 }
 
@@ -115,12 +114,11 @@ pub(crate) async fn schedule_point() {
 /// `poll` must register `cx`'s waker before returning `Pending`; an operation that hands
 /// out resources must withdraw its waiter when the returned future is dropped or cancelled.
 pub(crate) async fn wait<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Result<T> {
-    if let Some(e) = context::check_cancelled() {
-        return Err(e);
-    }
     // The schedule point comes first: a future dropped while it yields has taken nothing,
     // whereas yielding after a completed operation would lose its value on such a drop.
-    schedule_point().await;
+    if context::check_and_spend()? {
+        crate::backend::yield_now().await;
+    }
     poll_fn(|cx| {
         if let Poll::Ready(v) = poll(cx) {
             return Poll::Ready(Ok(v));

@@ -375,14 +375,15 @@ enum Phase {
 fn poll_checkpoint(phase: &mut Phase, cx: &mut Context<'_>) -> Poll<Option<Error>> {
     match *phase {
         Phase::Start => {
-            if let Some(e) = context::check_cancelled() {
-                return Poll::Ready(Some(e));
-            }
             // A schedule point under the task's cooperative budget (see `lowlevel`). It
             // comes *before* the operation, so a future dropped while it yields has taken
             // nothing. The wake-up is immediate: the executor runs the task again after the
             // other ready ones.
-            if context::spend_budget() {
+            let must_yield = match context::check_and_spend() {
+                Ok(must_yield) => must_yield,
+                Err(e) => return Poll::Ready(Some(e)),
+            };
+            if must_yield {
                 *phase = Phase::Yielded;
                 context::mark_yielded();
                 cx.waker().wake_by_ref();
