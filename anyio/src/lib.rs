@@ -47,6 +47,9 @@
 //! [`Runner`] chooses one per run. Outside [`run`](fn@run), the backend is detected at each call:
 //! inside a tokio runtime anyio uses tokio, anywhere else smol (see
 //! [`current_async_library`]). tokio-native libraries work inside `anyio::run` on tokio.
+//! A tokio runtime that anyio runs on must have its time driver enabled (`enable_time` or
+//! `enable_all`, as `#[tokio::main]` and anyio's own runtimes do): anyio's sleeps and
+//! deadlines are tokio timers there, and tokio panics when they are used without it.
 //!
 //! # Cargo features
 //!
