@@ -49,6 +49,19 @@ fn check_async(item: &ItemFn) -> syn::Result<()> {
     Ok(())
 }
 
+/// The error, plus an empty function of the same name, so that the error is the only one
+/// reported (without it, a missing `main` would be reported too).
+pub(crate) fn error_with_stub(error: syn::Error, item: TokenStream) -> TokenStream {
+    let error = error.into_compile_error();
+    match syn::parse2::<ItemFn>(item) {
+        Ok(f) => {
+            let name = &f.sig.ident;
+            quote! { #error fn #name() {} }
+        }
+        Err(_) => error,
+    }
+}
+
 pub(crate) fn main(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut backend = quote!(::core::default::Default::default());
     for meta in parse_args(args)? {

@@ -23,8 +23,9 @@ use proc_macro::TokenStream;
 /// itself fails (a runtime that cannot be built).
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
-    entry::main(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
+    let item: proc_macro2::TokenStream = item.into();
+    entry::main(args.into(), item.clone())
+        .unwrap_or_else(|e| entry::error_with_stub(e, item))
         .into()
 }
 

@@ -1,0 +1,2 @@
+#[anyio::main(flavor = "current_thread")]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[anyio::main]
+async fn main(_args: Vec<String>) {}

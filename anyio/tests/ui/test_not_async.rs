@@ -1,0 +1,4 @@
+#[anyio::test]
+fn not_async() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[anyio::test(backends = ["trio"])]
+async fn on_trio() {}
+
+fn main() {}
