@@ -650,6 +650,10 @@ async fn shielded_inner_scope_absorbs_own_cancel_then_outer_raises() -> anyio::R
 
 #[test]
 fn cancellation_reaches_tasks_on_other_threads() {
+    support::with_timeout(60, cancellation_reaches_tasks_on_other_threads_inner);
+}
+
+fn cancellation_reaches_tasks_on_other_threads_inner() {
     for backend in anyio::available_backends() {
         let runner = match backend.name() {
             "smol" => {

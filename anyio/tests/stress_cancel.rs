@@ -68,7 +68,11 @@ async fn child(
     r
 }
 
-fn stress(name: &str, runner: Runner, seed: u64) {
+fn stress(name: &'static str, runner: Runner, seed: u64) {
+    support::with_timeout(120, move || stress_inner(name, runner, seed));
+}
+
+fn stress_inner(name: &str, runner: Runner, seed: u64) {
     let live = Arc::new(AtomicUsize::new(0));
     let stats = Arc::new(Stats::default());
     let started = Instant::now();
