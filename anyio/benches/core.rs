@@ -15,48 +15,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyio::{Backend, Error, Runner, TokioOptions};
-use support::Case;
+use anyio::{Backend, Error};
+use support::{Case, anyio_timed, tokio_timed};
 
 const SPAWNS: usize = 100_000;
 const SCOPES: usize = 1_000_000;
 const CHECKPOINTS: usize = 1_000_000;
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Times `body` inside an anyio run on `backend` (runtime setup not timed).
-fn anyio_timed<F, Fut>(backend: Backend, body: F) -> Duration
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = anyio::Result<()>>,
-{
-    let runner = match backend {
-        Backend::Tokio => Runner::new(backend).tokio_options(TokioOptions::new().worker_threads(2)),
-        _ => Runner::new(backend),
-    };
-    runner
-        .run(|| async move {
-            let start = Instant::now();
-            body().await?;
-            Ok::<_, Error>(start.elapsed())
-        })
-        .unwrap()
-}
-
-fn tokio_timed<Fut: Future<Output = ()>>(body: impl FnOnce() -> Fut) -> Duration {
-    let rt = tokio_rt();
-    rt.block_on(async move {
-        let start = Instant::now();
-        body().await;
-        start.elapsed()
-    })
-}
 
 fn smol_timed<Fut: Future<Output = ()>>(
     body: impl FnOnce(Arc<async_executor::Executor<'static>>) -> Fut,

@@ -35,11 +35,15 @@
 //! `ANYIO_BENCH_ONLY=lock` keeps the cases whose title contains `lock`;
 //! `ANYIO_BENCH_CONTENDER="anyio Lock"` runs that contender once, for a profiler).
 
+mod support;
+
+use support::{anyio_timed, tokio_rt};
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyio::{Backend, Error, Event, Lock, Runner, Semaphore, TokioOptions};
+use anyio::{Backend, Event, Lock, Semaphore};
 
 const LOCK_TASKS: usize = 100;
 const LOCK_ROUNDS: usize = 10_000;
@@ -118,32 +122,6 @@ fn run_case(mut case: Case<'_>, rounds: usize) {
 
 // ---------------------------------------------------------------------------------------
 // Executors: run a body with the clock started inside, setup outside.
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn anyio_timed<F, Fut>(backend: Backend, body: F) -> Duration
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = anyio::Result<()>>,
-{
-    let runner = match backend {
-        Backend::Tokio => Runner::new(backend).tokio_options(TokioOptions::new().worker_threads(2)),
-        _ => Runner::new(backend),
-    };
-    runner
-        .run(|| async move {
-            let start = Instant::now();
-            body().await?;
-            Ok::<_, Error>(start.elapsed())
-        })
-        .unwrap()
-}
 
 /// Spawns `n` tokio tasks made by `task(i)` and waits for all of them.
 fn tokio_tasks<Fut>(n: usize, task: impl Fn(usize) -> Fut) -> Duration

@@ -27,43 +27,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyio::from_thread::start_blocking_portal;
-use anyio::{Backend, Error, Runner, TokioOptions};
-use support::Case;
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Times `body` inside an anyio run on `backend` (runtime setup not timed).
-fn anyio_timed<F, Fut>(backend: Backend, body: F) -> Duration
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = anyio::Result<()>>,
-{
-    let runner = match backend {
-        Backend::Tokio => Runner::new(backend).tokio_options(TokioOptions::new().worker_threads(2)),
-        _ => Runner::new(backend),
-    };
-    runner
-        .run(|| async move {
-            let start = Instant::now();
-            body().await?;
-            Ok::<_, Error>(start.elapsed())
-        })
-        .unwrap()
-}
-
-fn tokio_timed<Fut: Future<Output = ()>>(body: impl FnOnce() -> Fut) -> Duration {
-    tokio_rt().block_on(async move {
-        let start = Instant::now();
-        body().await;
-        start.elapsed()
-    })
-}
+use anyio::{Backend, Error};
+use support::{Case, anyio_timed, tokio_timed};
 
 fn smol_timed<Fut: Future<Output = ()>>(body: impl FnOnce() -> Fut) -> Duration {
     let ex = async_executor::Executor::new();

@@ -440,6 +440,28 @@ async fn cancelling_outer_group_reaches_grandchildren() -> anyio::Result<()> {
     Ok(())
 }
 
+/// Drops `group` (its future loses a race with a 10 ms timer), then waits until every flag
+/// is set: the aborted children's futures were dropped.
+async fn drop_group_and_wait<F>(group: F, flags: &[&Arc<AtomicBool>]) -> anyio::Result<()>
+where
+    F: std::future::Future<Output = anyio::Result<Option<()>>>,
+{
+    let raced = futures_lite::future::or(async { group.await.map(|_| "group") }, async {
+        sleep(Duration::from_millis(10)).await?;
+        Ok("timer")
+    })
+    .await?;
+    assert_eq!(raced, "timer");
+    // The abort takes effect when the executor next runs each child.
+    for _ in 0..1000 {
+        if flags.iter().all(|f| f.load(Ordering::SeqCst)) {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(1)).await?;
+    }
+    panic!("a child of a dropped group was never aborted");
+}
+
 struct Counted(Arc<AtomicUsize>);
 
 impl Drop for Counted {
@@ -655,20 +677,7 @@ async fn dropping_group_future_aborts_children() -> anyio::Result<()> {
         })?;
         sleep_forever().await
     });
-    let raced = futures_lite::future::or(async { group.await.map(|_| "group") }, async {
-        sleep(Duration::from_millis(10)).await?;
-        Ok("timer")
-    })
-    .await?;
-    assert_eq!(raced, "timer");
-    // The abort takes effect when the executor next runs the child.
-    for _ in 0..1000 {
-        if dropped.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        sleep(Duration::from_millis(1)).await?;
-    }
-    panic!("the child of a dropped group was never aborted");
+    drop_group_and_wait(group, &[&dropped]).await
 }
 
 #[anyio::test]
@@ -696,19 +705,7 @@ async fn dropping_group_future_aborts_shielded_and_busy_children() -> anyio::Res
         })?;
         sleep_forever().await
     });
-    let raced = futures_lite::future::or(async { group.await.map(|_| "group") }, async {
-        sleep(Duration::from_millis(10)).await?;
-        Ok("timer")
-    })
-    .await?;
-    assert_eq!(raced, "timer");
-    for _ in 0..1000 {
-        if shielded_dropped.load(Ordering::SeqCst) && busy_dropped.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        sleep(Duration::from_millis(1)).await?;
-    }
-    panic!("a child of a dropped group was never aborted");
+    drop_group_and_wait(group, &[&shielded_dropped, &busy_dropped]).await
 }
 
 #[anyio::test]
@@ -725,19 +722,7 @@ async fn dropping_group_future_aborts_a_child_parked_in_a_foreign_future() -> an
         })?;
         sleep_forever().await
     });
-    let raced = futures_lite::future::or(async { group.await.map(|_| "group") }, async {
-        sleep(Duration::from_millis(10)).await?;
-        Ok("timer")
-    })
-    .await?;
-    assert_eq!(raced, "timer");
-    for _ in 0..1000 {
-        if dropped.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        sleep(Duration::from_millis(1)).await?;
-    }
-    panic!("a child parked in a foreign future outlived its dropped group");
+    drop_group_and_wait(group, &[&dropped]).await
 }
 
 #[anyio::test]

@@ -3,7 +3,10 @@
 //! several rounds, and reports the medians and their ratio.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::time::{Duration, Instant};
+
+use anyio::{Backend, Error, Runner, TokioOptions};
 
 /// One comparison: a name, and the two timed closures (each returns its own elapsed time,
 /// so setup such as building a runtime stays outside the measurement).
@@ -103,4 +106,42 @@ pub fn time(f: impl FnOnce()) -> Duration {
     let start = Instant::now();
     f();
     start.elapsed()
+}
+
+/// The tokio runtime every benchmark compares against: multi-thread, two workers.
+pub fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Times `body` inside an anyio run on `backend` (runtime setup not timed), on the same
+/// kind of runtime as [`tokio_rt`] for tokio and anyio's default (one thread) for smol.
+pub fn anyio_timed<F, Fut>(backend: Backend, body: F) -> Duration
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = anyio::Result<()>>,
+{
+    let runner = match backend {
+        Backend::Tokio => Runner::new(backend).tokio_options(TokioOptions::new().worker_threads(2)),
+        _ => Runner::new(backend),
+    };
+    runner
+        .run(|| async move {
+            let start = Instant::now();
+            body().await?;
+            Ok::<_, Error>(start.elapsed())
+        })
+        .unwrap()
+}
+
+/// Times `body` in `block_on` of a [`tokio_rt`] runtime (runtime setup not timed).
+pub fn tokio_timed<Fut: Future<Output = ()>>(body: impl FnOnce() -> Fut) -> Duration {
+    tokio_rt().block_on(async move {
+        let start = Instant::now();
+        body().await;
+        start.elapsed()
+    })
 }
