@@ -1,8 +1,12 @@
 //! Running an event loop: [`run`], [`Runner`], [`Backend`] and the backend options
 //! (AnyIO's "The basics").
 //!
-//! [`run`] starts the default backend (tokio), runs `main` as the root task and returns
-//! its result. [`Runner`] chooses the backend and its options.
+//! # The model
+//!
+//! An anyio program runs its top-level async function as the *root task* of an event loop.
+//! [`run`] starts the default backend (tokio), runs `main` as the root task and returns its
+//! result once it finishes; every task the program started in task groups has finished by
+//! then, since task groups wait for their children.
 //!
 //! ```
 //! async fn main_task() -> anyio::Result<()> {
@@ -13,9 +17,46 @@
 //! anyio::run(main_task).unwrap();
 //! ```
 //!
-//! anyio also works without [`run`]: inside `#[tokio::main]` or `Runtime::block_on` it
-//! runs on tokio, and inside `smol::block_on` or any other executor it runs on smol (see
-//! [`current_async_library`] for how the backend is detected).
+//! `main` may return `Result<T, E>` for any `E` that an [`Error`] converts into
+//! (`anyio::Error`, `std::io::Error`, `anyhow::Error`, `Box<dyn Error + Send + Sync>`): a
+//! runtime that cannot be built is reported through `main`'s own error type.
+//!
+//! # Choosing a backend and its options
+//!
+//! [`Runner`] chooses the backend — by value, or parsed from a name (`"smol".parse()`), so
+//! it can come from a configuration file or the command line — and its options, typed per
+//! backend (AnyIO's `backend_options`):
+//!
+//! * tokio ([`TokioOptions`]): the scheduler flavor (multi-thread, the default, or
+//!   current-thread), the number of worker threads, or a `runtime_factory` that builds the
+//!   tokio `Runtime` itself (asyncio's `loop_factory`);
+//! * smol ([`SmolOptions`]): the number of threads that run the executor (one by default,
+//!   the calling thread: trio's single-threaded model).
+//!
+//! ```
+//! use anyio::{Backend, Runner, SmolOptions};
+//!
+//! let backend: Backend = "smol".parse()?;
+//! let lib = Runner::new(backend)
+//!     .smol_options(SmolOptions::new().threads(2))
+//!     .run(|| async { anyio::current_async_library() })?;
+//! assert_eq!(lib, "smol");
+//! # Ok::<_, anyio::Error>(())
+//! ```
+//!
+//! # Debug mode
+//!
+//! [`Runner::debug`] (asyncio's debug mode) reports every poll of an anyio task that holds
+//! its thread for 100 ms or more — blocking code that should have gone to
+//! [`to_thread`](crate::to_thread) — on stderr, with the task's name;
+//! [`Runner::slow_poll_threshold`] sets the threshold.
+//!
+//! # Without `run`
+//!
+//! anyio also works without [`run`]: inside `#[tokio::main]` or `Runtime::block_on` it runs
+//! on tokio, and inside `smol::block_on` or any other executor it runs on smol (see
+//! [`current_async_library`] for how the backend is detected). Calling [`run`] from inside
+//! an event loop is an error rather than a nested loop.
 
 use std::fmt;
 use std::future::Future;
