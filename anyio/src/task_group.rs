@@ -327,14 +327,14 @@ impl Drop for AbortOnDrop {
 
 pin_project_lite::pin_project! {
     /// A child's future, dropped unpolled once its group is aborted.
-    struct Abortable<F> {
-        core: Arc<TaskCore>,
+    struct Abortable<'a, F> {
+        core: &'a TaskCore,
         #[pin]
         fut: Option<F>,
     }
 }
 
-impl<F: Future> Future for Abortable<F> {
+impl<F: Future> Future for Abortable<'_, F> {
     type Output = Option<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -559,7 +559,7 @@ impl TaskGroup {
         let child_core = core.clone();
         let child = async move {
             let guarded = Abortable {
-                core: child_core.clone(),
+                core: &child_core,
                 fut: Some(AssertUnwindSafe(fut).catch_unwind()),
             };
             let (outcome, report) = match guarded.await {
