@@ -50,18 +50,18 @@ pub(crate) const BUDGET: u8 = 128;
 /// Spends one unit of the cooperative budget; true when it is exhausted, in which case the
 /// caller must yield (the budget is refilled for the next round).
 pub(crate) fn spend_budget() -> bool {
-    CURRENT
-        .try_with(|c| {
-            let left = c.budget.get();
-            if left <= 1 {
-                c.budget.set(BUDGET);
-                true
-            } else {
-                c.budget.set(left - 1);
-                false
-            }
-        })
-        .unwrap_or(true)
+    CURRENT.try_with(spend).unwrap_or(true)
+}
+
+fn spend(c: &Current) -> bool {
+    let left = c.budget.get();
+    if left <= 1 {
+        c.budget.set(BUDGET);
+        true
+    } else {
+        c.budget.set(left - 1);
+        false
+    }
 }
 
 /// [`check_cancelled`] and, when not cancelled, [`spend_budget`], in one thread-local
@@ -72,16 +72,9 @@ pub(crate) fn check_and_spend() -> Result<bool, Error> {
             let scope = c.scope.take();
             let cancelled = scope.as_ref().and_then(|s| s.check());
             c.scope.set(scope);
-            if let Some(e) = cancelled {
-                return Err(e);
-            }
-            let left = c.budget.get();
-            if left <= 1 {
-                c.budget.set(BUDGET);
-                Ok(true)
-            } else {
-                c.budget.set(left - 1);
-                Ok(false)
+            match cancelled {
+                Some(e) => Err(e),
+                None => Ok(spend(c)),
             }
         })
         .unwrap_or(Ok(true))
