@@ -320,6 +320,11 @@ impl ScopeNode {
 
     /// Links this node and its ancestors; returns whether this node was newly linked.
     fn link(self: &Arc<Self>) -> bool {
+        if self.parent().is_none() {
+            // A root has nothing to link to: mark it so the next block takes the fast path.
+            self.flags.fetch_or(ENGAGED | LINKED, Ordering::AcqRel);
+            return false;
+        }
         let mut node = self.clone();
         let mut first = true;
         let mut linked_self = false;
