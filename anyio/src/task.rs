@@ -149,6 +149,8 @@ pub(crate) struct TaskCore {
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
+    /// The run's debug threshold, copied here: read on every poll.
+    slow_poll: Option<Duration>,
     /// Whether the task is still listed in its run's registry, and where.
     registered: AtomicBool,
     slot: AtomicUsize,
@@ -200,8 +202,13 @@ impl TaskCore {
 
     fn with_origin(name: Option<Arc<str>>, parent: Option<u64>, origin: Origin) -> Arc<TaskCore> {
         let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
+        let slow_poll = match &origin {
+            Origin::Own(env) => env.run.slow_poll,
+            Origin::Group(group) => group.env().run.slow_poll,
+        };
         let core = Arc::new(TaskCore {
             id,
+            slow_poll,
             name,
             parent,
             origin,
@@ -378,7 +385,7 @@ impl<F: Future> Future for TaskFuture<F> {
             };
             core.register_inner_waker(cx.waker());
             core.state.store(POLLING, Ordering::Release);
-            let slow = core.env().run.slow_poll;
+            let slow = core.slow_poll;
             (slow, slow.map(|_| Instant::now()))
         };
         let fut = this.fut;
