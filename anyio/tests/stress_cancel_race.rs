@@ -3,7 +3,8 @@
 //! wakes it, or the task sees the cancellation when it re-checks after linking).
 //!
 //! Each round, one child blocks in a fresh scope while a sibling — on another thread when
-//! the runtime has two — cancels that scope (or an enclosing one) at the same moment. A lost
+//! the runtime has two — cancels that scope (or an enclosing one) at the same moment; and a
+//! third shape races a cancellation against the scope's completion. A lost
 //! wake-up would hang the round; the test's timeout turns that into a failure. Bounded:
 //! 20,000 rounds of each shape per runtime, each runtime under a 120 s timeout.
 
@@ -13,9 +14,10 @@ use anyio::{Backend, CancelScope, Runner, SmolOptions, TokioOptions, sleep_forev
 
 const ROUNDS: usize = 20_000;
 
-async fn race_rounds() -> anyio::Result<(usize, usize)> {
+async fn race_rounds() -> anyio::Result<(usize, usize, usize)> {
     let mut caught = 0;
     let mut nested_caught = 0;
+    let mut completed_first = 0;
     for _ in 0..ROUNDS {
         // The scope itself is cancelled.
         let scope = CancelScope::new();
@@ -55,8 +57,33 @@ async fn race_rounds() -> anyio::Result<(usize, usize)> {
         })
         .await?;
         nested_caught += usize::from(outer.cancelled_caught());
+
+        // A cancellation racing the scope's completion: either outcome is fine, but the
+        // scope's report must match what its future returned (DESIGN §3.4's pitfall).
+        let scope = CancelScope::new();
+        let remote = scope.clone();
+        let s = scope.clone();
+        let out = anyio::task_group(|tg| async move {
+            let h = tg.start_soon(async move {
+                s.run(async {
+                    anyio::lowlevel::checkpoint().await?;
+                    Ok::<_, anyio::Error>(7)
+                })
+                .await
+            })?;
+            tg.start_soon(async move {
+                remote.cancel();
+                Ok(())
+            })?;
+            h.await
+        })
+        .await?
+        .expect("the group was not cancelled");
+        assert_eq!(out.is_none(), scope.cancelled_caught());
+        assert!(out.is_none() || out == Some(7));
+        completed_first += usize::from(out.is_some());
     }
-    Ok((caught, nested_caught))
+    Ok((caught, nested_caught, completed_first))
 }
 
 fn run_on(name: &'static str, runner: Runner) {
@@ -65,13 +92,15 @@ fn run_on(name: &'static str, runner: Runner) {
     std::thread::spawn(move || {
         let _ = tx.send(runner.run(race_rounds));
     });
-    let (caught, nested) = match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+    let (caught, nested, completed) = match rx.recv_timeout(std::time::Duration::from_secs(120)) {
         Ok(out) => out.unwrap(),
         Err(_) => panic!("{name}: a cancellation was lost (a round hung)"),
     };
     println!(
         "{name}: {ROUNDS} rounds of each shape, every blocked task woken \
-         ({caught} + {nested} scopes caught their cancellation) in {:?}",
+         ({caught} + {nested} scopes caught their cancellation); completion races: \
+         {completed} completed first, {} cancelled first; in {:?}",
+        ROUNDS - completed,
         start.elapsed()
     );
     assert_eq!(caught, ROUNDS);
