@@ -10,10 +10,9 @@ use anyio::{Backend, Borrower, CancelScope, CapacityLimiter, ErrorKind, Event};
 use futures_lite::future::poll_once;
 
 mod support;
-mod support_sync;
 
 use support::Log;
-use support_sync::kind;
+use support::kind;
 
 #[anyio::test]
 async fn zero_tokens_is_an_error() -> anyio::Result<()> {
@@ -562,17 +561,17 @@ async fn stress_body() -> anyio::Result<String> {
 
 #[test]
 fn stress_multi_thread_tokio() {
-    support_sync::stress(Backend::Tokio, "capacity limiter stress", stress_body);
+    support::stress(Backend::Tokio, "capacity limiter stress", stress_body);
 }
 
 #[test]
 fn stress_multi_thread_smol() {
-    support_sync::stress(Backend::Smol, "capacity limiter stress", stress_body);
+    support::stress(Backend::Smol, "capacity limiter stress", stress_body);
 }
 
 #[test]
 fn handles_guards_and_futures_are_send() {
-    use support_sync::{assert_send, assert_send_sync};
+    use support::{assert_send, assert_send_sync};
     let limiter = CapacityLimiter::new(1).unwrap();
     assert_send_sync(&limiter);
     assert_send(&limiter.acquire());

@@ -10,10 +10,9 @@ use anyio::{Backend, CancelScope, Condition, ErrorKind, Event, Lock};
 use futures_lite::future::poll_once;
 
 mod support;
-mod support_sync;
 
 use support::Log;
-use support_sync::kind;
+use support::kind;
 
 /// Spawns a task that takes the condition's lock, waits once, and logs `name` once it was
 /// notified and holds the lock again.
@@ -438,17 +437,17 @@ async fn stress_body() -> anyio::Result<String> {
 
 #[test]
 fn stress_multi_thread_tokio() {
-    support_sync::stress(Backend::Tokio, "condition stress", stress_body);
+    support::stress(Backend::Tokio, "condition stress", stress_body);
 }
 
 #[test]
 fn stress_multi_thread_smol() {
-    support_sync::stress(Backend::Smol, "condition stress", stress_body);
+    support::stress(Backend::Smol, "condition stress", stress_body);
 }
 
 #[test]
 fn handles_guards_and_futures_are_send() {
-    use support_sync::{assert_send, assert_send_sync};
+    use support::{assert_send, assert_send_sync};
     let cond = Condition::new();
     assert_send_sync(&cond);
     assert_send(&cond.lock());

@@ -9,9 +9,8 @@ use anyio::{Backend, CancelScope, ErrorKind, Event};
 use futures_lite::future::poll_once;
 
 mod support;
-mod support_sync;
 
-use support_sync::kind;
+use support::kind;
 
 #[anyio::test]
 async fn set_wakes_the_waiter() -> anyio::Result<()> {
@@ -268,17 +267,17 @@ async fn stress_body() -> anyio::Result<String> {
 
 #[test]
 fn stress_multi_thread_tokio() {
-    support_sync::stress(Backend::Tokio, "event stress", stress_body);
+    support::stress(Backend::Tokio, "event stress", stress_body);
 }
 
 #[test]
 fn stress_multi_thread_smol() {
-    support_sync::stress(Backend::Smol, "event stress", stress_body);
+    support::stress(Backend::Smol, "event stress", stress_body);
 }
 
 #[test]
 fn handles_and_futures_are_send() {
-    use support_sync::{assert_send, assert_send_sync};
+    use support::{assert_send, assert_send_sync};
     let event = Event::new();
     assert_send_sync(&event);
     assert_send(&event.wait());

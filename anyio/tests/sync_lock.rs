@@ -10,10 +10,9 @@ use anyio::{Backend, CancelScope, ErrorKind, Event, Lock, LockGuard};
 use futures_lite::future::poll_once;
 
 mod support;
-mod support_sync;
 
 use support::Log;
-use support_sync::kind;
+use support::kind;
 
 #[anyio::test]
 async fn guard_excludes_other_task_until_dropped() -> anyio::Result<()> {
@@ -543,17 +542,17 @@ async fn stress_body() -> anyio::Result<String> {
 
 #[test]
 fn stress_multi_thread_tokio() {
-    support_sync::stress(Backend::Tokio, "lock stress", stress_body);
+    support::stress(Backend::Tokio, "lock stress", stress_body);
 }
 
 #[test]
 fn stress_multi_thread_smol() {
-    support_sync::stress(Backend::Smol, "lock stress", stress_body);
+    support::stress(Backend::Smol, "lock stress", stress_body);
 }
 
 #[test]
 fn handles_guards_and_futures_are_send() {
-    use support_sync::{assert_send, assert_send_sync};
+    use support::{assert_send, assert_send_sync};
     let lock = Lock::new();
     assert_send_sync(&lock);
     assert_send(&lock.lock());

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use anyio::testing::wait_all_tasks_blocked;
 use anyio::{ErrorKind, Event, ResourceGuard};
 
-mod support_sync;
+mod support;
 
-use support_sync::kind;
+use support::kind;
 
 #[anyio::test]
 async fn second_enter_is_busy_until_the_token_is_dropped() -> anyio::Result<()> {
@@ -64,6 +64,6 @@ async fn concurrent_use_by_another_task_is_detected() -> anyio::Result<()> {
 #[test]
 fn guards_and_tokens_are_send_and_sync() {
     let guard = ResourceGuard::new("using");
-    support_sync::assert_send_sync(&guard);
-    support_sync::assert_send_sync(&guard.enter().unwrap());
+    support::assert_send_sync(&guard);
+    support::assert_send_sync(&guard.enter().unwrap());
 }

@@ -10,10 +10,9 @@ use anyio::{Backend, CancelScope, ErrorKind, Event, Semaphore};
 use futures_lite::future::poll_once;
 
 mod support;
-mod support_sync;
 
 use support::Log;
-use support_sync::kind;
+use support::kind;
 
 #[anyio::test]
 async fn permits_bound_the_tasks_inside() -> anyio::Result<()> {
@@ -439,17 +438,17 @@ async fn stress_body() -> anyio::Result<String> {
 
 #[test]
 fn stress_multi_thread_tokio() {
-    support_sync::stress(Backend::Tokio, "semaphore stress", stress_body);
+    support::stress(Backend::Tokio, "semaphore stress", stress_body);
 }
 
 #[test]
 fn stress_multi_thread_smol() {
-    support_sync::stress(Backend::Smol, "semaphore stress", stress_body);
+    support::stress(Backend::Smol, "semaphore stress", stress_body);
 }
 
 #[test]
 fn handles_permits_and_futures_are_send() {
-    use support_sync::{assert_send, assert_send_sync};
+    use support::{assert_send, assert_send_sync};
     let semaphore = Semaphore::new(1);
     assert_send_sync(&semaphore);
     assert_send(&semaphore.acquire());

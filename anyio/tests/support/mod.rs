@@ -1,7 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyio::{Backend, Runner, SmolOptions, TokioOptions};
 
 /// An ordered record of events, shared between tasks.
 #[derive(Clone, Default)]
@@ -69,3 +73,43 @@ pub fn with_timeout<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send +
         },
     }
 }
+
+/// How long a stress run may take before it counts as hung.
+const STRESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs one bounded stress test on a multi-thread runtime of `backend` (tokio with four
+/// workers, smol with two threads), fails it if it errs or runs past a minute, and prints
+/// the report it returns with the time it took.
+pub fn stress<F, Fut>(backend: Backend, name: &str, test: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = anyio::Result<String>>,
+{
+    let runner = match backend {
+        Backend::Tokio => {
+            Runner::new(Backend::Tokio).tokio_options(TokioOptions::new().worker_threads(4))
+        }
+        Backend::Smol => Runner::new(Backend::Smol).smol_options(SmolOptions::new().threads(2)),
+        _ => unreachable!("only tokio and smol exist"),
+    };
+    let (out, took) = with_timeout(STRESS_TIMEOUT.as_secs(), move || {
+        let start = Instant::now();
+        (runner.run(test), start.elapsed())
+    });
+    match out {
+        Ok(report) => println!("{name} on {backend}: {report} in {took:.2?}"),
+        Err(e) => panic!("{name} on {backend} failed: {e}"),
+    }
+}
+
+/// The kind of an error, for asserting on it.
+pub fn kind<T: std::fmt::Debug>(r: anyio::Result<T>) -> anyio::ErrorKind {
+    r.expect_err("expected an error").kind()
+}
+
+/// Compiles only when `T` can be shared between threads.
+pub fn assert_send_sync<T: Send + Sync>(_: &T) {}
+
+/// Compiles only when `T` can move to another thread (a future spawned on a multi-thread
+/// runtime must).
+pub fn assert_send<T: Send>(_: &T) {}
