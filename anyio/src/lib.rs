@@ -70,6 +70,7 @@ mod concurrency;
 mod context;
 pub mod error;
 pub mod from_thread;
+mod loom;
 pub mod lowlevel;
 pub mod run;
 pub mod streams;

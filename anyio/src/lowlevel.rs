@@ -5,12 +5,12 @@
 //! `wait` they share): this is the one place where a task observes cancellation and
 //! yields, as trio's `_core/_traps.py` is for trio.
 
+use crate::loom::atomic::{AtomicUsize, Ordering};
 use std::any::Any;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use crate::context;
@@ -229,7 +229,7 @@ impl<T: Clone + Send + Sync + 'static> RunVar<T> {
     /// [`ErrorKind::NoEventLoop`] outside any event loop.
     pub fn get(&self) -> Result<T> {
         let run = Self::run()?;
-        let vars = run.vars.lock().unwrap_or_else(|p| p.into_inner());
+        let vars = run.vars.lock();
         match vars.get(&self.key()).and_then(|v| v.downcast_ref::<T>()) {
             Some(v) => Ok(v.clone()),
             None => Err(Error::new(
@@ -255,7 +255,7 @@ impl<T: Clone + Send + Sync + 'static> RunVar<T> {
     /// [`ErrorKind::NoEventLoop`] outside any event loop.
     pub fn get_or_init(&self, init: impl FnOnce() -> T) -> Result<T> {
         let run = Self::run()?;
-        let mut vars = run.vars.lock().unwrap_or_else(|p| p.into_inner());
+        let mut vars = run.vars.lock();
         let slot = vars
             .entry(self.key())
             .or_insert_with(|| Box::new(init()) as Box<dyn Any + Send + Sync>);
@@ -272,7 +272,7 @@ impl<T: Clone + Send + Sync + 'static> RunVar<T> {
     /// [`ErrorKind::NoEventLoop`] outside any event loop.
     pub fn set(&self, value: T) -> Result<Option<T>> {
         let run = Self::run()?;
-        let mut vars = run.vars.lock().unwrap_or_else(|p| p.into_inner());
+        let mut vars = run.vars.lock();
         let prev = vars.insert(self.key(), Box::new(value));
         Ok(prev.and_then(|p| p.downcast::<T>().ok()).map(|b| *b))
     }
@@ -284,7 +284,7 @@ impl<T: Clone + Send + Sync + 'static> RunVar<T> {
     /// [`ErrorKind::NoEventLoop`] outside any event loop.
     pub fn reset(&self) -> Result<Option<T>> {
         let run = Self::run()?;
-        let mut vars = run.vars.lock().unwrap_or_else(|p| p.into_inner());
+        let mut vars = run.vars.lock();
         let prev = vars.remove(&self.key());
         Ok(prev.and_then(|p| p.downcast::<T>().ok()).map(|b| *b))
     }

@@ -14,13 +14,14 @@
 //!
 //! [`wait_all_tasks_blocked`]: crate::testing::wait_all_tasks_blocked
 
+use crate::loom::Mutex;
+use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, RawWakerVTable, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -56,10 +57,6 @@ impl fmt::Debug for RunContext {
             .field("backend", &self.backend)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl RunContext {
@@ -106,7 +103,8 @@ impl RunContext {
     }
 
     fn tasks(&self) -> Vec<Arc<TaskCore>> {
-        lock(&self.tasks)
+        self.tasks
+            .lock()
             .iter()
             .filter_map(|(_, t)| t.upgrade())
             .collect()
@@ -220,7 +218,7 @@ impl TaskCore {
             registered: AtomicBool::new(true),
             slot: AtomicUsize::new(0),
         });
-        let slot = lock(&core.env().run.tasks).insert(Arc::downgrade(&core));
+        let slot = core.env().run.tasks.lock().insert(Arc::downgrade(&core));
         core.slot.store(slot, Ordering::Release);
         core
     }
@@ -258,7 +256,7 @@ impl TaskCore {
         {
             return;
         }
-        let mut inner = lock(&self.inner_waker);
+        let mut inner = self.inner_waker.lock();
         match inner.as_ref() {
             Some(w) if w.will_wake(waker) => {}
             _ => *inner = Some(waker.clone()),
@@ -270,7 +268,7 @@ impl TaskCore {
     /// Records how the task ended and wakes whoever waits for it.
     pub(crate) fn complete(&self, outcome: Outcome) {
         let waiters = {
-            let mut slot = lock(&self.outcome);
+            let mut slot = self.outcome.lock();
             slot.outcome = Some(outcome);
             std::mem::take(&mut slot.waiters)
         };
@@ -281,7 +279,7 @@ impl TaskCore {
 
     /// Ready once the task has ended; otherwise registers `cx`'s waker.
     pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut slot = lock(&self.outcome);
+        let mut slot = self.outcome.lock();
         if slot.outcome.is_some() {
             return Poll::Ready(());
         }
@@ -301,7 +299,11 @@ impl TaskCore {
     /// still dropping their wrappers.
     pub(crate) fn unregister(&self) {
         if self.registered.swap(false, Ordering::AcqRel) {
-            lock(&self.env().run.tasks).try_remove(self.slot.load(Ordering::Acquire));
+            self.env()
+                .run
+                .tasks
+                .lock()
+                .try_remove(self.slot.load(Ordering::Acquire));
         }
     }
 
@@ -344,7 +346,7 @@ impl Wake for TaskCore {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
-        if let Some(w) = lock(&self.inner_waker).as_ref() {
+        if let Some(w) = self.inner_waker.lock().as_ref() {
             w.wake_by_ref();
         }
     }

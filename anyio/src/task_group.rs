@@ -52,14 +52,15 @@
 //! group's scope cancelled and aborts every child: after the poll in progress (if any)
 //! returns, no child is polled again, and its future is dropped.
 
+use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::{Mutex, MutexGuard};
 use std::any::Any;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use atomic_waker::AtomicWaker;
@@ -73,10 +74,6 @@ use crate::lowlevel;
 use crate::task::{Env, Outcome, RunContext, TaskCore, TaskFuture};
 
 type Panic = Box<dyn Any + Send + 'static>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Runs `body` as the host of a new task group; resolves once the body and every child it
 /// started have finished.
@@ -229,7 +226,7 @@ impl GroupInner {
     }
 
     fn reports(&self) -> MutexGuard<'_, Reports> {
-        lock(&self.reports)
+        self.reports.lock()
     }
 
     fn cancel_because(&self, why: String) {
@@ -653,7 +650,7 @@ impl<T> TaskHandle<T> {
     /// Cancels the task (its own scope, inside the group's). Has no effect once it has
     /// finished. The group is not cancelled.
     pub fn cancel(&self) {
-        if lock(&self.core.outcome).outcome.is_none() {
+        if self.core.outcome.lock().outcome.is_none() {
             let reason = match context::current_task() {
                 Some(t) => format!(
                     "task '{}' was cancelled by task '{}'",
@@ -668,7 +665,7 @@ impl<T> TaskHandle<T> {
 
     /// The task's status.
     pub fn status(&self) -> TaskState {
-        match &lock(&self.core.outcome).outcome {
+        match &self.core.outcome.lock().outcome {
             None if self.node.cancel_called() => TaskState::Cancelling,
             None => TaskState::Pending,
             Some(Outcome::Returned(_)) => TaskState::Finished,
@@ -679,7 +676,7 @@ impl<T> TaskHandle<T> {
 
     /// Whether the task has finished, in any way.
     pub fn is_finished(&self) -> bool {
-        lock(&self.core.outcome).outcome.is_some()
+        self.core.outcome.lock().outcome.is_some()
     }
 
     /// The task's name.
@@ -709,7 +706,7 @@ impl<T> TaskHandle<T> {
     where
         T: 'static,
     {
-        let mut st = lock(&self.core.outcome);
+        let mut st = self.core.outcome.lock();
         let name = self.core.display_name();
         match st.outcome.as_mut() {
             Some(Outcome::Returned(v)) => match v.take().map(|b| b.downcast::<T>()) {
@@ -807,7 +804,7 @@ struct StartSlot<V> {
 impl<V> StartSlot<V> {
     fn settle(&self, new: StartState<V>) {
         {
-            let mut st = lock(&self.state);
+            let mut st = self.state.lock();
             let replace = matches!(
                 (&*st, &new),
                 (StartState::Waiting, _) | (StartState::Dropped, StartState::Finished(_))
@@ -816,15 +813,15 @@ impl<V> StartSlot<V> {
                 *st = new;
             }
         }
-        if let Some(w) = lock(&self.waker).take() {
+        if let Some(w) = self.waker.lock().take() {
             w.wake();
         }
     }
 
     /// Ready once the child has started or finished. A dropped status cancels the child.
     fn poll_settled<T>(&self, cx: &mut Context<'_>, child: &TaskHandle<T>) -> Poll<()> {
-        *lock(&self.waker) = Some(cx.waker().clone());
-        match &*lock(&self.state) {
+        *self.waker.lock() = Some(cx.waker().clone());
+        match &*self.state.lock() {
             StartState::Waiting => Poll::Pending,
             StartState::Dropped => {
                 child.node.cancel(
@@ -840,7 +837,7 @@ impl<V> StartSlot<V> {
     }
 
     fn outcome<T>(&self, child: &TaskHandle<T>) -> Result<V> {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock();
         match std::mem::replace(&mut *st, StartState::Taken) {
             StartState::Started(v) => Ok(v),
             StartState::Finished(Some(e)) => Err(e),
@@ -872,7 +869,7 @@ impl StartHook for NoStart {
 impl<V: Send + 'static> StartHook for Arc<StartSlot<V>> {
     fn finished(self, report: Report) -> Report {
         let started = matches!(
-            &*lock(&self.state),
+            &*self.state.lock(),
             StartState::Started(_) | StartState::Taken
         );
         if started {

@@ -2,8 +2,8 @@
 //! `async-io`'s reactor, on one thread by default and on several with
 //! [`SmolOptions::threads`].
 
+use crate::loom::atomic::{AtomicBool, Ordering};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use event_listener::Event;

@@ -32,8 +32,9 @@
 //! (linking and unlinking). The cancel walk holds one lock at a time and wakes wakers with
 //! no lock held.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use crate::loom::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::{Mutex, MutexGuard};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{RawWakerVTable, Waker};
 use std::time::Instant;
 
@@ -131,7 +132,7 @@ impl ScopeNode {
     fn lock(&self) -> MutexGuard<'_, NodeInner> {
         // A panic while holding a node lock cannot leave NodeInner inconsistent (every
         // critical section is a few field writes), so a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock()
     }
 
     /// Sets the parent. Returns false if the node was entered before.

@@ -14,11 +14,12 @@
 //!    goes to its [`PortalTask`], so one failed call does not cancel the others.
 //! 3. A blocking wait is refused on the portal's own event loop, where it would deadlock.
 
+use crate::loom::{Condvar, Mutex, MutexGuard};
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 
@@ -37,10 +38,6 @@ use crate::task_group::{TaskGroup, TaskStatus, task_group};
 
 /// How a portal task ended: `Ok(None)` when its own scope absorbed a cancellation.
 type Outcome<T, E> = std::thread::Result<std::result::Result<Option<T>, E>>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn not_running() -> Error {
     Error::new(
@@ -77,7 +74,7 @@ impl PortalCore {
     }
 
     fn lock(&self) -> MutexGuard<'_, PortalState> {
-        lock(&self.state)
+        self.state.lock()
     }
 
     /// Called by the host: the portal now accepts calls.
@@ -134,7 +131,7 @@ impl PortalCore {
     fn wait_finished(&self) {
         let mut st = self.lock();
         while !st.finished {
-            st = self.finished.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = self.finished.wait(st);
         }
     }
 
@@ -254,7 +251,7 @@ struct Owner {
 impl Drop for Owner {
     fn drop(&mut self) {
         self.core.stop(std::thread::panicking());
-        if let Some(thread) = lock(&self.thread).take() {
+        if let Some(thread) = self.thread.lock().take() {
             // Joining from the portal's own thread would wait for itself.
             if thread.thread().id() != std::thread::current().id() {
                 let _ = thread.join();
@@ -818,7 +815,7 @@ struct ProviderState {
 
 impl fmt::Debug for BlockingPortalProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = lock(&self.state);
+        let st = self.state.lock();
         f.debug_struct("BlockingPortalProvider")
             .field("backend", &self.backend)
             .field("leases", &st.leases)
@@ -848,7 +845,7 @@ impl BlockingPortalProvider {
     ///
     /// As [`start_blocking_portal`].
     pub fn portal(&self) -> Result<PortalLease<'_>> {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock();
         let portal = match &st.portal {
             Some(p) if p.is_running() => p.clone(),
             // None yet, or stopped by a holder: start a fresh one.
@@ -891,7 +888,7 @@ impl Deref for PortalLease<'_> {
 impl Drop for PortalLease<'_> {
     fn drop(&mut self) {
         let last = {
-            let mut st = lock(&self.provider.state);
+            let mut st = self.provider.state.lock();
             st.leases -= 1;
             if st.leases == 0 {
                 st.portal.take()

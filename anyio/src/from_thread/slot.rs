@@ -10,7 +10,8 @@
 //! 2. A waiter's waker is stored under the same lock the sender takes to fill the slot, so
 //!    a value sent between a waiter's check and its registration is never missed.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::loom::{Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -59,7 +60,7 @@ impl<T> Slot<T> {
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         // Every critical section is one assignment: a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock()
     }
 
     /// Whether the value was sent (and perhaps taken) or the sender is gone.
@@ -89,7 +90,7 @@ impl<T> Slot<T> {
         let mut st = self.lock();
         st.sleepers += 1;
         while matches!(st.state, State::Waiting(_)) {
-            st = self.filled.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = self.filled.wait(st);
         }
         st.sleepers -= 1;
         take(&mut st.state)
@@ -101,8 +102,7 @@ impl<T> Slot<T> {
         st.sleepers += 1;
         let (mut st, _) = self
             .filled
-            .wait_timeout_while(st, timeout, |st| matches!(st.state, State::Waiting(_)))
-            .unwrap_or_else(|p| p.into_inner());
+            .wait_timeout_while(st, timeout, |st| matches!(st.state, State::Waiting(_)));
         st.sleepers -= 1;
         match st.state {
             State::Waiting(_) => Err(()),

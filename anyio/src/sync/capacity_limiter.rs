@@ -1,11 +1,12 @@
 //! [`CapacityLimiter`]: a pool of tokens, at most one per borrower.
 
+use crate::loom::atomic::{AtomicU64, Ordering};
+use crate::loom::{Mutex, MutexGuard};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use super::waiters::{self, Handoff, Wait, WaitQueue, WakeList};
+use super::waiters::{Handoff, Wait, WaitQueue, WakeList};
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lowlevel;
@@ -218,7 +219,7 @@ impl Handoff for Inner {
     type Data = Loan;
 
     fn state(&self) -> MutexGuard<'_, State> {
-        waiters::lock(&self.state)
+        self.state.lock()
     }
 
     fn queue(state: &mut State) -> &mut WaitQueue<Loan> {

@@ -1,10 +1,11 @@
 //! [`Condition`]: waiting for a notification while a [`Lock`] is released.
 
+use crate::loom::{Mutex, MutexGuard};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use super::lock::{Lock, LockStatistics};
-use super::waiters::{self, Handoff, Wait, WaitQueue, WakeList};
+use super::waiters::{Handoff, Wait, WaitQueue, WakeList};
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -81,7 +82,7 @@ impl Handoff for Inner {
     type Data = ();
 
     fn state(&self) -> MutexGuard<'_, WaitQueue<()>> {
-        waiters::lock(&self.waiters)
+        self.waiters.lock()
     }
 
     fn queue(state: &mut WaitQueue<()>) -> &mut WaitQueue<()> {

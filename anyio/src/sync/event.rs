@@ -1,15 +1,16 @@
 //! [`Event`]: a flag that tasks wait for.
 
+use crate::loom::Mutex;
+use crate::loom::atomic::{AtomicBool, Ordering};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-use super::waiters::{self, WakeList};
+use super::waiters::WakeList;
 use crate::context;
 use crate::error::Result;
 use crate::lowlevel;
@@ -138,7 +139,7 @@ impl Event {
         }
         let mut wake = WakeList::new();
         {
-            let mut waiters = waiters::lock(&self.inner.waiters);
+            let mut waiters = self.inner.waiters.lock();
             self.inner.set.store(true, Ordering::Release);
             waiters.drain(&mut wake);
         }
@@ -193,7 +194,7 @@ impl Event {
     /// Statistics: how many tasks wait.
     pub fn statistics(&self) -> EventStatistics {
         EventStatistics {
-            tasks_waiting: waiters::lock(&self.inner.waiters).len(),
+            tasks_waiting: self.inner.waiters.lock().len(),
         }
     }
 }
@@ -229,7 +230,7 @@ impl Future for EventWait<'_> {
         } else {
             context::check_cancelled()
         };
-        let mut waiters = waiters::lock(&self.inner.waiters);
+        let mut waiters = self.inner.waiters.lock();
         if self.inner.set.load(Ordering::Acquire) {
             self.key = None;
             return Poll::Ready(Ok(()));
@@ -256,7 +257,7 @@ impl Future for EventWait<'_> {
 impl Drop for EventWait<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let mut waiters = waiters::lock(&self.inner.waiters);
+            let mut waiters = self.inner.waiters.lock();
             // Once the flag is set the slab was emptied for good: nothing to remove.
             if !self.inner.set.load(Ordering::Acquire) {
                 waiters.remove(key);

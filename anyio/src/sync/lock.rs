@@ -1,9 +1,10 @@
 //! [`Lock`]: mutual exclusion between tasks, with FIFO hand-off.
 
+use crate::loom::{Mutex, MutexGuard};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use super::waiters::{self, Handoff, Wait, WaitQueue, WakeList};
+use super::waiters::{Handoff, Wait, WaitQueue, WakeList};
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lowlevel;
@@ -118,7 +119,7 @@ impl Handoff for Inner {
     type Data = Task;
 
     fn state(&self) -> MutexGuard<'_, State> {
-        waiters::lock(&self.state)
+        self.state.lock()
     }
 
     fn queue(state: &mut State) -> &mut WaitQueue<Task> {

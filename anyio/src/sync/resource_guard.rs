@@ -1,7 +1,7 @@
 //! [`ResourceGuard`]: detects concurrent use of a resource that allows one user at a time.
 
+use crate::loom::atomic::{AtomicBool, Ordering};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, ErrorKind, Result};
 

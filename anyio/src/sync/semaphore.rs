@@ -1,9 +1,10 @@
 //! [`Semaphore`]: a counter of permits, with FIFO hand-off.
 
+use crate::loom::{Mutex, MutexGuard};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use super::waiters::{self, Handoff, Wait, WaitQueue, WakeList};
+use super::waiters::{Handoff, Wait, WaitQueue, WakeList};
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lowlevel;
@@ -84,7 +85,7 @@ impl Handoff for Inner {
     type Data = ();
 
     fn state(&self) -> MutexGuard<'_, State> {
-        waiters::lock(&self.state)
+        self.state.lock()
     }
 
     fn queue(state: &mut State) -> &mut WaitQueue<()> {

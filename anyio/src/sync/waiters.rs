@@ -44,10 +44,11 @@
 //! passed); scope code never takes a primitive's mutex, so the order is always primitive,
 //! then scope.
 
+use crate::loom::MutexGuard;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
@@ -57,13 +58,6 @@ use crate::context;
 use crate::error::Result;
 
 const NIL: usize = usize::MAX;
-
-/// Locks a primitive's state. The critical sections only move fields around, so a panic
-/// inside one (there is none to expect) cannot leave the state inconsistent: a poisoned
-/// mutex is still usable.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Where a node stands (see invariant 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

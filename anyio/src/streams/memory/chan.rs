@@ -32,10 +32,11 @@
 //! call back into a stream while they hold them (they wake tasks after unlocking). So the
 //! order is always stream, then scope node.
 
+use crate::loom::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use super::wait_list::WaitList;
@@ -104,7 +105,7 @@ impl<T> Chan<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Every critical section leaves the state consistent before it can panic (only a
         // user's code could, and none runs under the lock), so a poisoned lock is usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock()
     }
 
     pub(super) fn statistics(&self) -> MemoryObjectStreamStatistics {
