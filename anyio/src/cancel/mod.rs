@@ -170,8 +170,12 @@ impl CancelScope {
     }
 
     /// Sets the deadline: at `at`, the scope is cancelled.
+    ///
+    /// A deadline more than about 400 years ahead could never expire while this process
+    /// runs and is kept as no deadline ([`deadline`](Self::deadline) reads `None`); every
+    /// other deadline reads back exactly as set (see [`Deadline`]).
     pub fn with_deadline(self, at: Instant) -> CancelScope {
-        self.node.set_deadline(Some(at));
+        self.node.set_deadline(deadline::in_range(at));
         self
     }
 
@@ -226,8 +230,12 @@ impl CancelScope {
 
     /// Moves the deadline (`None` removes it). Works while the scope runs: the new deadline
     /// applies at once, earlier or later.
+    ///
+    /// As with [`with_deadline`](Self::with_deadline), a deadline past the crate's range
+    /// means none.
     pub fn set_deadline(&self, deadline: impl Into<Option<Instant>>) {
-        self.node.set_deadline(deadline.into());
+        self.node
+            .set_deadline(deadline.into().and_then(deadline::in_range));
     }
 
     /// Whether the scope is shielded.
@@ -508,7 +516,7 @@ where
     F: Future<Output = std::result::Result<T, E>>,
     E: From<Error> + 'static,
 {
-    Scoped::lazy(Some(deadline), fut)
+    Scoped::lazy(deadline::in_range(deadline), fut)
 }
 
 /// Runs `fut` with a deadline `timeout` from now; on expiry, `fut` is cancelled and this
@@ -561,7 +569,7 @@ where
     F: Future<Output = std::result::Result<T, E>>,
     E: From<Error> + 'static,
 {
-    fail(Scoped::lazy(Some(deadline), fut)).await
+    fail(Scoped::lazy(deadline::in_range(deadline), fut)).await
 }
 
 async fn fail<F, T, E>(scoped: Scoped<F>) -> std::result::Result<T, E>
