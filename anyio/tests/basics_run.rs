@@ -150,6 +150,76 @@ fn nested_run_is_an_error_not_a_panic() {
     }
 }
 
+/// What a nested run does: a task group whose child sleeps, a round trip through a worker
+/// thread of its own back into itself, and a blocking portal started from inside it.
+async fn nested_run_body() -> anyio::Result<(&'static str, u32)> {
+    let lib = anyio::current_async_library()?;
+    let from_child = anyio::task_group(|tg| async move {
+        let h = tg.start_soon(async {
+            anyio::sleep(Duration::from_millis(1)).await?;
+            Ok::<_, Error>(20)
+        })?;
+        h.await
+    })
+    .await?
+    .expect("nothing cancelled the group");
+    let from_worker = anyio::to_thread::run_sync(|| {
+        anyio::from_thread::run(|| async {
+            anyio::sleep(Duration::from_millis(1)).await?;
+            Ok::<_, Error>(20)
+        })
+    })
+    .await??;
+    let from_portal = anyio::to_thread::run_sync(|| {
+        let portal = anyio::from_thread::start_blocking_portal(Backend::Smol)?;
+        portal.call(|| async { Ok::<_, Error>(2) })
+    })
+    .await??;
+    Ok((lib, from_child + from_worker + from_portal))
+}
+
+#[test]
+fn run_inside_to_thread_worker_works_on_every_backend_pair() {
+    for outer in anyio::available_backends() {
+        for inner in anyio::available_backends() {
+            let inner = *inner;
+            let out = Runner::new(*outer)
+                .run(move || async move {
+                    let nested = anyio::to_thread::run_sync(move || {
+                        assert!(anyio::current_async_library().is_err(), "a worker thread");
+                        Runner::new(inner).run(nested_run_body)
+                    })
+                    .await?;
+                    Ok::<_, Error>((nested, anyio::current_async_library()?))
+                })
+                .unwrap_or_else(|e| panic!("outer {outer}: {e}"));
+            let (nested, outer_lib) = out;
+            let (lib, sum) = nested.unwrap_or_else(|e| panic!("{outer} -> {inner}: {e}"));
+            assert_eq!((lib, sum, outer_lib), (inner.name(), 42, outer.name()));
+        }
+    }
+}
+
+#[test]
+fn run_inside_a_task_of_a_nested_run_is_still_an_error() {
+    for backend in anyio::available_backends() {
+        let backend = *backend;
+        let inner = Runner::new(backend)
+            .run(move || async move {
+                anyio::to_thread::run_sync(move || {
+                    Runner::new(backend).run(|| async {
+                        Ok::<_, Error>(anyio::run(|| async { Ok::<_, Error>(()) }))
+                    })
+                })
+                .await?
+            })
+            .unwrap();
+        let e = inner.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidState);
+        assert!(e.message().contains("inside an async context"), "{e}");
+    }
+}
+
 #[test]
 fn detection_outside_any_runtime_is_smol() {
     // With the smol feature on, anyio calls from a plain thread are served by smol.
