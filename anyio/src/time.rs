@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::backend::Timer;
 use crate::backend::detect::current_backend;
-use crate::cancel::deadline;
 pub use crate::cancel::current_time;
+use crate::cancel::deadline;
 use crate::context;
 use crate::error::Result;
 use crate::lowlevel;
@@ -26,7 +26,9 @@ use crate::lowlevel;
 /// # Errors
 ///
 /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled);
-/// [`ErrorKind::NoEventLoop`](crate::ErrorKind::NoEventLoop) on a thread with no backend.
+/// [`ErrorKind::NoEventLoop`](crate::ErrorKind::NoEventLoop) on a thread with no backend;
+/// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) on a tokio runtime built
+/// without `enable_time()`.
 ///
 /// # Examples
 ///
@@ -70,7 +72,7 @@ pub async fn sleep_until(deadline: Instant) -> Result<()> {
     if let Some(e) = context::check_cancelled() {
         return Err(e);
     }
-    let mut timer = Timer::at(current_backend()?, deadline);
+    let mut timer = Timer::at(current_backend()?, deadline)?;
     lowlevel::wait(|cx| timer.poll_fire(cx)).await
 }
 

@@ -380,3 +380,91 @@ fn debug_mode_child() {
         })
         .unwrap();
 }
+
+/// A tokio runtime built without `enable_time()` (and without IO).
+fn timerless_runtime(flavor: Flavor) -> std::io::Result<tokio::runtime::Runtime> {
+    match flavor {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread().build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build(),
+    }
+}
+
+fn assert_timers_disabled(e: &Error) {
+    assert_eq!(e.kind(), ErrorKind::InvalidState, "{e}");
+    assert!(e.message().contains("enable_time()"), "{e}");
+}
+
+#[test]
+fn runtime_factory_without_time_driver_is_rejected_at_run() {
+    for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let err = Runner::new(Backend::Tokio)
+            .tokio_options(TokioOptions::new().runtime_factory(move || timerless_runtime(flavor)))
+            .run(move || async move {
+                r.store(true, Ordering::SeqCst);
+                Ok::<_, Error>(())
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(err.message().contains("enable_time()"), "{err}");
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "main ran on a runtime without timers"
+        );
+    }
+}
+
+#[test]
+fn sleep_on_a_foreign_runtime_without_timers_is_an_error() {
+    for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+        let rt = timerless_runtime(flavor).unwrap();
+        let e = rt
+            .block_on(anyio::sleep(Duration::from_millis(1)))
+            .unwrap_err();
+        assert_timers_disabled(&e);
+        let e = rt
+            .block_on(anyio::sleep_until(
+                std::time::Instant::now() + Duration::from_secs(1),
+            ))
+            .unwrap_err();
+        assert_timers_disabled(&e);
+        // Checkpoints that need no timer still work.
+        rt.block_on(anyio::sleep(Duration::ZERO)).unwrap();
+    }
+}
+
+#[test]
+fn scope_deadline_on_a_foreign_runtime_without_timers_is_an_error() {
+    for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+        let rt = timerless_runtime(flavor).unwrap();
+        let e = rt
+            .block_on(anyio::move_on_after(
+                Duration::from_secs(60),
+                anyio::sleep_forever(),
+            ))
+            .unwrap_err();
+        assert_timers_disabled(&e);
+        let e = rt
+            .block_on(anyio::fail_after(
+                Duration::from_secs(60),
+                anyio::sleep_forever(),
+            ))
+            .unwrap_err();
+        assert_timers_disabled(&e);
+        let scope = anyio::CancelScope::new().with_timeout(Duration::from_secs(60));
+        let e = rt.block_on(scope.run(anyio::sleep_forever())).unwrap_err();
+        assert_timers_disabled(&e);
+        assert!(scope.cancel_called());
+        // A scope whose future never blocks needs no timer.
+        let out = rt
+            .block_on(anyio::move_on_after(Duration::from_secs(60), async {
+                anyio::lowlevel::checkpoint().await?;
+                Ok::<_, Error>(5)
+            }))
+            .unwrap();
+        assert_eq!(out, Some(5));
+    }
+}

@@ -285,6 +285,9 @@ pub(crate) struct Driver {
     // `Some` except during a poll of the inner future, when it is in the thread-local.
     node: Option<Arc<ScopeNode>>,
     timer: Option<(Timer, u64)>,
+    /// Why the deadline could not be armed (a tokio runtime without its time driver): the
+    /// node was cancelled for it, and the scope reports this instead of absorbing.
+    timer_error: Option<Error>,
     finished: bool,
 }
 
@@ -293,6 +296,7 @@ impl Driver {
         Driver {
             node: Some(node),
             timer: None,
+            timer_error: None,
             finished: false,
         }
     }
@@ -302,6 +306,7 @@ impl Driver {
         Driver {
             node: None,
             timer: None,
+            timer_error: None,
             finished: false,
         }
     }
@@ -341,7 +346,7 @@ impl Driver {
         let Some(at) = node.deadline_nanos() else {
             return;
         };
-        if node.cancel_called() {
+        if node.cancel_called() || self.timer_error.is_some() {
             return;
         }
         let timer = match &mut self.timer {
@@ -356,14 +361,32 @@ impl Driver {
                 let Ok(backend) = crate::backend::detect::current_backend() else {
                     return;
                 };
-                let timer = Timer::at(backend, deadline::nanos_to_instant(at));
-                &mut self.timer.insert((timer, at)).0
+                match Timer::at(backend, deadline::nanos_to_instant(at)) {
+                    Ok(timer) => &mut self.timer.insert((timer, at)).0,
+                    Err(e) => return self.deadline_unarmable(&node, e, cx),
+                }
             }
         };
         if timer.poll_fire(cx).is_ready() {
             node.cancel(Some(Arc::from("the deadline expired")), true);
             cx.waker().wake_by_ref();
         }
+    }
+
+    /// The deadline cannot be armed: cancel the scope so that its future winds down, and
+    /// keep the error for the scope to report (a deadline that silently never fires would
+    /// hang; a panic inside the runtime would lose the scope's cleanup).
+    fn deadline_unarmable(&mut self, node: &Arc<ScopeNode>, e: Error, cx: &mut Context<'_>) {
+        node.cancel(Some(Arc::from(e.message())), false);
+        self.timer_error = Some(e);
+        cx.waker().wake_by_ref();
+    }
+
+    /// The error that kept the deadline from being armed, if any (see
+    /// [`Driver::deadline_unarmable`]); a scope returns it instead of absorbing the
+    /// cancellation it caused.
+    pub(crate) fn take_timer_error(&mut self) -> Option<Error> {
+        self.timer_error.take()
     }
 
     pub(crate) fn finish(&mut self) {
@@ -450,13 +473,17 @@ where
         }
         let fut = this.fut;
         let out = std::task::ready!(this.driver.poll(cx, |cx| fut.poll(cx)));
+        let timer_error = this.driver.take_timer_error();
         let node = this.driver.node();
         Poll::Ready(match out {
             Ok(v) => Ok(Some(v)),
-            Err(e) if absorbs(node, &e) => {
-                node.set_caught();
-                Ok(None)
-            }
+            Err(e) if absorbs(node, &e) => match timer_error {
+                Some(timer_error) => Err(E::from(timer_error)),
+                None => {
+                    node.set_caught();
+                    Ok(None)
+                }
+            },
             Err(e) => Err(e),
         })
     }
