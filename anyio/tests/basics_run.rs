@@ -201,6 +201,22 @@ fn run_inside_to_thread_worker_works_on_every_backend_pair() {
 }
 
 #[test]
+fn run_inside_to_thread_worker_of_a_current_thread_runtime_works() {
+    let nested = Runner::new(Backend::Tokio)
+        .tokio_options(TokioOptions::new().flavor(Flavor::CurrentThread))
+        .run(|| async {
+            anyio::to_thread::run_sync(|| {
+                Runner::new(Backend::Tokio)
+                    .tokio_options(TokioOptions::new().flavor(Flavor::CurrentThread))
+                    .run(nested_run_body)
+            })
+            .await
+        })
+        .unwrap();
+    assert_eq!(nested.unwrap(), ("tokio", 42));
+}
+
+#[test]
 fn run_inside_a_task_of_a_nested_run_is_still_an_error() {
     for backend in anyio::available_backends() {
         let backend = *backend;
@@ -467,4 +483,23 @@ fn scope_deadline_on_a_foreign_runtime_without_timers_is_an_error() {
             .unwrap();
         assert_eq!(out, Some(5));
     }
+}
+
+#[test]
+fn runtime_factory_with_timers_but_no_io_driver_is_enough() {
+    let out = Runner::new(Backend::Tokio)
+        .tokio_options(TokioOptions::new().runtime_factory(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_time()
+                .build()
+        }))
+        .run(|| async {
+            let out =
+                anyio::move_on_after(Duration::from_millis(1), anyio::sleep_forever()).await?;
+            assert_eq!(out, None);
+            anyio::to_thread::run_sync(|| 1).await
+        })
+        .unwrap();
+    assert_eq!(out, 1);
 }

@@ -262,7 +262,9 @@ impl CancelScope {
     /// # Errors
     ///
     /// Whatever `fut` returns, except the absorbed cancellation; and
-    /// [`ErrorKind::InvalidState`] if this scope (or a clone of it) was run before.
+    /// [`ErrorKind::InvalidState`] if this scope (or a clone of it) was run before, or when
+    /// its deadline cannot be armed (a tokio runtime built without `enable_time()`: the
+    /// future is cancelled and this error replaces the absorbed cancellation).
     pub fn run<F, T, E>(&self, fut: F) -> Scoped<F>
     where
         F: Future<Output = std::result::Result<T, E>>,
@@ -507,7 +509,9 @@ pub(crate) fn absorbs<E: 'static>(node: &ScopeNode, e: &E) -> bool {
 ///
 /// # Errors
 ///
-/// Whatever `fut` returns, except the cancellation caused by the timeout.
+/// Whatever `fut` returns, except the cancellation caused by the timeout; [`ErrorKind::InvalidState`] when the deadline cannot be armed (a tokio
+/// runtime built without `enable_time()`): the future is cancelled and this error replaces
+/// the absorbed cancellation.
 ///
 /// # Examples
 ///
@@ -537,7 +541,9 @@ where
 ///
 /// # Errors
 ///
-/// Whatever `fut` returns, except the cancellation caused by the deadline.
+/// Whatever `fut` returns, except the cancellation caused by the deadline; [`ErrorKind::InvalidState`] when the deadline cannot be armed (a tokio
+/// runtime built without `enable_time()`): the future is cancelled and this error replaces
+/// the absorbed cancellation.
 pub fn move_on_at<F, T, E>(deadline: Instant, fut: F) -> Scoped<F>
 where
     F: Future<Output = std::result::Result<T, E>>,
@@ -555,7 +561,8 @@ where
 ///
 /// # Errors
 ///
-/// [`ErrorKind::TimedOut`] on expiry; otherwise whatever `fut`
+/// [`ErrorKind::TimedOut`] on expiry; [`ErrorKind::InvalidState`] when the deadline cannot
+/// be armed (a tokio runtime built without `enable_time()`); otherwise whatever `fut`
 /// returns.
 ///
 /// # Examples
@@ -589,7 +596,8 @@ where
 ///
 /// # Errors
 ///
-/// [`ErrorKind::TimedOut`] on expiry; otherwise whatever `fut`
+/// [`ErrorKind::TimedOut`] on expiry; [`ErrorKind::InvalidState`] when the deadline cannot
+/// be armed (a tokio runtime built without `enable_time()`); otherwise whatever `fut`
 /// returns.
 pub async fn fail_at<F, T, E>(deadline: Instant, fut: F) -> std::result::Result<T, E>
 where
