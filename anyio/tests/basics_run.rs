@@ -237,6 +237,19 @@ fn run_inside_a_task_of_a_nested_run_is_still_an_error() {
 }
 
 #[test]
+fn run_inside_native_tokio_block_on_is_an_error_not_a_panic() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt
+        .block_on(async { anyio::run(|| async { Ok::<_, Error>(()) }) })
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidState);
+    assert!(e.message().contains("inside an async context"), "{e}");
+}
+
+#[test]
 fn detection_outside_any_runtime_is_smol() {
     // With the smol feature on, anyio calls from a plain thread are served by smol.
     assert_eq!(anyio::current_async_library().unwrap(), "smol");
