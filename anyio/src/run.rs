@@ -56,7 +56,8 @@
 //! anyio also works without [`run`]: inside `#[tokio::main]` or `Runtime::block_on` it runs
 //! on tokio, and inside `smol::block_on` or any other executor it runs on smol (see
 //! [`current_async_library`] for how the backend is detected). Calling [`run`] from inside
-//! an event loop is an error rather than a nested loop.
+//! an event loop is an error rather than a nested loop; from a worker thread of
+//! [`to_thread`](crate::to_thread) it starts a new event loop, as on any other thread.
 
 use std::fmt;
 use std::future::Future;
@@ -165,6 +166,9 @@ pub fn available_backends() -> &'static [Backend] {
 /// [`ErrorKind::InvalidState`] when called from inside an async context (a running event
 /// loop cannot be nested) or [`ErrorKind::Io`] when the runtime cannot be built.
 ///
+/// A worker thread of [`to_thread`](crate::to_thread) is not an async context: a new run
+/// there works, on either backend whatever the backend of the run that started the thread.
+///
 /// # Examples
 ///
 /// ```
@@ -264,7 +268,7 @@ impl Runner {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: From<Error>,
     {
-        if context::current_task().is_some() || in_tokio_context() {
+        if in_async_context() {
             return Err(E::from(Error::new(
                 ErrorKind::InvalidState,
                 "anyio::run cannot be called from inside an async context: await the future \
@@ -290,15 +294,17 @@ impl Runner {
     }
 }
 
-fn in_tokio_context() -> bool {
-    #[cfg(feature = "tokio")]
-    {
-        ::tokio::runtime::Handle::try_current().is_ok()
+/// Whether an event loop drives this thread, so that a new one cannot start here: an anyio
+/// task is being polled, or a tokio runtime context is current — except on an anyio worker
+/// thread. tokio's blocking-pool threads carry their runtime's handle (`Handle::enter`)
+/// without entering the runtime, so `Runtime::block_on` is allowed there (it panics only
+/// inside an entered runtime: a worker or a `block_on`), and a worker thread is not an
+/// async context on any backend (trio and asyncio allow a new run there too).
+fn in_async_context() -> bool {
+    if context::current_task().is_some() {
+        return true;
     }
-    #[cfg(not(feature = "tokio"))]
-    {
-        false
-    }
+    !context::is_worker_thread() && crate::backend::detect::in_tokio_context()
 }
 
 /// The name of the backend that serves anyio calls made here: `"tokio"` or `"smol"`

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::backend::Timer;
 use crate::backend::detect::current_backend;
 pub use crate::cancel::current_time;
+use crate::cancel::deadline;
 use crate::context;
 use crate::error::Result;
 use crate::lowlevel;
@@ -15,7 +16,8 @@ use crate::lowlevel;
 /// Waits for `duration`.
 ///
 /// `Duration::ZERO` is a bare [checkpoint](crate::lowlevel::checkpoint); a duration past
-/// the range of `Instant` sleeps forever.
+/// the range of `Instant` (or the range the crate keeps deadlines in, about 400 years)
+/// sleeps forever.
 ///
 /// # Cancellation
 ///
@@ -24,7 +26,9 @@ use crate::lowlevel;
 /// # Errors
 ///
 /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled);
-/// [`ErrorKind::NoEventLoop`](crate::ErrorKind::NoEventLoop) on a thread with no backend.
+/// [`ErrorKind::NoEventLoop`](crate::ErrorKind::NoEventLoop) on a thread with no backend;
+/// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) on a tokio runtime built
+/// without `enable_time()`.
 ///
 /// # Examples
 ///
@@ -42,13 +46,14 @@ pub async fn sleep(duration: Duration) -> Result<()> {
     if duration.is_zero() {
         return lowlevel::checkpoint().await;
     }
-    match Instant::now().checked_add(duration) {
+    match deadline::deadline_after(duration) {
         Some(deadline) => sleep_until(deadline).await,
         None => sleep_forever().await,
     }
 }
 
-/// Waits until `deadline`. A deadline in the past is a bare checkpoint.
+/// Waits until `deadline`. A deadline in the past is a bare checkpoint; one past the
+/// range the crate keeps deadlines in (about 400 years ahead) sleeps forever.
 ///
 /// # Cancellation
 ///
@@ -61,10 +66,13 @@ pub async fn sleep_until(deadline: Instant) -> Result<()> {
     if deadline <= Instant::now() {
         return lowlevel::checkpoint().await;
     }
+    if deadline::in_range(deadline).is_none() {
+        return sleep_forever().await;
+    }
     if let Some(e) = context::check_cancelled() {
         return Err(e);
     }
-    let mut timer = Timer::at(current_backend()?, deadline);
+    let mut timer = Timer::at(current_backend()?, deadline)?;
     lowlevel::wait(|cx| timer.poll_fire(cx)).await
 }
 

@@ -150,6 +150,105 @@ fn nested_run_is_an_error_not_a_panic() {
     }
 }
 
+/// What a nested run does: a task group whose child sleeps, a round trip through a worker
+/// thread of its own back into itself, and a blocking portal started from inside it.
+async fn nested_run_body() -> anyio::Result<(&'static str, u32)> {
+    let lib = anyio::current_async_library()?;
+    let from_child = anyio::task_group(|tg| async move {
+        let h = tg.start_soon(async {
+            anyio::sleep(Duration::from_millis(1)).await?;
+            Ok::<_, Error>(20)
+        })?;
+        h.await
+    })
+    .await?
+    .expect("nothing cancelled the group");
+    let from_worker = anyio::to_thread::run_sync(|| {
+        anyio::from_thread::run(|| async {
+            anyio::sleep(Duration::from_millis(1)).await?;
+            Ok::<_, Error>(20)
+        })
+    })
+    .await??;
+    let from_portal = anyio::to_thread::run_sync(|| {
+        let portal = anyio::from_thread::start_blocking_portal(Backend::Smol)?;
+        portal.call(|| async { Ok::<_, Error>(2) })
+    })
+    .await??;
+    Ok((lib, from_child + from_worker + from_portal))
+}
+
+#[test]
+fn run_inside_to_thread_worker_works_on_every_backend_pair() {
+    for outer in anyio::available_backends() {
+        for inner in anyio::available_backends() {
+            let inner = *inner;
+            let out = Runner::new(*outer)
+                .run(move || async move {
+                    let nested = anyio::to_thread::run_sync(move || {
+                        assert!(anyio::current_async_library().is_err(), "a worker thread");
+                        Runner::new(inner).run(nested_run_body)
+                    })
+                    .await?;
+                    Ok::<_, Error>((nested, anyio::current_async_library()?))
+                })
+                .unwrap_or_else(|e| panic!("outer {outer}: {e}"));
+            let (nested, outer_lib) = out;
+            let (lib, sum) = nested.unwrap_or_else(|e| panic!("{outer} -> {inner}: {e}"));
+            assert_eq!((lib, sum, outer_lib), (inner.name(), 42, outer.name()));
+        }
+    }
+}
+
+#[test]
+fn run_inside_to_thread_worker_of_a_current_thread_runtime_works() {
+    let nested = Runner::new(Backend::Tokio)
+        .tokio_options(TokioOptions::new().flavor(Flavor::CurrentThread))
+        .run(|| async {
+            anyio::to_thread::run_sync(|| {
+                Runner::new(Backend::Tokio)
+                    .tokio_options(TokioOptions::new().flavor(Flavor::CurrentThread))
+                    .run(nested_run_body)
+            })
+            .await
+        })
+        .unwrap();
+    assert_eq!(nested.unwrap(), ("tokio", 42));
+}
+
+#[test]
+fn run_inside_a_task_of_a_nested_run_is_still_an_error() {
+    for backend in anyio::available_backends() {
+        let backend = *backend;
+        let inner = Runner::new(backend)
+            .run(move || async move {
+                anyio::to_thread::run_sync(move || {
+                    Runner::new(backend).run(|| async {
+                        Ok::<_, Error>(anyio::run(|| async { Ok::<_, Error>(()) }))
+                    })
+                })
+                .await?
+            })
+            .unwrap();
+        let e = inner.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidState);
+        assert!(e.message().contains("inside an async context"), "{e}");
+    }
+}
+
+#[test]
+fn run_inside_native_tokio_block_on_is_an_error_not_a_panic() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt
+        .block_on(async { anyio::run(|| async { Ok::<_, Error>(()) }) })
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidState);
+    assert!(e.message().contains("inside an async context"), "{e}");
+}
+
 #[test]
 fn detection_outside_any_runtime_is_smol() {
     // With the smol feature on, anyio calls from a plain thread are served by smol.
@@ -309,4 +408,111 @@ fn debug_mode_child() {
             Ok::<_, Error>(())
         })
         .unwrap();
+}
+
+/// A tokio runtime built without `enable_time()` (and without IO).
+fn timerless_runtime(flavor: Flavor) -> std::io::Result<tokio::runtime::Runtime> {
+    match flavor {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread().build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build(),
+    }
+}
+
+fn assert_timers_disabled(e: &Error) {
+    assert_eq!(e.kind(), ErrorKind::InvalidState, "{e}");
+    assert!(e.message().contains("enable_time()"), "{e}");
+}
+
+#[test]
+fn runtime_factory_without_time_driver_is_rejected_at_run() {
+    for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let err = Runner::new(Backend::Tokio)
+            .tokio_options(TokioOptions::new().runtime_factory(move || timerless_runtime(flavor)))
+            .run(move || async move {
+                r.store(true, Ordering::SeqCst);
+                Ok::<_, Error>(())
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(err.message().contains("enable_time()"), "{err}");
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "main ran on a runtime without timers"
+        );
+    }
+}
+
+#[test]
+fn sleep_on_a_foreign_runtime_without_timers_is_an_error() {
+    for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+        let rt = timerless_runtime(flavor).unwrap();
+        let e = rt
+            .block_on(anyio::sleep(Duration::from_millis(1)))
+            .unwrap_err();
+        assert_timers_disabled(&e);
+        let e = rt
+            .block_on(anyio::sleep_until(
+                std::time::Instant::now() + Duration::from_secs(1),
+            ))
+            .unwrap_err();
+        assert_timers_disabled(&e);
+        // Checkpoints that need no timer still work.
+        rt.block_on(anyio::sleep(Duration::ZERO)).unwrap();
+    }
+}
+
+#[test]
+fn scope_deadline_on_a_foreign_runtime_without_timers_is_an_error() {
+    for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+        let rt = timerless_runtime(flavor).unwrap();
+        let e = rt
+            .block_on(anyio::move_on_after(
+                Duration::from_secs(60),
+                anyio::sleep_forever(),
+            ))
+            .unwrap_err();
+        assert_timers_disabled(&e);
+        let e = rt
+            .block_on(anyio::fail_after(
+                Duration::from_secs(60),
+                anyio::sleep_forever(),
+            ))
+            .unwrap_err();
+        assert_timers_disabled(&e);
+        let scope = anyio::CancelScope::new().with_timeout(Duration::from_secs(60));
+        let e = rt.block_on(scope.run(anyio::sleep_forever())).unwrap_err();
+        assert_timers_disabled(&e);
+        assert!(scope.cancel_called());
+        // A scope whose future never blocks needs no timer.
+        let out = rt
+            .block_on(anyio::move_on_after(Duration::from_secs(60), async {
+                anyio::lowlevel::checkpoint().await?;
+                Ok::<_, Error>(5)
+            }))
+            .unwrap();
+        assert_eq!(out, Some(5));
+    }
+}
+
+#[test]
+fn runtime_factory_with_timers_but_no_io_driver_is_enough() {
+    let out = Runner::new(Backend::Tokio)
+        .tokio_options(TokioOptions::new().runtime_factory(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_time()
+                .build()
+        }))
+        .run(|| async {
+            let out =
+                anyio::move_on_after(Duration::from_millis(1), anyio::sleep_forever()).await?;
+            assert_eq!(out, None);
+            anyio::to_thread::run_sync(|| 1).await
+        })
+        .unwrap();
+    assert_eq!(out, 1);
 }

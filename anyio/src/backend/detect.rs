@@ -57,6 +57,18 @@ pub(crate) fn current_backend() -> Result<Backend> {
     }
 }
 
+/// Whether a tokio runtime context (a handle, at least) is current on this thread.
+pub(crate) fn in_tokio_context() -> bool {
+    #[cfg(feature = "tokio")]
+    {
+        ::tokio::runtime::Handle::try_current().is_ok()
+    }
+    #[cfg(not(feature = "tokio"))]
+    {
+        false
+    }
+}
+
 fn no_event_loop() -> Error {
     let hint = if context::is_worker_thread() {
         "this is an anyio worker thread: use anyio::from_thread to reach the event loop"

@@ -23,6 +23,7 @@ use std::future::Future;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::error::Result;
 use crate::run::Backend;
 
 /// A handle to the executor that runs a task's children.
@@ -69,13 +70,18 @@ pub(crate) enum Timer {
 }
 
 impl Timer {
-    /// A timer that fires at `at`, on the backend detected here.
-    pub(crate) fn at(backend: Backend, at: Instant) -> Timer {
+    /// A timer that fires at `at`, on `backend` (the one detected here).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) on a tokio runtime built
+    /// without its time driver.
+    pub(crate) fn at(backend: Backend, at: Instant) -> Result<Timer> {
         match backend {
             #[cfg(feature = "tokio")]
-            Backend::Tokio => Timer::Tokio(Box::pin(::tokio::time::sleep_until(at.into()))),
+            Backend::Tokio => tokio::sleep_until(at).map(Timer::Tokio),
             #[cfg(feature = "smol")]
-            Backend::Smol => Timer::Smol(::async_io::Timer::at(at)),
+            Backend::Smol => Ok(Timer::Smol(::async_io::Timer::at(at))),
         }
     }
 

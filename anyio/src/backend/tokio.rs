@@ -2,11 +2,15 @@
 //!
 //! Tasks are `tokio::spawn`ed on the runtime, so they run in parallel on the multi-thread
 //! runtime. Timers are `tokio::time::Sleep`s, so the runtime's time driver must be enabled
-//! (it is in runtimes built by anyio and by `#[tokio::main]`).
+//! (it is in runtimes built by anyio and by `#[tokio::main]`): a `runtime_factory` runtime
+//! without it is rejected at `run`, and on a foreign runtime without it the first timer is
+//! an error ([`sleep_until`]). Nothing in anyio needs tokio's IO driver.
 
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::time::Instant;
 
 use super::Handle;
 use crate::error::{Error, ErrorKind, Result};
@@ -72,7 +76,12 @@ impl TokioOptions {
     }
 
     /// Lets the caller build the runtime (asyncio's `loop_factory`): anyio runs its root
-    /// task with `block_on` on whatever runtime this returns. The time driver must be on.
+    /// task with `block_on` on whatever runtime this returns. The time driver must be on
+    /// (`enable_time()` or `enable_all()` on the runtime `Builder`): [`Runner::run`]
+    /// rejects a runtime without it with
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) before `main` runs.
+    ///
+    /// [`Runner::run`]: crate::Runner::run
     pub fn runtime_factory(
         mut self,
         factory: impl FnOnce() -> io::Result<::tokio::runtime::Runtime> + Send + 'static,
@@ -117,13 +126,75 @@ pub(crate) fn run<F: Future>(
     options: TokioOptions,
     root: impl FnOnce(Handle) -> F,
 ) -> Result<F::Output> {
+    let from_factory = options.factory.is_some();
     let rt = options.build()?;
+    if from_factory && !timers_enabled(&rt) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "the tokio runtime from runtime_factory has no time driver: call enable_time() \
+             (or enable_all()) on its runtime Builder",
+        ));
+    }
     let handle = Handle::Tokio(rt.handle().clone());
     let out = rt.block_on(root(handle));
     // Tasks that outlived the root (none, when structured concurrency was kept) are
     // dropped without waiting for blocking threads that may never return.
     rt.shutdown_background();
     Ok(out)
+}
+
+/// Whether `rt` was built with its time driver.
+/// (Under `panic = "abort"` the probe would abort, so the runtime is taken as it is.)
+fn timers_enabled(rt: &::tokio::runtime::Runtime) -> bool {
+    #[cfg(panic = "unwind")]
+    {
+        let _entered = rt.enter();
+        sleep_until(Instant::now()).is_ok()
+    }
+    #[cfg(not(panic = "unwind"))]
+    {
+        let _ = rt;
+        true
+    }
+}
+
+/// A tokio `Sleep` until `at`, or an error on a runtime without its time driver.
+///
+/// tokio has no query for "timers enabled": creating a `Sleep` there panics ("timers are
+/// disabled"), at creation and before anything is registered, so the panic is caught and
+/// becomes an error. The panic hook still prints tokio's message (which says how to fix
+/// it); the hook is process-wide, so it is not touched. Under `panic = "abort"` nothing can
+/// be caught and tokio's panic aborts, as it would without anyio.
+pub(crate) fn sleep_until(at: Instant) -> Result<Pin<Box<::tokio::time::Sleep>>> {
+    let create = || Box::pin(::tokio::time::sleep_until(at.into()));
+    #[cfg(panic = "unwind")]
+    {
+        std::panic::catch_unwind(create).map_err(|panic| timers_disabled(&*panic))
+    }
+    #[cfg(not(panic = "unwind"))]
+    {
+        Ok(create())
+    }
+}
+
+#[cfg(panic = "unwind")]
+fn timers_disabled(panic: &(dyn std::any::Any + Send)) -> Error {
+    let said = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("");
+    let msg = if said.contains("timers are disabled") {
+        "arming a timer on a tokio runtime without its time driver: call enable_time() (or \
+         enable_all()) on the runtime Builder"
+            .to_owned()
+    } else {
+        format!(
+            "arming a tokio timer failed ({said}): anyio needs a tokio runtime built with \
+             enable_time()"
+        )
+    };
+    Error::new(ErrorKind::InvalidState, msg)
 }
 
 /// Runs `job` on the runtime's blocking pool. On a runtime that has shut down, tokio drops

@@ -170,8 +170,12 @@ impl CancelScope {
     }
 
     /// Sets the deadline: at `at`, the scope is cancelled.
+    ///
+    /// A deadline more than about 400 years ahead could never expire while this process
+    /// runs and is kept as no deadline ([`deadline`](Self::deadline) reads `None`); every
+    /// other deadline reads back exactly as set (see [`Deadline`]).
     pub fn with_deadline(self, at: Instant) -> CancelScope {
-        self.node.set_deadline(Some(at));
+        self.node.set_deadline(deadline::in_range(at));
         self
     }
 
@@ -226,8 +230,12 @@ impl CancelScope {
 
     /// Moves the deadline (`None` removes it). Works while the scope runs: the new deadline
     /// applies at once, earlier or later.
+    ///
+    /// As with [`with_deadline`](Self::with_deadline), a deadline past the crate's range
+    /// means none.
     pub fn set_deadline(&self, deadline: impl Into<Option<Instant>>) {
-        self.node.set_deadline(deadline.into());
+        self.node
+            .set_deadline(deadline.into().and_then(deadline::in_range));
     }
 
     /// Whether the scope is shielded.
@@ -254,7 +262,9 @@ impl CancelScope {
     /// # Errors
     ///
     /// Whatever `fut` returns, except the absorbed cancellation; and
-    /// [`ErrorKind::InvalidState`] if this scope (or a clone of it) was run before.
+    /// [`ErrorKind::InvalidState`] if this scope (or a clone of it) was run before, or when
+    /// its deadline cannot be armed (a tokio runtime built without `enable_time()`: the
+    /// future is cancelled and this error replaces the absorbed cancellation).
     pub fn run<F, T, E>(&self, fut: F) -> Scoped<F>
     where
         F: Future<Output = std::result::Result<T, E>>,
@@ -277,6 +287,9 @@ pub(crate) struct Driver {
     // `Some` except during a poll of the inner future, when it is in the thread-local.
     node: Option<Arc<ScopeNode>>,
     timer: Option<(Timer, u64)>,
+    /// Why the deadline could not be armed (a tokio runtime without its time driver): the
+    /// node was cancelled for it, and the scope reports this instead of absorbing.
+    timer_error: Option<Error>,
     finished: bool,
 }
 
@@ -285,6 +298,7 @@ impl Driver {
         Driver {
             node: Some(node),
             timer: None,
+            timer_error: None,
             finished: false,
         }
     }
@@ -294,6 +308,7 @@ impl Driver {
         Driver {
             node: None,
             timer: None,
+            timer_error: None,
             finished: false,
         }
     }
@@ -333,7 +348,7 @@ impl Driver {
         let Some(at) = node.deadline_nanos() else {
             return;
         };
-        if node.cancel_called() {
+        if node.cancel_called() || self.timer_error.is_some() {
             return;
         }
         let timer = match &mut self.timer {
@@ -348,14 +363,32 @@ impl Driver {
                 let Ok(backend) = crate::backend::detect::current_backend() else {
                     return;
                 };
-                let timer = Timer::at(backend, deadline::nanos_to_instant(at));
-                &mut self.timer.insert((timer, at)).0
+                match Timer::at(backend, deadline::nanos_to_instant(at)) {
+                    Ok(timer) => &mut self.timer.insert((timer, at)).0,
+                    Err(e) => return self.deadline_unarmable(&node, e, cx),
+                }
             }
         };
         if timer.poll_fire(cx).is_ready() {
             node.cancel(Some(Arc::from("the deadline expired")), true);
             cx.waker().wake_by_ref();
         }
+    }
+
+    /// The deadline cannot be armed: cancel the scope so that its future winds down, and
+    /// keep the error for the scope to report (a deadline that silently never fires would
+    /// hang; a panic inside the runtime would lose the scope's cleanup).
+    fn deadline_unarmable(&mut self, node: &Arc<ScopeNode>, e: Error, cx: &mut Context<'_>) {
+        node.cancel(Some(Arc::from(e.message())), false);
+        self.timer_error = Some(e);
+        cx.waker().wake_by_ref();
+    }
+
+    /// The error that kept the deadline from being armed, if any (see
+    /// [`Driver::deadline_unarmable`]); a scope returns it instead of absorbing the
+    /// cancellation it caused.
+    pub(crate) fn take_timer_error(&mut self) -> Option<Error> {
+        self.timer_error.take()
     }
 
     pub(crate) fn finish(&mut self) {
@@ -442,13 +475,17 @@ where
         }
         let fut = this.fut;
         let out = std::task::ready!(this.driver.poll(cx, |cx| fut.poll(cx)));
+        let timer_error = this.driver.take_timer_error();
         let node = this.driver.node();
         Poll::Ready(match out {
             Ok(v) => Ok(Some(v)),
-            Err(e) if absorbs(node, &e) => {
-                node.set_caught();
-                Ok(None)
-            }
+            Err(e) if absorbs(node, &e) => match timer_error {
+                Some(timer_error) => Err(E::from(timer_error)),
+                None => {
+                    node.set_caught();
+                    Ok(None)
+                }
+            },
             Err(e) => Err(e),
         })
     }
@@ -472,7 +509,9 @@ pub(crate) fn absorbs<E: 'static>(node: &ScopeNode, e: &E) -> bool {
 ///
 /// # Errors
 ///
-/// Whatever `fut` returns, except the cancellation caused by the timeout.
+/// Whatever `fut` returns, except the cancellation caused by the timeout; [`ErrorKind::InvalidState`] when the deadline cannot be armed (a tokio
+/// runtime built without `enable_time()`): the future is cancelled and this error replaces
+/// the absorbed cancellation.
 ///
 /// # Examples
 ///
@@ -502,13 +541,15 @@ where
 ///
 /// # Errors
 ///
-/// Whatever `fut` returns, except the cancellation caused by the deadline.
+/// Whatever `fut` returns, except the cancellation caused by the deadline; [`ErrorKind::InvalidState`] when the deadline cannot be armed (a tokio
+/// runtime built without `enable_time()`): the future is cancelled and this error replaces
+/// the absorbed cancellation.
 pub fn move_on_at<F, T, E>(deadline: Instant, fut: F) -> Scoped<F>
 where
     F: Future<Output = std::result::Result<T, E>>,
     E: From<Error> + 'static,
 {
-    Scoped::lazy(Some(deadline), fut)
+    Scoped::lazy(deadline::in_range(deadline), fut)
 }
 
 /// Runs `fut` with a deadline `timeout` from now; on expiry, `fut` is cancelled and this
@@ -520,7 +561,8 @@ where
 ///
 /// # Errors
 ///
-/// [`ErrorKind::TimedOut`] on expiry; otherwise whatever `fut`
+/// [`ErrorKind::TimedOut`] on expiry; [`ErrorKind::InvalidState`] when the deadline cannot
+/// be armed (a tokio runtime built without `enable_time()`); otherwise whatever `fut`
 /// returns.
 ///
 /// # Examples
@@ -554,14 +596,15 @@ where
 ///
 /// # Errors
 ///
-/// [`ErrorKind::TimedOut`] on expiry; otherwise whatever `fut`
+/// [`ErrorKind::TimedOut`] on expiry; [`ErrorKind::InvalidState`] when the deadline cannot
+/// be armed (a tokio runtime built without `enable_time()`); otherwise whatever `fut`
 /// returns.
 pub async fn fail_at<F, T, E>(deadline: Instant, fut: F) -> std::result::Result<T, E>
 where
     F: Future<Output = std::result::Result<T, E>>,
     E: From<Error> + 'static,
 {
-    fail(Scoped::lazy(Some(deadline), fut)).await
+    fail(Scoped::lazy(deadline::in_range(deadline), fut)).await
 }
 
 async fn fail<F, T, E>(scoped: Scoped<F>) -> std::result::Result<T, E>
