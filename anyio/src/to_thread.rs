@@ -47,6 +47,8 @@
 //!   thread finishes in the background and its result (or panic) is dropped. Its limiter
 //!   token stays borrowed until the thread really ends, so abandoned threads still count
 //!   against the limit.
+//!   Async code such a thread runs with [`from_thread::run`](crate::from_thread::run) is
+//!   detached from the caller's cancellation, since nobody waits for the thread any more.
 //!
 //! Synchronous code that runs long can stop early by calling
 //! [`from_thread::check_cancelled`](crate::from_thread::check_cancelled) now and then:
@@ -255,7 +257,7 @@ impl Builder {
         };
         // A fresh borrower per call: one task may run several calls at once.
         let token = limiter.acquire_on_behalf_of(Borrower::new()).await?;
-        let worker = WorkerContext::capture(handle.clone());
+        let worker = WorkerContext::capture(handle.clone(), self.abandon_on_cancel);
         let (tx, slot) = Slot::new();
         handle.spawn_blocking(move || {
             let out = worker.enter(|| std::panic::catch_unwind(AssertUnwindSafe(f)));
