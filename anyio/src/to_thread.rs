@@ -279,7 +279,9 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.run_sync_or_return(f).await.map_err(RunError::into_error)
+        self.run_sync_or_return(f)
+            .await
+            .map_err(RunError::into_error)
     }
 
     /// [`run_sync`](Self::run_sync), giving the closure back when it never ran: the call
@@ -533,7 +535,9 @@ async fn wait_for_thread<T>(
                 return Poll::Ready(Err(e));
             }
             // Shielded wait: not marked blocked, so the cancelled scope does not wake this
-            // task again and again; the thread's completion wakes it.
+            // task again and again; the thread's completion wakes it. Still an anyio wait,
+            // not a foreign future, for debug mode's watchdog.
+            context::mark_quiet_wait();
             return Poll::Pending;
         }
         context::mark_blocked();

@@ -479,8 +479,8 @@ async fn run_sync_or_return_gives_back_the_closure_cancelled_waiting_for_a_token
 }
 
 #[anyio::test]
-async fn run_sync_or_return_returns_the_result_and_converts_with_question_mark()
--> anyio::Result<()> {
+async fn run_sync_or_return_returns_the_result_and_converts_with_question_mark() -> anyio::Result<()>
+{
     let n = to_thread::run_sync_or_return(|| 40 + 2).await?;
     assert_eq!(n, 42);
     Ok(())
