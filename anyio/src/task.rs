@@ -455,7 +455,7 @@ struct TaskDebug {
 
 /// What [`TaskDebug::begin`] started.
 struct Begun {
-    started: Instant,
+    started: Option<Instant>,
     watch: Option<context::WatchFrame>,
 }
 
@@ -476,7 +476,7 @@ impl TaskDebug {
 
     fn begin(&self) -> Begun {
         Begun {
-            started: Instant::now(),
+            started: self.slow_poll.map(|_| Instant::now()),
             watch: self.watch.as_ref().map(|_| context::watch_begin()),
         }
     }
@@ -489,8 +489,8 @@ impl TaskDebug {
         pending: bool,
         polled: context::Polled,
     ) {
-        if let Some(limit) = self.slow_poll {
-            report_slow_poll(core, begun.started.elapsed(), limit);
+        if let (Some(limit), Some(started)) = (self.slow_poll, begun.started) {
+            report_slow_poll(core, started.elapsed(), limit);
         }
         if let (Some(watch), Some(frame)) = (&self.watch, begun.watch) {
             let (inner, quiet) = context::watch_end(frame);
