@@ -49,19 +49,7 @@
 //!   Async code such a thread runs with [`from_thread::run`](crate::from_thread::run) is
 //!   detached from the caller's cancellation, since nobody waits for the thread any more.
 //!
-//! ## Cancel safety: a call cancelled before its thread starts
-//!
-//! Either way, a call that is cancelled *before its thread starts* — made in a cancelled
-//! scope, or cancelled while it waits for a limiter token — returns `Cancelled` and the
-//! closure never runs: it is dropped, and everything it owns with it (a pooled database
-//! connection moved into it does not go back to its pool). Two ways keep it:
-//!
-//! * [`run_sync_or_return`] (and [`Builder::run_sync_or_return`]) returns the closure in its
-//!   error, [`RunError::into_closure`], to run it another way or take it apart;
-//! * a call inside a shielded scope, `CancelScope::shielded().run(run_sync(f))`, is not
-//!   cancelled by the scopes around it: `f` always runs and its result comes back.
-//!
-//! //! Synchronous code that runs long can stop early by calling
+//! Synchronous code that runs long can stop early by calling
 //! [`from_thread::check_cancelled`](crate::from_thread::check_cancelled) now and then:
 //!
 //! ```
@@ -86,6 +74,21 @@
 //!
 //! Dropping the future of a call (from `select!`, say) never stops the thread: it runs to
 //! the end and its result is dropped, as with abandoning.
+//!
+//! ## Cancel safety: a call cancelled before its thread starts
+//!
+//! With either choice, a call that is cancelled *before its thread starts* — made in a cancelled
+//! scope, or cancelled while it waits for a limiter token — returns `Cancelled` and the
+//! closure never runs: it is dropped, and everything it owns with it (a pooled database
+//! connection moved into it does not go back to its pool). Two ways keep it:
+//!
+//! * [`run_sync_or_return`] (and [`Builder::run_sync_or_return`]) returns the closure in its
+//!   error, [`RunError::into_closure`], to run it another way (or drop it deliberately);
+//! * a call inside a shielded scope, `CancelScope::shielded().run(run_sync(f))`, is not
+//!   cancelled by the scopes around it: `f` always runs and its result comes back.
+//!
+//! Dropping the call's future before the thread started (from `select!`) drops the
+//! closure too; nothing can give it back then.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -153,7 +156,7 @@ pub fn current_default_thread_limiter() -> Result<CapacityLimiter> {
 /// When what the closure owns matters:
 ///
 /// * [`run_sync_or_return`] gives the closure back in its error
-///   ([`RunError::into_closure`]), to run another way or to take apart deliberately;
+///   ([`RunError::into_closure`]), to run it another way or drop it deliberately;
 /// * a call in a shielded scope (`CancelScope::shielded().run(run_sync(f))`) always runs
 ///   `f`, whatever the enclosing scopes do, and returns its result.
 ///
