@@ -214,7 +214,8 @@ impl TaskCore {
         let caller = Location::caller();
         // `start` is an async fn, through which `#[track_caller]` does not reach: its
         // children would show anyio's own line, which says nothing.
-        let spawned_at = (!caller.file().ends_with("task_group.rs")).then_some(caller);
+        let ours = std::path::Path::new(caller.file()).ends_with("src/task_group.rs");
+        let spawned_at = (!ours).then_some(caller);
         TaskCore::with_origin(name, parent, Origin::Group(group), spawned_at)
     }
 
