@@ -135,19 +135,47 @@ fn child_scenario(backend: Backend) -> anyio::Result<()> {
         })
 }
 
-/// Not a test of its own: the body of the child process (does nothing without `CHILD_ENV`).
+/// The second scenario: the root task awaits a foreign future inside an inner scope that
+/// is cancelled, while the task's own scope is not: judged by the inner scope, reported.
+fn child_scenario_inner_scope(backend: Backend) -> anyio::Result<()> {
+    let (tx, rx) = async_channel::bounded::<()>(1);
+    std::thread::spawn(move || {
+        let mut byte = [0u8; 1];
+        let _ = std::io::stdin().read(&mut byte);
+        let _ = tx.send_blocking(());
+    });
+    Runner::new(backend)
+        .cancel_watchdog(Duration::from_millis(200))
+        .run(|| async move {
+            let inner = CancelScope::new();
+            inner.cancel();
+            inner
+                .run(async move { Ok::<_, anyio::Error>(rx.recv().await) })
+                .await?;
+            Ok(())
+        })
+}
+
+/// Not a test of its own: the body of the child process (does nothing without `CHILD_ENV`,
+/// which names the backend and the scenario).
 #[test]
 fn watchdog_child() {
-    let Ok(backend) = std::env::var(CHILD_ENV) else {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
+    let (backend, scenario) = spec.split_once(':').unwrap();
     let backend: Backend = backend.parse().unwrap();
-    child_scenario(backend).unwrap();
+    match scenario {
+        "group" => child_scenario(backend).unwrap(),
+        "inner" => child_scenario_inner_scope(backend).unwrap(),
+        other => panic!("unknown scenario {other}"),
+    }
     println!("child scenario done");
 }
 
-/// Runs [`watchdog_child`] on `backend`; returns every stderr line once it has exited.
-fn run_child(backend: Backend) -> Vec<String> {
+/// Runs [`watchdog_child`]'s `scenario` on `backend` until the report of `task` is out,
+/// then releases it; returns every stderr line once the child has exited.
+fn run_child(backend: Backend, scenario: &str, task: &str) -> Vec<String> {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -155,7 +183,7 @@ fn run_child(backend: Backend) -> Vec<String> {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_ENV, backend.name())
+        .env(CHILD_ENV, format!("{}:{scenario}", backend.name()))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -175,7 +203,7 @@ fn run_child(backend: Backend) -> Vec<String> {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
-                let reported = line.contains("'stuck-accept'");
+                let reported = line.contains(&format!("task '{task}'"));
                 lines.push(line);
                 if reported {
                     break;
@@ -204,7 +232,7 @@ fn watchdog_reports_a_task_stuck_in_a_foreign_future_of_a_cancelled_scope() {
         return;
     }
     for backend in anyio::available_backends() {
-        let lines = run_child(*backend);
+        let lines = run_child(*backend, "group", "stuck-accept");
         let reports: Vec<&String> = lines.iter().filter(|l| l.starts_with("anyio:")).collect();
         assert_eq!(
             reports.len(),
@@ -218,5 +246,24 @@ fn watchdog_reports_a_task_stuck_in_a_foreign_future_of_a_cancelled_scope() {
             "where it was spawned: {report}"
         );
         assert!(report.contains("cancellable"), "the advice: {report}");
+    }
+}
+
+#[test]
+fn watchdog_judges_a_foreign_future_by_its_innermost_scope() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    for backend in anyio::available_backends() {
+        let lines = run_child(*backend, "inner", "main");
+        let reports: Vec<&String> = lines.iter().filter(|l| l.starts_with("anyio:")).collect();
+        assert_eq!(
+            reports.len(),
+            1,
+            "exactly one report on {backend}: {lines:#?}"
+        );
+        assert!(reports[0].contains("task 'main'"), "{}", reports[0]);
+        // The root task was not spawned by `start_soon`: no place to name.
+        assert!(!reports[0].contains("spawned at"), "{}", reports[0]);
     }
 }
