@@ -37,6 +37,10 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Other attributes on the function (`#[ignore]`, `#[should_panic]`) apply to each
 /// generated test. The function may return `()` or `Result<(), E>` with `E: Debug`.
 ///
+/// Tests run with debug mode's cancellation watchdog (`Runner::cancel_watchdog`, 5 s): a
+/// task left pending in a foreign future long after its scope was cancelled — the usual
+/// reason a test hangs until its timeout — is reported on stderr.
+///
 /// ```ignore
 /// #[anyio::test]
 /// async fn sleeps() -> anyio::Result<()> {

@@ -28,6 +28,14 @@ struct Current {
     budget: Cell<u8>,
     /// Set on anyio's worker threads (`to_thread`): no async context is detected there.
     worker: Cell<bool>,
+    /// Debug mode's watchdog (see `crate::watchdog`): set while a watched task is polled.
+    watching: Cell<bool>,
+    /// The innermost scope whose inner future went `Pending` outside any anyio operation
+    /// during this poll of a watched task.
+    suspect: Cell<Option<Arc<ScopeNode>>>,
+    /// Set by an anyio operation that waits without marking the task blocked (a cancelled
+    /// `to_thread` call waiting for its thread).
+    quiet: Cell<bool>,
 }
 
 thread_local! {
@@ -39,6 +47,9 @@ thread_local! {
             yielded: Cell::new(false),
             budget: Cell::new(BUDGET),
             worker: Cell::new(false),
+            watching: Cell::new(false),
+            suspect: Cell::new(None),
+            quiet: Cell::new(false),
         }
     };
 }
@@ -107,6 +118,60 @@ pub(crate) fn mark_blocked() {
 /// Records that the task being polled yielded (see [`Current::yielded`]).
 pub(crate) fn mark_yielded() {
     let _ = CURRENT.try_with(|c| c.yielded.set(true));
+}
+
+/// Records that the operation being polled waits for real although it does not mark the
+/// task blocked (a cancelled `to_thread` call waiting for its thread): the watchdog must
+/// not take it for a foreign future.
+pub(crate) fn mark_quiet_wait() {
+    let _ = CURRENT.try_with(|c| c.quiet.set(true));
+}
+
+/// Records that the inner future of scope `node` went `Pending` outside any anyio
+/// operation; the innermost such scope of a watched task's poll is kept for the watchdog.
+/// Reached only on that path (a foreign future), never by anyio's own waits.
+pub(crate) fn note_foreign_pending(node: &Arc<ScopeNode>) {
+    let _ = CURRENT.try_with(|c| {
+        if c.watching.get() {
+            let suspect = c.suspect.take();
+            c.suspect.set(suspect.or_else(|| Some(node.clone())));
+        }
+    });
+}
+
+/// What [`watch_begin`] replaced, for [`watch_end`] to put back.
+pub(crate) struct WatchFrame {
+    watching: bool,
+    suspect: Option<Arc<ScopeNode>>,
+    quiet: bool,
+}
+
+/// Starts recording for the watchdog during a poll of a watched task (debug mode only).
+pub(crate) fn watch_begin() -> WatchFrame {
+    CURRENT
+        .try_with(|c| WatchFrame {
+            watching: c.watching.replace(true),
+            suspect: c.suspect.take(),
+            quiet: c.quiet.replace(false),
+        })
+        .unwrap_or(WatchFrame {
+            watching: false,
+            suspect: None,
+            quiet: false,
+        })
+}
+
+/// Ends the recording of [`watch_begin`]: the innermost scope that went `Pending` outside
+/// anyio, and whether an anyio operation waited quietly.
+pub(crate) fn watch_end(prev: WatchFrame) -> (Option<Arc<ScopeNode>>, bool) {
+    CURRENT
+        .try_with(|c| {
+            c.watching.set(prev.watching);
+            let suspect = c.suspect.replace(prev.suspect);
+            let quiet = c.quiet.replace(prev.quiet);
+            (suspect, quiet)
+        })
+        .unwrap_or((None, false))
 }
 
 /// A clone of the current scope node (the parent of a scope entered now).

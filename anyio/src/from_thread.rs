@@ -19,6 +19,14 @@
 //! that scope cancels it, and a `Cancelled` error it returns travels back through the
 //! thread to the scope, which absorbs it as usual.
 //!
+//! The exception is a thread started with
+//! [`abandon_on_cancel`](crate::to_thread::Builder::abandon_on_cancel): the caller's
+//! cancellation is what abandons such a thread, which then runs on without anyone awaiting
+//! it, so the async code it runs is *detached* from the caller's cancellation (as trio and
+//! AnyIO do): it runs in a cancel scope of its own, and a call made after the thread was
+//! abandoned still runs. [`check_cancelled`] still reports the caller's cancellation there,
+//! so the thread can tell that nobody waits for its result.
+//!
 //! ```
 //! use std::time::Duration;
 //!
@@ -135,6 +143,9 @@ pub(crate) struct WorkerContext {
     /// The calling task's scope at the call: async code run from the thread runs inside
     /// it, and [`check_cancelled`] reads it.
     scope: Option<Arc<ScopeNode>>,
+    /// Set for a call that abandons its thread when cancelled: async code run from the
+    /// thread is detached from the caller's cancellation (see [`run`]).
+    detached: bool,
     parent: Option<u64>,
 }
 
@@ -143,8 +154,9 @@ thread_local! {
 }
 
 impl WorkerContext {
-    /// Captures the context of the code being polled here; `handle` is its backend.
-    pub(crate) fn capture(handle: Handle) -> WorkerContext {
+    /// Captures the context of the code being polled here; `handle` is its backend. With
+    /// `detached`, the async code the thread runs is not cancelled with the caller.
+    pub(crate) fn capture(handle: Handle, detached: bool) -> WorkerContext {
         let task = context::with_current_task(|t| t.map(|t| (Arc::downgrade(&t.env().run), t.id)));
         let (run, parent) = match task {
             Some((run, id)) => (run, Some(id)),
@@ -154,6 +166,7 @@ impl WorkerContext {
             handle,
             run,
             scope: context::current_scope(),
+            detached,
             parent,
         }
     }
@@ -202,7 +215,15 @@ impl WorkerContext {
             return Err(loop_finished());
         }
         let (tx, slot) = Slot::new();
-        let node = ScopeNode::child_of(self.scope.clone());
+        // An abandoning call's thread may outlive its caller, whose cancellation is what
+        // abandons it: its calls run in a scope of their own (trio's rule for abandoned
+        // threads; AnyIO detaches them too).
+        let parent_scope = if self.detached {
+            None
+        } else {
+            self.scope.clone()
+        };
+        let node = ScopeNode::child_of(parent_scope);
         let core = TaskCore::new(None, self.parent, run.clone(), self.handle.clone());
         let task_node = node.clone();
         let task = async move {
@@ -273,7 +294,9 @@ fn resume<T>(out: std::thread::Result<T>) -> T {
 ///
 /// This blocks a thread, so it is not itself a checkpoint. The async code inside is
 /// cancelled when the calling task's scope is; its `Cancelled` error comes back here, to be
-/// returned from the thread's closure and absorbed by the scope.
+/// returned from the thread's closure and absorbed by the scope. On a thread started with
+/// [`abandon_on_cancel`](crate::to_thread::Builder::abandon_on_cancel), the async code is
+/// detached from the caller's cancellation instead (see the [module docs](self)).
 ///
 /// # Errors
 ///

@@ -80,10 +80,11 @@ pub mod task_group;
 pub mod testing;
 pub mod time;
 pub mod to_thread;
+mod watchdog;
 
 pub use cancel::{
-    CancelScope, Deadline, cancellable, current_effective_deadline, fail_after, fail_at,
-    move_on_after, move_on_at,
+    CancelScope, CancellableExt, Deadline, cancellable, current_effective_deadline, fail_after,
+    fail_at, move_on_after, move_on_at,
 };
 pub use concurrency::{amap, gather};
 pub use error::{Error, ErrorKind, Result};

@@ -207,6 +207,7 @@ where
 pub struct Runner {
     backend: Backend,
     slow_poll: Option<Duration>,
+    cancel_watchdog: Option<Duration>,
     #[cfg(feature = "tokio")]
     tokio: TokioOptions,
     #[cfg(feature = "smol")]
@@ -245,9 +246,27 @@ impl Runner {
     }
 
     /// Debug mode (asyncio's `debug=True`): when one poll of an anyio task blocks its
-    /// thread for 100 ms or more, a report naming the task is written to stderr.
+    /// thread for 100 ms or more, a report naming the task is written to stderr; and so is
+    /// a task still pending in a foreign future 5 s after its scope was cancelled (see
+    /// [`cancel_watchdog`](Self::cancel_watchdog)).
     pub fn debug(mut self, on: bool) -> Runner {
         self.slow_poll = on.then_some(DEFAULT_SLOW_POLL);
+        self.cancel_watchdog = on.then_some(crate::watchdog::DEFAULT_THRESHOLD);
+        self
+    }
+
+    /// The cancellation watchdog of debug mode, with a threshold of its own (5 s in
+    /// [`debug`](Self::debug) mode and under [`#[anyio::test]`](crate::test)).
+    ///
+    /// A task whose scope is cancelled, but which stays pending this long outside any
+    /// anyio operation — parked in a foreign future (tokio or smol I/O, a library's future)
+    /// that never sees the cancellation, so that its task group waits for it forever — is
+    /// reported once on stderr, by name and with the place where it was spawned, with the
+    /// advice to wrap that await with [`cancellable`](crate::cancellable). A task waiting in
+    /// an anyio operation (a sleep, a lock, an event, a thread...) is never reported: it
+    /// sees the cancellation, or is shielded from it.
+    pub fn cancel_watchdog(mut self, threshold: Duration) -> Runner {
+        self.cancel_watchdog = Some(threshold);
         self
     }
 
@@ -277,7 +296,7 @@ impl Runner {
         }
         let backend = self.backend;
         let slow_poll = self.slow_poll;
-        let run = RunContext::new(backend, slow_poll);
+        let run = RunContext::new(backend, slow_poll, self.cancel_watchdog);
         let root_run = run.clone();
         let root = move |handle| {
             let core = TaskCore::new(Some("main".into()), None, root_run, handle);

@@ -20,6 +20,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, RawWakerVTable, Wake, Waker};
@@ -33,6 +34,7 @@ use crate::cancel::tree::ScopeNode;
 use crate::context;
 use crate::run::Backend;
 use crate::task_group::GroupInner;
+use crate::watchdog::TaskWatch;
 
 const NOTIFIED: u8 = 1;
 const POLLING: u8 = 2;
@@ -45,6 +47,8 @@ pub(crate) struct RunContext {
     tasks: Mutex<Slab<Weak<TaskCore>>>,
     pub(crate) vars: Mutex<HashMap<usize, Box<dyn Any + Send + Sync>>>,
     pub(crate) slow_poll: Option<Duration>,
+    /// Debug mode's cancellation watchdog threshold (see `crate::watchdog`).
+    pub(crate) cancel_watchdog: Option<Duration>,
     /// Set once the run's event loop has stopped (never for a native context): worker
     /// threads that outlive the run (abandoned `to_thread` calls) read it before reaching
     /// back into the loop.
@@ -60,14 +64,23 @@ impl fmt::Debug for RunContext {
 }
 
 impl RunContext {
-    pub(crate) fn new(backend: Backend, slow_poll: Option<Duration>) -> Arc<RunContext> {
-        Arc::new(RunContext {
+    pub(crate) fn new(
+        backend: Backend,
+        slow_poll: Option<Duration>,
+        cancel_watchdog: Option<Duration>,
+    ) -> Arc<RunContext> {
+        let run = Arc::new(RunContext {
             backend,
             tasks: Mutex::new(Slab::new()),
             vars: Mutex::new(HashMap::new()),
             slow_poll,
+            cancel_watchdog,
             finished: std::sync::atomic::AtomicBool::new(false),
-        })
+        });
+        if cancel_watchdog.is_some() {
+            crate::watchdog::watch(&run);
+        }
+        run
     }
 
     /// Marks the run's event loop as stopped: no task of it will be polled again.
@@ -89,7 +102,8 @@ impl RunContext {
             #[cfg(feature = "smol")]
             Backend::Smol => &NATIVE[1],
         };
-        slot.get_or_init(|| RunContext::new(backend, None)).clone()
+        slot.get_or_init(|| RunContext::new(backend, None, None))
+            .clone()
     }
 
     /// The run context of the code being polled here.
@@ -102,7 +116,7 @@ impl RunContext {
             .map(RunContext::native)
     }
 
-    fn tasks(&self) -> Vec<Arc<TaskCore>> {
+    pub(crate) fn tasks(&self) -> Vec<Arc<TaskCore>> {
         self.tasks
             .lock()
             .iter()
@@ -147,8 +161,8 @@ pub(crate) struct TaskCore {
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
-    /// The run's debug threshold, copied here: read on every poll.
-    slow_poll: Option<Duration>,
+    /// Debug mode's state (`None` outside debug mode): read on every poll.
+    debug: Option<Box<TaskDebug>>,
     /// Whether the task is still listed in its run's registry, and where.
     registered: AtomicBool,
     slot: AtomicUsize,
@@ -186,27 +200,40 @@ impl TaskCore {
         run: Arc<RunContext>,
         backend: Handle,
     ) -> Arc<TaskCore> {
-        TaskCore::with_origin(name, parent, Origin::Own(Env { run, backend }))
+        TaskCore::with_origin(name, parent, Origin::Own(Env { run, backend }), None)
     }
 
-    /// A child of `group`.
+    /// A child of `group`, spawned by the caller of the `start_soon` that called this
+    /// (kept for debug mode's reports).
+    #[track_caller]
     pub(crate) fn new_child(
         name: Option<Arc<str>>,
         parent: Option<u64>,
         group: Arc<GroupInner>,
     ) -> Arc<TaskCore> {
-        TaskCore::with_origin(name, parent, Origin::Group(group))
+        let caller = Location::caller();
+        // `start` is an async fn, through which `#[track_caller]` does not reach: its
+        // children would show anyio's own line, which says nothing.
+        let ours = std::path::Path::new(caller.file()).ends_with("src/task_group.rs");
+        let spawned_at = (!ours).then_some(caller);
+        TaskCore::with_origin(name, parent, Origin::Group(group), spawned_at)
     }
 
-    fn with_origin(name: Option<Arc<str>>, parent: Option<u64>, origin: Origin) -> Arc<TaskCore> {
+    fn with_origin(
+        name: Option<Arc<str>>,
+        parent: Option<u64>,
+        origin: Origin,
+        spawned_at: Option<&'static Location<'static>>,
+    ) -> Arc<TaskCore> {
         let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
-        let slow_poll = match &origin {
-            Origin::Own(env) => env.run.slow_poll,
-            Origin::Group(group) => group.env().run.slow_poll,
+        let run = match &origin {
+            Origin::Own(env) => &env.run,
+            Origin::Group(group) => &group.env().run,
         };
+        let debug = TaskDebug::new(run, spawned_at);
         let core = Arc::new(TaskCore {
             id,
-            slow_poll,
+            debug,
             name,
             parent,
             origin,
@@ -307,6 +334,11 @@ impl TaskCore {
         }
     }
 
+    /// The task's watchdog state, in debug mode.
+    pub(crate) fn watch(&self) -> Option<&TaskWatch> {
+        self.debug.as_ref().and_then(|d| d.watch.as_ref())
+    }
+
     pub(crate) fn info(&self) -> TaskInfo {
         TaskInfo {
             id: self.id,
@@ -380,15 +412,15 @@ impl<F: Future> Future for TaskFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let (slow_poll, started) = {
+        let begun = {
             let Some(core) = this.frame.core.as_ref() else {
                 // Only reachable if a previous poll panicked and the executor polls again.
                 return Poll::Pending;
             };
             core.register_inner_waker(cx.waker());
             core.state.store(POLLING, Ordering::Release);
-            let slow = core.slow_poll;
-            (slow, slow.map(|_| Instant::now()))
+            // Debug mode only: the one test outside it.
+            core.debug.as_deref().map(TaskDebug::begin)
         };
         let fut = this.fut;
         let waker = &*this.waker;
@@ -409,10 +441,62 @@ impl<F: Future> Future for TaskFuture<F> {
         if out.is_pending() {
             node.block(waker);
         }
-        if let (Some(limit), Some(started)) = (slow_poll, started) {
-            report_slow_poll(core, started.elapsed(), limit);
+        if let (Some(begun), Some(debug)) = (begun, core.debug.as_deref()) {
+            debug.end(core, node, begun, out.is_pending(), polled);
         }
         out
+    }
+}
+
+/// Debug mode's state of one task: the slow-poll threshold and the cancellation watchdog.
+struct TaskDebug {
+    slow_poll: Option<Duration>,
+    watch: Option<TaskWatch>,
+}
+
+/// What [`TaskDebug::begin`] started.
+struct Begun {
+    started: Option<Instant>,
+    watch: Option<context::WatchFrame>,
+}
+
+impl TaskDebug {
+    /// `None` outside debug mode.
+    fn new(
+        run: &RunContext,
+        spawned_at: Option<&'static Location<'static>>,
+    ) -> Option<Box<TaskDebug>> {
+        if run.slow_poll.is_none() && run.cancel_watchdog.is_none() {
+            return None;
+        }
+        Some(Box::new(TaskDebug {
+            slow_poll: run.slow_poll,
+            watch: run.cancel_watchdog.map(|_| TaskWatch::new(spawned_at)),
+        }))
+    }
+
+    fn begin(&self) -> Begun {
+        Begun {
+            started: self.slow_poll.map(|_| Instant::now()),
+            watch: self.watch.as_ref().map(|_| context::watch_begin()),
+        }
+    }
+
+    fn end(
+        &self,
+        core: &TaskCore,
+        node: &Arc<ScopeNode>,
+        begun: Begun,
+        pending: bool,
+        polled: context::Polled,
+    ) {
+        if let (Some(limit), Some(started)) = (self.slow_poll, begun.started) {
+            report_slow_poll(core, started.elapsed(), limit);
+        }
+        if let (Some(watch), Some(frame)) = (&self.watch, begun.watch) {
+            let (inner, quiet) = context::watch_end(frame);
+            watch.after_poll(pending, polled, quiet, inner, node);
+        }
     }
 }
 

@@ -406,6 +406,7 @@ impl TaskGroup {
     /// # }).unwrap();
     /// ```
     #[doc(alias = "create_task")]
+    #[track_caller]
     pub fn start_soon<Fut, T>(&self, fut: Fut) -> Result<TaskHandle<T>>
     where
         Fut: Future<Output = Result<T>> + Send + 'static,
@@ -421,6 +422,7 @@ impl TaskGroup {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidState`] when the group has exited.
+    #[track_caller]
     pub fn start_soon_named<Fut, T>(
         &self,
         name: impl Into<String>,
@@ -535,6 +537,7 @@ impl TaskGroup {
         }
     }
 
+    #[track_caller]
     fn spawn<Fut, T, S>(&self, name: Option<Arc<str>>, fut: Fut, start: S) -> Result<TaskHandle<T>>
     where
         Fut: Future<Output = Result<T>> + Send + 'static,

@@ -103,7 +103,11 @@ where
         .name(format!("anyio-test-{backend}"))
         .spawn(move || {
             let out: crate::Result<_> =
-                Runner::new(backend).run(|| async move { Ok(test().await.into_outcome()) });
+                // The cancellation watchdog of debug mode: a test that hangs on a foreign
+                // future in a cancelled scope says so on stderr.
+                Runner::new(backend)
+                    .cancel_watchdog(crate::watchdog::DEFAULT_THRESHOLD)
+                    .run(|| async move { Ok(test().await.into_outcome()) });
             let _ = tx.send(out);
         })
         .expect("spawning the test thread");

@@ -41,12 +41,13 @@
 //!
 //! * **Wait (the default).** The task waits for the thread even when its scope is cancelled
 //!   meanwhile, and `run_sync` returns the thread's result: no result is lost. The
-//!   cancellation is seen at the task's next checkpoint. (Cancelled *before* the thread
-//!   started, the call returns `Cancelled` and the closure never runs.)
+//!   cancellation is seen at the task's next checkpoint.
 //! * **Abandon** ([`Builder::abandon_on_cancel`]). The call returns `Cancelled` at once; the
 //!   thread finishes in the background and its result (or panic) is dropped. Its limiter
 //!   token stays borrowed until the thread really ends, so abandoned threads still count
 //!   against the limit.
+//!   Async code such a thread runs with [`from_thread::run`](crate::from_thread::run) is
+//!   detached from the caller's cancellation, since nobody waits for the thread any more.
 //!
 //! Synchronous code that runs long can stop early by calling
 //! [`from_thread::check_cancelled`](crate::from_thread::check_cancelled) now and then:
@@ -73,7 +74,23 @@
 //!
 //! Dropping the future of a call (from `select!`, say) never stops the thread: it runs to
 //! the end and its result is dropped, as with abandoning.
+//!
+//! ## Cancel safety: a call cancelled before its thread starts
+//!
+//! With either choice, a call that is cancelled *before its thread starts* — made in a cancelled
+//! scope, or cancelled while it waits for a limiter token — returns `Cancelled` and the
+//! closure never runs: it is dropped, and everything it owns with it (a pooled database
+//! connection moved into it does not go back to its pool). Two ways keep it:
+//!
+//! * [`run_sync_or_return`] (and [`Builder::run_sync_or_return`]) returns the closure in its
+//!   error, [`RunError::into_closure`], to run it another way (or drop it deliberately);
+//! * a call inside a shielded scope, `CancelScope::shielded().run(run_sync(f))`, is not
+//!   cancelled by the scopes around it: `f` always runs and its result comes back.
+//!
+//! Dropping the call's future before the thread started (from `select!`) drops the
+//! closure too; nothing can give it back then.
 
+use std::fmt;
 use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -130,6 +147,20 @@ pub fn current_default_thread_limiter() -> Result<CapacityLimiter> {
 /// does one cancelled while it waits for a limiter token. Once the thread has started, the
 /// call waits for it and returns its result even if cancelled meanwhile; the cancellation
 /// is seen at the next checkpoint.
+///
+/// # Cancel safety
+///
+/// A call cancelled *before its thread starts* (already in a cancelled scope, or cancelled
+/// while it waits for a limiter token) drops `f` without running it, and with it whatever
+/// `f` owns: a pooled connection moved into the closure is gone, not returned to its pool.
+/// When what the closure owns matters:
+///
+/// * [`run_sync_or_return`] gives the closure back in its error
+///   ([`RunError::into_closure`]), to run it another way or drop it deliberately;
+/// * a call in a shielded scope (`CancelScope::shielded().run(run_sync(f))`) always runs
+///   `f`, whatever the enclosing scopes do, and returns its result.
+///
+/// Once the thread has started, `f` runs to its end (even when the call is abandoned).
 ///
 /// # Errors
 ///
@@ -213,6 +244,12 @@ impl Builder {
     /// [`abandon_on_cancel`](Self::abandon_on_cancel) is set: then it returns `Cancelled`
     /// at once and drops the result when the thread ends.
     ///
+    /// # Cancel safety
+    ///
+    /// Cancelled before its thread starts, the call drops `f` unrun, and what it owns; see
+    /// [Cancel safety](run_sync#cancel-safety) for the two ways to keep it
+    /// ([`run_sync_or_return`](Self::run_sync_or_return), a shielded scope).
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Cancelled`] as above; [`ErrorKind::NoEventLoop`] outside any event
@@ -245,17 +282,82 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.run_sync_or_return(f)
+            .await
+            .map_err(RunError::into_error)
+    }
+
+    /// [`run_sync`](Self::run_sync), giving the closure back when it never ran: the call
+    /// was cancelled (or failed) before its thread started. See [Cancel
+    /// safety](run_sync#cancel-safety).
+    ///
+    /// # Cancellation
+    ///
+    /// As [`run_sync`](Self::run_sync); a `Cancelled` error from before the thread started
+    /// carries `f` ([`RunError::into_closure`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`run_sync`](Self::run_sync), wrapped in a [`RunError`] that converts into
+    /// [`Error`] with `?`.
+    ///
+    /// # Panics
+    ///
+    /// A panic of `f` resumes here (not when the call was abandoned).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use anyio::CancelScope;
+    /// use anyio::to_thread::Builder;
+    ///
+    /// # anyio::run(|| async {
+    /// let scope = CancelScope::new();
+    /// scope.cancel();
+    /// let conn = String::from("a pooled connection");
+    /// let out = scope
+    ///     .run(async move {
+    ///         match Builder::new().run_sync_or_return(move || conn.len()).await {
+    ///             Ok(n) => Ok(n),
+    ///             Err(e) => {
+    ///                 // Never ran: run it anyway, shielded from the cancellation, so what
+    ///                 // it owns is handled as it should be.
+    ///                 let f = e.into_closure().expect("cancelled before the thread started");
+    ///                 let n = CancelScope::shielded().run(anyio::to_thread::run_sync(f)).await?;
+    ///                 Ok::<_, anyio::Error>(n.expect("a shielded scope is not cancelled"))
+    ///             }
+    ///         }
+    ///     })
+    ///     .await?;
+    /// assert_eq!(out, Some(19)); // the closure ran: the connection went where it should
+    /// # Ok::<_, anyio::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn run_sync_or_return<F, T>(self, f: F) -> std::result::Result<T, RunError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         if let Some(e) = context::check_cancelled() {
-            return Err(e);
+            return Err(RunError::not_started(e, f));
         }
-        let handle = detect::current_handle()?;
+        let handle = match detect::current_handle() {
+            Ok(handle) => handle,
+            Err(e) => return Err(RunError::not_started(e, f)),
+        };
         let limiter = match self.limiter {
             Some(limiter) => limiter,
-            None => current_default_thread_limiter()?,
+            None => match current_default_thread_limiter() {
+                Ok(limiter) => limiter,
+                Err(e) => return Err(RunError::not_started(e, f)),
+            },
         };
         // A fresh borrower per call: one task may run several calls at once.
-        let token = limiter.acquire_on_behalf_of(Borrower::new()).await?;
-        let worker = WorkerContext::capture(handle.clone());
+        let token = match limiter.acquire_on_behalf_of(Borrower::new()).await {
+            Ok(token) => token,
+            Err(e) => return Err(RunError::not_started(e, f)),
+        };
+        let worker = WorkerContext::capture(handle.clone(), self.abandon_on_cancel);
         let (tx, slot) = Slot::new();
         handle.spawn_blocking(move || {
             let out = worker.enter(|| std::panic::catch_unwind(AssertUnwindSafe(f)));
@@ -264,7 +366,157 @@ impl Builder {
             drop(token);
             tx.send(out);
         });
-        wait_for_thread(&slot, self.abandon_on_cancel).await
+        wait_for_thread(&slot, self.abandon_on_cancel)
+            .await
+            .map_err(RunError::started)
+    }
+}
+
+/// [`run_sync_or_return`] with the default options: runs `f` on a worker thread, or gives
+/// it back when it never ran. See [Cancel safety](run_sync#cancel-safety).
+///
+/// # Cancellation
+///
+/// As [`run_sync`]; a `Cancelled` error from before the thread started carries `f`.
+///
+/// # Errors
+///
+/// As [`run_sync`], wrapped in a [`RunError`].
+///
+/// # Panics
+///
+/// A panic of `f` resumes here.
+///
+/// # Examples
+///
+/// ```
+/// # anyio::run(|| async {
+/// let n = anyio::to_thread::run_sync_or_return(|| 6 * 7).await?;
+/// assert_eq!(n, 42);
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
+pub async fn run_sync_or_return<F, T>(f: F) -> std::result::Result<T, RunError<F>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new().run_sync_or_return(f).await
+}
+
+/// The error of [`run_sync_or_return`]: why the call failed and, when its thread never
+/// started, the closure that did not run.
+///
+/// It converts into [`Error`] (and `std::io::Error`) with `?`, dropping the closure.
+///
+/// # Examples
+///
+/// ```
+/// use anyio::{CancelScope, ErrorKind};
+///
+/// # anyio::run(|| async {
+/// let scope = CancelScope::new();
+/// scope.cancel();
+/// scope
+///     .run(async {
+///         let err = anyio::to_thread::run_sync_or_return(|| 1).await.unwrap_err();
+///         assert_eq!(err.kind(), ErrorKind::Cancelled);
+///         let f = err.into_closure().expect("never ran");
+///         assert_eq!(f(), 1); // not lost: it comes back
+///         Ok::<_, anyio::Error>(())
+///     })
+///     .await?;
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct RunError<F> {
+    error: Error,
+    closure: Option<F>,
+}
+
+impl<F> RunError<F> {
+    fn not_started(error: Error, closure: F) -> RunError<F> {
+        RunError {
+            error,
+            closure: Some(closure),
+        }
+    }
+
+    fn started(error: Error) -> RunError<F> {
+        RunError {
+            error,
+            closure: None,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.error.kind()
+    }
+
+    /// True when the call was cancelled (kind [`ErrorKind::Cancelled`]).
+    pub fn is_cancelled(&self) -> bool {
+        self.error.is_cancelled()
+    }
+
+    /// Why the call failed.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// Whether the closure never ran (its thread never started); then
+    /// [`into_closure`](Self::into_closure) gives it back.
+    pub fn is_not_started(&self) -> bool {
+        self.closure.is_some()
+    }
+
+    /// The closure, when it never ran; `None` when its thread started (the call was
+    /// abandoned, or the thread pool shut down under it).
+    pub fn into_closure(self) -> Option<F> {
+        self.closure
+    }
+
+    /// Why the call failed, dropping the closure.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// Both parts: why the call failed, and the closure when it never ran.
+    pub fn into_parts(self) -> (Error, Option<F>) {
+        (self.error, self.closure)
+    }
+}
+
+impl<F> fmt::Debug for RunError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunError")
+            .field("error", &self.error)
+            .field("not_started", &self.closure.is_some())
+            .finish()
+    }
+}
+
+impl<F> fmt::Display for RunError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<F> std::error::Error for RunError<F> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<F> From<RunError<F>> for Error {
+    fn from(e: RunError<F>) -> Error {
+        e.error
+    }
+}
+
+impl<F> From<RunError<F>> for std::io::Error {
+    fn from(e: RunError<F>) -> std::io::Error {
+        std::io::Error::from(e.error)
     }
 }
 
@@ -286,7 +538,9 @@ async fn wait_for_thread<T>(
                 return Poll::Ready(Err(e));
             }
             // Shielded wait: not marked blocked, so the cancelled scope does not wake this
-            // task again and again; the thread's completion wakes it.
+            // task again and again; the thread's completion wakes it. Still an anyio wait,
+            // not a foreign future, for debug mode's watchdog.
+            context::mark_quiet_wait();
             return Poll::Pending;
         }
         context::mark_blocked();

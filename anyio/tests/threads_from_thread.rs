@@ -292,6 +292,73 @@ async fn async_code_run_from_an_abandoned_thread_runs_on() -> anyio::Result<()> 
     Ok(())
 }
 
+/// AnyIO's `test_cancelscope_propagation_when_abandoned`: async code that an abandoned
+/// thread runs in the event loop is detached from the caller's cancellation, so it can
+/// wait for things without a shield.
+#[anyio::test]
+async fn async_code_of_an_abandoned_thread_is_detached_from_the_callers_cancellation()
+-> anyio::Result<()> {
+    let host_cancelled = anyio::Event::new();
+    let completed = anyio::Event::new();
+    let scope = CancelScope::new();
+    let (s, hc, c) = (scope.clone(), host_cancelled.clone(), completed.clone());
+    scope
+        .run(async move {
+            Builder::new()
+                .abandon_on_cancel(true)
+                .run_sync(move || {
+                    from_thread::run(move || async move {
+                        s.cancel();
+                        anyio::fail_after(Duration::from_secs(30), hc.wait()).await?;
+                        c.set();
+                        Ok::<_, anyio::Error>(())
+                    })
+                })
+                .await??;
+            Ok::<_, anyio::Error>(())
+        })
+        .await?;
+    assert!(scope.cancelled_caught(), "the caller returned at once");
+    host_cancelled.set();
+    anyio::fail_after(Duration::from_secs(30), completed.wait()).await?;
+    Ok(())
+}
+
+/// A call made from a thread after it was abandoned runs too, instead of failing at once
+/// with the cancellation of a caller that is gone.
+#[anyio::test]
+async fn run_from_a_thread_after_it_was_abandoned_runs() -> anyio::Result<()> {
+    let abandoned = Gate::default();
+    let reported = Gate::default();
+    let verdict = Arc::new(Mutex::new(None));
+    let (a, rep, v) = (abandoned.clone(), reported.clone(), verdict.clone());
+    anyio::task_group(|tg| async move {
+        tg.start_soon(async move {
+            Builder::new()
+                .abandon_on_cancel(true)
+                .run_sync(move || {
+                    a.wait();
+                    let out = from_thread::run(|| async {
+                        anyio::sleep(Duration::from_millis(1)).await?;
+                        anyio::lowlevel::checkpoint().await
+                    });
+                    *v.lock().unwrap() = Some(out);
+                    rep.open();
+                })
+                .await
+        })?;
+        wait_all_tasks_blocked().await?;
+        tg.cancel_scope().cancel();
+        Ok(())
+    })
+    .await?;
+    abandoned.open();
+    wait_gate(&reported).await?;
+    let verdict = verdict.lock().unwrap().take().unwrap();
+    assert!(verdict.is_ok(), "{verdict:?}");
+    Ok(())
+}
+
 #[test]
 fn run_after_the_event_loop_finished_is_a_clear_error() {
     for backend in anyio::available_backends() {

@@ -402,3 +402,130 @@ fn run_sync_works_under_a_foreign_executor_on_smol() {
     let v = futures_lite::future::block_on(async { to_thread::run_sync(|| 5).await }).unwrap();
     assert_eq!(v, 5);
 }
+
+/// Counts how often it was dropped, to see whether a closure's captures were destroyed.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[anyio::test]
+async fn run_sync_or_return_gives_back_the_closure_of_a_cancelled_call() -> anyio::Result<()> {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let owned = DropCounter(drops.clone());
+    let scope = CancelScope::new();
+    scope.cancel();
+    let d = drops.clone();
+    let out = scope
+        .run(async move {
+            let err = to_thread::run_sync_or_return(move || {
+                let _conn = owned;
+                7
+            })
+            .await
+            .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Cancelled);
+            assert!(err.is_not_started());
+            let f = err.into_closure().expect("the closure comes back");
+            assert_eq!(d.load(Ordering::SeqCst), 0, "what it owns is still alive");
+            assert_eq!(f(), 7);
+            Ok::<_, anyio::Error>(())
+        })
+        .await?;
+    assert_eq!(out, Some(()), "the body handled the cancellation itself");
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+#[anyio::test]
+async fn run_sync_or_return_gives_back_the_closure_cancelled_waiting_for_a_token()
+-> anyio::Result<()> {
+    let limiter = CapacityLimiter::new(1)?;
+    let release = Gate::default();
+    let scope = CancelScope::new();
+    let (l, l2, r) = (limiter.clone(), limiter.clone(), release.clone());
+    let s = scope.clone();
+    anyio::task_group(|tg| async move {
+        // The only token, held by a thread until the gate opens.
+        tg.start_soon(async move { Builder::new().limiter(l).run_sync(move || r.wait()).await })?;
+        wait_all_tasks_blocked().await?;
+        tg.start_soon(async move {
+            s.run(async move {
+                let err = Builder::new()
+                    .limiter(l2)
+                    .run_sync_or_return(|| "ran")
+                    .await
+                    .unwrap_err();
+                assert!(err.is_cancelled());
+                let f = err.into_closure().expect("never ran: it comes back");
+                assert_eq!(f(), "ran");
+                Ok::<_, anyio::Error>(())
+            })
+            .await?;
+            Ok(())
+        })?;
+        wait_all_tasks_blocked().await?;
+        assert_eq!(limiter.statistics().tasks_waiting, 1);
+        scope.cancel();
+        wait_all_tasks_blocked().await?;
+        release.open();
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+#[anyio::test]
+async fn run_sync_or_return_returns_the_result_and_converts_with_question_mark() -> anyio::Result<()>
+{
+    let n = to_thread::run_sync_or_return(|| 40 + 2).await?;
+    assert_eq!(n, 42);
+    Ok(())
+}
+
+#[anyio::test]
+async fn an_abandoned_call_has_no_closure_to_give_back() -> anyio::Result<()> {
+    let release = Gate::default();
+    let verdict = Arc::new(Mutex::new(None));
+    let (r, v) = (release.clone(), verdict.clone());
+    anyio::task_group(|tg| async move {
+        tg.start_soon(async move {
+            let err = Builder::new()
+                .abandon_on_cancel(true)
+                .run_sync_or_return(move || r.wait())
+                .await
+                .unwrap_err();
+            *v.lock().unwrap() = Some((err.kind(), err.is_not_started()));
+            Ok(())
+        })?;
+        wait_all_tasks_blocked().await?;
+        tg.cancel_scope().cancel();
+        Ok(())
+    })
+    .await?;
+    release.open();
+    let verdict = verdict.lock().unwrap().take().unwrap();
+    assert_eq!(verdict, (ErrorKind::Cancelled, false));
+    Ok(())
+}
+
+#[anyio::test]
+async fn a_shielded_call_runs_its_closure_in_a_cancelled_scope() -> anyio::Result<()> {
+    let scope = CancelScope::new();
+    scope.cancel();
+    let out = scope
+        .run(async {
+            let n = CancelScope::shielded()
+                .run(to_thread::run_sync(|| 5))
+                .await?;
+            assert_eq!(n, Some(5));
+            anyio::lowlevel::checkpoint().await?;
+            Ok::<_, anyio::Error>(())
+        })
+        .await?;
+    assert_eq!(out, None, "the cancellation is seen at the next checkpoint");
+    Ok(())
+}

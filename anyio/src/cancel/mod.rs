@@ -10,6 +10,18 @@
 //! may run asynchronous cleanup in a [shielded](CancelScope::with_shield) scope, which hides
 //! outer cancellation.
 //!
+//! **Which awaits are checkpoints.** Only anyio's own operations see a cancelled scope:
+//! [`sleep`](crate::sleep), locks, events, semaphores, memory streams, task handles,
+//! `to_thread`, anyio's networking — every anyio `async fn`. A foreign future is *not* a
+//! checkpoint: a tokio `accept()` or `read()`, a `tokio::sync` channel, a smol timer, a
+//! library's future never look at cancel scopes, so a task awaiting one keeps waiting in a
+//! cancelled scope (and its task group waits for it). Wrap such awaits with
+//! [`.cancellable()`](CancellableExt::cancellable) (or [`cancellable`]):
+//! `listener.accept().cancellable().await?` returns `Cancelled` as soon as the scope is
+//! cancelled. In [debug mode](crate::Runner::debug), and under
+//! [`#[anyio::test]`](crate::test), a task that stays pending outside anyio's operations
+//! long after its scope was cancelled is reported on stderr.
+//!
 //! When the future finishes with a cancellation error, the scope that caused it **absorbs**
 //! it: [`CancelScope::run`] yields `Ok(None)` and [`CancelScope::cancelled_caught`] becomes
 //! true; [`fail_after`] turns the absorbed cancellation into an error of kind
@@ -79,6 +91,7 @@
 //!   children (no child is polled again after the poll in progress returns).
 
 pub(crate) mod deadline;
+mod ext;
 pub(crate) mod tree;
 
 use std::fmt;
@@ -92,6 +105,7 @@ use pin_project_lite::pin_project;
 
 use deadline::deadline_after;
 pub use deadline::{Deadline, current_time};
+pub use ext::CancellableExt;
 use tree::ScopeNode;
 
 use crate::backend::Timer;
@@ -334,6 +348,9 @@ impl Driver {
             Poll::Pending => {
                 if polled.blocked {
                     self.blocked(cx);
+                } else {
+                    // A foreign future (or a yield): debug mode's watchdog wants to know.
+                    context::note_foreign_pending(self.node());
                 }
                 Poll::Pending
             }
