@@ -100,6 +100,7 @@ pub use sync::{
     ConditionGuard, ConditionStatistics, Event, EventStatistics, Lock, LockGuard, LockStatistics,
     ResourceGuard, ResourceGuardToken, Semaphore, SemaphorePermit, SemaphoreStatistics,
 };
+pub use sync::{Mutex, MutexGuard};
 pub use task::{TaskInfo, get_current_task, get_running_tasks};
 pub use task_group::{TaskGroup, TaskHandle, TaskState, TaskStatus, task_group};
 pub use time::{current_time, sleep, sleep_forever, sleep_until};
