@@ -9,6 +9,8 @@ use anyio::testing::wait_all_tasks_blocked;
 use anyio::{Backend, Borrower, CancelScope, CapacityLimiter, ErrorKind, Event};
 use futures_lite::future::poll_once;
 
+#[path = "support/handoff.rs"]
+mod handoff;
 mod support;
 
 use support::Log;
@@ -633,4 +635,26 @@ async fn raising_total_tokens_to_usize_max_admits_every_waiter() -> anyio::Resul
     drop(holder);
     assert_eq!(limiter.available_tokens(), usize::MAX);
     Ok(())
+}
+
+impl handoff::Contended for CapacityLimiter {
+    fn occupy(&self) -> anyio::Result<handoff::Held<'_>> {
+        Ok(Box::new(self.try_acquire_on_behalf_of(Borrower::new())?))
+    }
+
+    fn acquire(&self) -> handoff::Acquire<'_> {
+        Box::pin(async move { Ok(Box::new(self.acquire().await?) as handoff::Held<'_>) })
+    }
+
+    fn tasks_waiting(&self) -> usize {
+        self.statistics().tasks_waiting
+    }
+}
+
+/// Issue 7: an `acquire()` future polled once and dropped leaves no trace (its borrower
+/// is not left "already waiting"), and a token handed to it passes on (the shared
+/// scenario of `support/handoff.rs`).
+#[anyio::test]
+async fn abandoned_acquire_futures_leave_no_trace() -> anyio::Result<()> {
+    handoff::abandoned_waits_leave_no_trace(|| CapacityLimiter::new(1).expect("1 token")).await
 }

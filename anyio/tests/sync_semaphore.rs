@@ -9,6 +9,8 @@ use anyio::testing::wait_all_tasks_blocked;
 use anyio::{Backend, CancelScope, ErrorKind, Event, Semaphore};
 use futures_lite::future::poll_once;
 
+#[path = "support/handoff.rs"]
+mod handoff;
 mod support;
 
 use support::Log;
@@ -505,4 +507,31 @@ async fn semaphore_near_usize_max_hands_off_to_waiters() -> anyio::Result<()> {
     .await?;
     assert_eq!(semaphore.value(), 0);
     Ok(())
+}
+
+impl handoff::Contended for Semaphore {
+    fn occupy(&self) -> anyio::Result<handoff::Held<'_>> {
+        Ok(Box::new(self.try_acquire()?))
+    }
+
+    fn acquire(&self) -> handoff::Acquire<'_> {
+        Box::pin(async move { Ok(Box::new(self.acquire().await?) as handoff::Held<'_>) })
+    }
+
+    fn tasks_waiting(&self) -> usize {
+        self.statistics().tasks_waiting
+    }
+}
+
+/// Issue 7: an `acquire()` future polled once and dropped leaves no trace, and a permit
+/// handed to it passes on (the shared scenario of `support/handoff.rs`).
+#[anyio::test]
+async fn abandoned_acquire_futures_leave_no_trace() -> anyio::Result<()> {
+    handoff::abandoned_waits_leave_no_trace(|| Semaphore::new(1)).await?;
+    handoff::abandoned_waits_leave_no_trace(|| {
+        Semaphore::with_max_value(1, 1)
+            .expect("1 <= 1")
+            .with_fast_acquire(true)
+    })
+    .await
 }
