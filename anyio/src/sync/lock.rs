@@ -31,8 +31,9 @@ pub struct LockStatistics {
 /// the queue.
 ///
 /// The lock guards no data of its own, as in AnyIO: it orders *sections of async code*
-/// (writes to a shared stream, a multi-step protocol exchange). Data that only needs
-/// protecting between two `.await`s belongs in a `std::sync::Mutex`.
+/// (writes to a shared stream, a multi-step protocol exchange). For data that stays locked
+/// across `.await`s, [`Mutex<T>`](crate::Mutex) is this same lock holding the data; data
+/// that only needs protecting between two `.await`s belongs in a `std::sync::Mutex`.
 ///
 /// The lock knows its owner, the task that acquired it: that task asking for it again gets
 /// an error instead of a deadlock, and only that task may [`release`](Self::release) a lock
