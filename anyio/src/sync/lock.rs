@@ -216,8 +216,9 @@ impl<V> Core<V> {
     ///
     /// [`ErrorKind::InvalidState`] when the current task holds the lock.
     pub(super) fn start(&self, cancellable: bool) -> Result<Start<V>> {
+        let me = context::current_task(); // outside the critical section
         let mut state = self.state();
-        match state.take(context::current_task()) {
+        match state.take(me) {
             Ok(value) => Ok(Start::Taken(value)),
             Err(Busy::Mine) => Err(already_held()),
             Err(Busy::Other(me)) => {
@@ -265,7 +266,8 @@ impl<V> Core<V> {
     /// [`ErrorKind::WouldBlock`] when another task holds it; [`ErrorKind::InvalidState`]
     /// when the current task does.
     pub(super) fn try_lock(&self) -> Result<Held<'_, V>> {
-        match self.state().take(context::current_task()) {
+        let me = context::current_task(); // outside the critical section
+        match self.state().take(me) {
             Ok(value) => Ok(Held { core: self, value }),
             Err(Busy::Mine) => Err(already_held()),
             Err(Busy::Other(_)) => Err(Error::new(
