@@ -13,6 +13,10 @@
 //!   time, so the lock is contended all along; *checkpoint inside* —
 //!   `anyio::lowlevel::checkpoint()` vs `tokio::task::consume_budget()`, tokio's own
 //!   budgeted schedule point (same budget size).
+//! * **mutex**: the lock case with data — 100 tasks × 10,000 lock / increment a shared
+//!   `u64` / unlock, the same schedule point inside. anyio's `Mutex<u64>` vs
+//!   `tokio::sync::Mutex<u64>` and `async_lock::Mutex<u64>`. Target: ≤ 1.2 × the faster,
+//!   as for the lock (it is the same lock, with the value moving in and out of the guard).
 //! * **event**: two tasks play ping-pong 100,000 times through one-shot events (task A sets
 //!   `ping[i]` and waits for `pong[i]`; task B the other way round). anyio's `Event` vs
 //!   `tokio::sync::Notify` (`notify_one` / `notified`, tokio's closest primitive; both
@@ -43,7 +47,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyio::{Backend, Event, Lock, Semaphore};
+use anyio::{Backend, Event, Lock, Mutex, Semaphore};
 
 const LOCK_TASKS: usize = 100;
 const LOCK_ROUNDS: usize = 10_000;
@@ -282,6 +286,57 @@ fn async_lock_mutex_on_smol() -> Duration {
 }
 
 // ---------------------------------------------------------------------------------------
+// Mutex (the lock case with a value to update)
+
+fn anyio_data_mutex(backend: Backend, inside: Inside) -> Duration {
+    let mutex = Arc::new(Mutex::new(0u64));
+    let took = anyio_tasks(backend, LOCK_TASKS, |_| {
+        let mutex = mutex.clone();
+        async move {
+            for _ in 0..LOCK_ROUNDS {
+                let mut n = mutex.lock().await?;
+                *n += 1;
+                inside.anyio().await?;
+            }
+            Ok(())
+        }
+    });
+    assert_eq!(
+        *mutex.try_lock().unwrap(),
+        (LOCK_TASKS * LOCK_ROUNDS) as u64
+    );
+    took
+}
+
+fn tokio_data_mutex(inside: Inside) -> Duration {
+    let mutex = Arc::new(tokio::sync::Mutex::new(0u64));
+    tokio_tasks(LOCK_TASKS, |_| {
+        let mutex = mutex.clone();
+        async move {
+            for _ in 0..LOCK_ROUNDS {
+                let mut n = mutex.lock().await;
+                *n += 1;
+                inside.tokio().await;
+            }
+        }
+    })
+}
+
+fn async_lock_data_mutex_on_tokio(inside: Inside) -> Duration {
+    let mutex = Arc::new(async_lock::Mutex::new(0u64));
+    tokio_tasks(LOCK_TASKS, |_| {
+        let mutex = mutex.clone();
+        async move {
+            for _ in 0..LOCK_ROUNDS {
+                let mut n = mutex.lock().await;
+                *n += 1;
+                inside.tokio().await;
+            }
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
 // Event
 
 fn anyio_event(backend: Backend) -> Duration {
@@ -505,6 +560,26 @@ fn main() {
                 }),
                 contender("anyio Lock in raw tokio tasks", move || {
                     anyio_lock_in_tokio_tasks(inside)
+                }),
+            ],
+            peers: 2,
+            target: Some(1.2),
+        });
+    }
+    for inside in [Inside::Yield, Inside::Checkpoint] {
+        cases.push(Case {
+            title: format!(
+                "mutex: {LOCK_TASKS} tasks x {LOCK_ROUNDS} lock/increment/unlock, {} inside \
+                 (tokio, 2 workers)",
+                inside.name()
+            ),
+            contenders: vec![
+                contender("anyio Mutex", move || {
+                    anyio_data_mutex(Backend::Tokio, inside)
+                }),
+                contender("tokio::sync::Mutex", move || tokio_data_mutex(inside)),
+                contender("async_lock::Mutex", move || {
+                    async_lock_data_mutex_on_tokio(inside)
                 }),
             ],
             peers: 2,

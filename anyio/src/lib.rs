@@ -34,7 +34,7 @@
 //! | Creating and managing tasks | [`task_group`](mod@task_group): [`task_group`](fn@task_group), [`TaskGroup`], [`TaskHandle`], [`TaskStatus`], [`gather`], [`amap`] |
 //! | Cancellation and timeouts | [`cancel`]: [`CancelScope`], [`move_on_after`], [`fail_after`], [`cancellable`] |
 //! | Time | [`time`]: [`sleep`], [`sleep_until`], [`sleep_forever`], [`current_time`] |
-//! | Using synchronization primitives | [`sync`]: [`Event`], [`Lock`], [`Semaphore`], [`Condition`], [`CapacityLimiter`], [`ResourceGuard`] |
+//! | Using synchronization primitives | [`sync`]: [`Event`], [`Lock`], [`Mutex`], [`Semaphore`], [`Condition`], [`CapacityLimiter`], [`ResourceGuard`] |
 //! | Working with threads | [`to_thread`]: [`run_sync`](to_thread::run_sync); [`from_thread`]: [`BlockingPortal`](from_thread::BlockingPortal), [`start_blocking_portal`](from_thread::start_blocking_portal) |
 //! | Streams | [`streams`]: [`create_memory_object_stream`], [memory object streams](streams::memory), [`StapledObjectStream`](streams::StapledObjectStream), the stream traits |
 //! | Low-level | [`lowlevel`]: checkpoints, [`RunVar`](lowlevel::RunVar) |
@@ -101,6 +101,7 @@ pub use sync::{
     ConditionGuard, ConditionStatistics, Event, EventStatistics, Lock, LockGuard, LockStatistics,
     ResourceGuard, ResourceGuardToken, Semaphore, SemaphorePermit, SemaphoreStatistics,
 };
+pub use sync::{Mutex, MutexGuard};
 pub use task::{TaskInfo, get_current_task, get_running_tasks};
 pub use task_group::{TaskGroup, TaskHandle, TaskState, TaskStatus, task_group};
 pub use time::{current_time, sleep, sleep_forever, sleep_until};

@@ -18,6 +18,10 @@ fn handles_and_errors_are_send_and_sync() {
     is_send_sync::<Error>();
     is_send_sync::<anyio::Backend>();
     is_send_sync::<anyio::lowlevel::RunVar<u8>>();
+    // `Mutex<T>` and its guard: Send and Sync for a Send + Sync value (the guard crosses
+    // `.await`s in a spawned task).
+    is_send_sync::<anyio::Mutex<Vec<u8>>>();
+    is_send_sync::<anyio::MutexGuard<'static, Vec<u8>>>();
     is_unpin::<TaskHandle<String>>();
     is_unpin::<CancelScope>();
 }
@@ -68,4 +72,20 @@ async fn composite_future_spawns_as_a_child() -> anyio::Result<()> {
     .await?;
     assert_eq!(out, Some(Some(Some(2))));
     Ok(())
+}
+
+/// `Mutex<T>` is `Send` and `Sync` when `T` is only `Send` (a `Cell` inside), as
+/// `std::sync::Mutex`; its guard is then `Send` but not `Sync`.
+#[test]
+fn mutex_of_a_send_only_value_is_send_and_sync() {
+    is_send_sync::<anyio::Mutex<std::cell::Cell<u8>>>();
+    fn is_send_only<T: Send>() {}
+    is_send_only::<anyio::MutexGuard<'static, std::cell::Cell<u8>>>();
+    let mutex = anyio::Mutex::new(std::cell::Cell::new(0u8));
+    is_send(&async {
+        let guard = mutex.lock().await?;
+        anyio::lowlevel::checkpoint().await?;
+        guard.set(1);
+        Ok::<_, Error>(())
+    });
 }

@@ -9,6 +9,8 @@ use anyio::testing::wait_all_tasks_blocked;
 use anyio::{Backend, Borrower, CancelScope, CapacityLimiter, ErrorKind, Event};
 use futures_lite::future::poll_once;
 
+#[path = "support/handoff.rs"]
+mod handoff;
 mod support;
 
 use support::Log;
@@ -578,4 +580,81 @@ fn handles_guards_and_futures_are_send() {
     assert_send(&limiter.acquire_on_behalf_of(Borrower::new()));
     assert_send_sync(&limiter.try_acquire_on_behalf_of(Borrower::new()).unwrap());
     assert_send_sync(&Borrower::new());
+}
+
+/// Issue 7: `usize::MAX` tokens stand for AnyIO's `math.inf`; the counts stay exact at that
+/// size, and going from "infinite" back to a small total keeps the loans.
+#[anyio::test]
+async fn usize_max_tokens_counts_without_overflow() -> anyio::Result<()> {
+    let limiter = CapacityLimiter::new(usize::MAX)?;
+    assert_eq!(limiter.available_tokens(), usize::MAX);
+    let a = limiter.try_acquire_on_behalf_of(Borrower::new())?;
+    let b = limiter.acquire().await?;
+    assert_eq!(limiter.available_tokens(), usize::MAX - 2);
+    assert_eq!(limiter.statistics().borrowed_tokens, 2);
+    assert_eq!(limiter.statistics().total_tokens, usize::MAX);
+    limiter.set_total_tokens(1)?;
+    assert_eq!(limiter.available_tokens(), 0);
+    assert_eq!(limiter.borrowed_tokens(), 2);
+    drop((a, b));
+    assert_eq!(limiter.available_tokens(), 1);
+    Ok(())
+}
+
+/// Raising a limiter to "infinite" (`usize::MAX`) while tasks wait lets every one of them
+/// in at once.
+#[anyio::test]
+async fn raising_total_tokens_to_usize_max_admits_every_waiter() -> anyio::Result<()> {
+    let limiter = CapacityLimiter::new(1)?;
+    let holder = limiter.try_acquire_on_behalf_of(Borrower::new())?;
+    let admitted = Arc::new(AtomicUsize::new(0));
+    let done = Event::new();
+    anyio::task_group(|tg| {
+        let (limiter, admitted, done) = (limiter.clone(), admitted.clone(), done.clone());
+        async move {
+            for _ in 0..5 {
+                let (limiter, admitted, done) = (limiter.clone(), admitted.clone(), done.clone());
+                tg.start_soon(async move {
+                    let _token = limiter.acquire().await?;
+                    admitted.fetch_add(1, Ordering::SeqCst);
+                    done.wait().await // the token is held until the host looked
+                })?;
+            }
+            wait_all_tasks_blocked().await?;
+            assert_eq!(limiter.statistics().tasks_waiting, 5);
+            limiter.set_total_tokens(usize::MAX)?;
+            // Handed over at once, under the limiter's lock.
+            assert_eq!(limiter.statistics().tasks_waiting, 0);
+            assert_eq!(limiter.borrowed_tokens(), 6);
+            done.set();
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(admitted.load(Ordering::SeqCst), 5);
+    drop(holder);
+    assert_eq!(limiter.available_tokens(), usize::MAX);
+    Ok(())
+}
+
+impl handoff::Contended for CapacityLimiter {
+    fn occupy(&self) -> anyio::Result<handoff::Held<'_>> {
+        Ok(Box::new(self.try_acquire_on_behalf_of(Borrower::new())?))
+    }
+
+    fn acquire(&self) -> handoff::Acquire<'_> {
+        Box::pin(async move { Ok(Box::new(self.acquire().await?) as handoff::Held<'_>) })
+    }
+
+    fn tasks_waiting(&self) -> usize {
+        self.statistics().tasks_waiting
+    }
+}
+
+/// Issue 7: an `acquire()` future polled once and dropped leaves no trace (its borrower
+/// is not left "already waiting"), and a token handed to it passes on (the shared
+/// scenario of `support/handoff.rs`).
+#[anyio::test]
+async fn abandoned_acquire_futures_leave_no_trace() -> anyio::Result<()> {
+    handoff::abandoned_waits_leave_no_trace(|| CapacityLimiter::new(1).expect("1 token")).await
 }

@@ -9,6 +9,8 @@ use anyio::testing::wait_all_tasks_blocked;
 use anyio::{Backend, CancelScope, Condition, ErrorKind, Event, Lock};
 use futures_lite::future::poll_once;
 
+#[path = "support/handoff.rs"]
+mod handoff;
 mod support;
 
 use support::Log;
@@ -455,4 +457,63 @@ fn handles_guards_and_futures_are_send() {
     assert_send(&guard.wait());
     assert_send(&guard.wait_for(|| true));
     assert_send_sync(&guard);
+}
+
+/// The condition's lock, as the shared scenario sees it.
+impl handoff::Contended for Condition {
+    fn occupy(&self) -> anyio::Result<handoff::Held<'_>> {
+        Ok(Box::new(self.try_lock()?))
+    }
+
+    fn acquire(&self) -> handoff::Acquire<'_> {
+        Box::pin(async move { Ok(Box::new(self.lock().await?) as handoff::Held<'_>) })
+    }
+
+    fn tasks_waiting(&self) -> usize {
+        self.statistics().lock_statistics.tasks_waiting
+    }
+}
+
+/// The condition's notifications: a waiter is a task in `wait()`, the hand-off a
+/// `notify(1)`.
+struct Notifications(Condition);
+
+/// Notifies one waiter when dropped (the lock is free then: every task waits).
+struct NotifyOnDrop<'a>(&'a Condition);
+
+impl Drop for NotifyOnDrop<'_> {
+    fn drop(&mut self) {
+        let guard = self
+            .0
+            .try_lock()
+            .expect("the lock is free while tasks wait");
+        guard.notify(1);
+    }
+}
+
+impl handoff::Contended for Notifications {
+    fn occupy(&self) -> anyio::Result<handoff::Held<'_>> {
+        Ok(Box::new(NotifyOnDrop(&self.0)))
+    }
+
+    fn acquire(&self) -> handoff::Acquire<'_> {
+        Box::pin(async move {
+            let mut guard = self.0.lock().await?;
+            guard.wait().await?;
+            Ok(Box::new(guard) as handoff::Held<'_>)
+        })
+    }
+
+    fn tasks_waiting(&self) -> usize {
+        self.0.statistics().tasks_waiting
+    }
+}
+
+/// Issue 7: a `lock()` or `wait()` future polled once and dropped leaves no trace, and a
+/// lock or notification handed to it passes on (the shared scenario of
+/// `support/handoff.rs`).
+#[anyio::test]
+async fn abandoned_lock_and_wait_futures_leave_no_trace() -> anyio::Result<()> {
+    handoff::abandoned_waits_leave_no_trace(Condition::new).await?;
+    handoff::abandoned_waits_leave_no_trace(|| Notifications(Condition::new())).await
 }

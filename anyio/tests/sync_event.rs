@@ -8,6 +8,8 @@ use anyio::testing::wait_all_tasks_blocked;
 use anyio::{Backend, CancelScope, ErrorKind, Event};
 use futures_lite::future::poll_once;
 
+#[path = "support/handoff.rs"]
+mod handoff;
 mod support;
 
 use support::kind;
@@ -281,4 +283,37 @@ fn handles_and_futures_are_send() {
     let event = Event::new();
     assert_send_sync(&event);
     assert_send(&event.wait());
+}
+
+/// Setting the event is the "hand-off" (to every waiter at once).
+struct SetOnDrop<'a>(&'a Event);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+impl handoff::Contended for Event {
+    fn occupy(&self) -> anyio::Result<handoff::Held<'_>> {
+        Ok(Box::new(SetOnDrop(self)))
+    }
+
+    fn acquire(&self) -> handoff::Acquire<'_> {
+        Box::pin(async move {
+            self.wait().await?;
+            Ok(Box::new(()) as handoff::Held<'_>)
+        })
+    }
+
+    fn tasks_waiting(&self) -> usize {
+        self.statistics().tasks_waiting
+    }
+}
+
+/// Issue 7: a `wait()` future polled once and dropped stops counting as a waiter, and the
+/// other waiters still wake (the shared scenario of `support/handoff.rs`).
+#[anyio::test]
+async fn abandoned_wait_futures_leave_no_trace() -> anyio::Result<()> {
+    handoff::abandoned_waits_leave_no_trace(Event::new).await
 }

@@ -9,6 +9,8 @@ use anyio::testing::wait_all_tasks_blocked;
 use anyio::{Backend, CancelScope, ErrorKind, Event, Lock, LockGuard};
 use futures_lite::future::poll_once;
 
+#[path = "support/handoff.rs"]
+mod handoff;
 mod support;
 
 use support::Log;
@@ -558,4 +560,26 @@ fn handles_guards_and_futures_are_send() {
     assert_send(&lock.lock());
     assert_send_sync(&lock.try_lock().unwrap());
     assert_send_sync(&lock.statistics());
+}
+
+impl handoff::Contended for Lock {
+    fn occupy(&self) -> anyio::Result<handoff::Held<'_>> {
+        Ok(Box::new(self.try_lock()?))
+    }
+
+    fn acquire(&self) -> handoff::Acquire<'_> {
+        Box::pin(async move { Ok(Box::new(self.lock().await?) as handoff::Held<'_>) })
+    }
+
+    fn tasks_waiting(&self) -> usize {
+        self.statistics().tasks_waiting
+    }
+}
+
+/// Issue 7: a `lock()` future polled once and dropped leaves no trace, and a lock handed
+/// to it passes on (the shared scenario of `support/handoff.rs`).
+#[anyio::test]
+async fn abandoned_lock_futures_leave_no_trace() -> anyio::Result<()> {
+    handoff::abandoned_waits_leave_no_trace(Lock::new).await?;
+    handoff::abandoned_waits_leave_no_trace(|| Lock::new().with_fast_acquire(true)).await
 }

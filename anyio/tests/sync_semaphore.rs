@@ -9,6 +9,8 @@ use anyio::testing::wait_all_tasks_blocked;
 use anyio::{Backend, CancelScope, ErrorKind, Event, Semaphore};
 use futures_lite::future::poll_once;
 
+#[path = "support/handoff.rs"]
+mod handoff;
 mod support;
 
 use support::Log;
@@ -453,4 +455,83 @@ fn handles_permits_and_futures_are_send() {
     assert_send_sync(&semaphore);
     assert_send(&semaphore.acquire());
     assert_send_sync(&semaphore.try_acquire().unwrap());
+}
+
+/// Issue 7: a permit given back to a semaphore at `usize::MAX` (its maximum) used to
+/// overflow (a panic in debug builds, a value wrapped to 0 in release ones). A drop cannot
+/// fail, so the value saturates at the maximum.
+#[anyio::test]
+async fn permit_dropped_at_usize_max_saturates() -> anyio::Result<()> {
+    let semaphore = Semaphore::with_max_value(usize::MAX, usize::MAX)?;
+    let permit = semaphore.acquire().await?;
+    semaphore.release()?;
+    assert_eq!(semaphore.value(), usize::MAX);
+    drop(permit);
+    assert_eq!(semaphore.value(), usize::MAX);
+    assert_eq!(kind(semaphore.release()), ErrorKind::InvalidState);
+    Ok(())
+}
+
+/// Without a maximum, `usize::MAX` is the most a semaphore can count: a release past it is
+/// the same error as a release past `max_value`, not a permit silently lost.
+#[anyio::test]
+async fn release_past_usize_max_is_an_error() -> anyio::Result<()> {
+    let semaphore = Semaphore::new(usize::MAX);
+    assert_eq!(kind(semaphore.release()), ErrorKind::InvalidState);
+    assert_eq!(semaphore.value(), usize::MAX);
+    let permit = semaphore.try_acquire()?;
+    assert_eq!(semaphore.value(), usize::MAX - 1);
+    semaphore.release()?;
+    drop(permit); // saturates: a drop cannot fail
+    assert_eq!(semaphore.value(), usize::MAX);
+    Ok(())
+}
+
+/// A huge count hands permits to waiters as usual.
+#[anyio::test]
+async fn semaphore_near_usize_max_hands_off_to_waiters() -> anyio::Result<()> {
+    let semaphore = Semaphore::with_max_value(0, usize::MAX)?;
+    anyio::task_group(|tg| {
+        let semaphore = semaphore.clone();
+        async move {
+            let waiter = semaphore.clone();
+            let h = tg.start_soon(async move {
+                waiter.acquire().await?.forget();
+                Ok::<_, anyio::Error>(())
+            })?;
+            wait_all_tasks_blocked().await?;
+            semaphore.release()?;
+            h.await
+        }
+    })
+    .await?;
+    assert_eq!(semaphore.value(), 0);
+    Ok(())
+}
+
+impl handoff::Contended for Semaphore {
+    fn occupy(&self) -> anyio::Result<handoff::Held<'_>> {
+        Ok(Box::new(self.try_acquire()?))
+    }
+
+    fn acquire(&self) -> handoff::Acquire<'_> {
+        Box::pin(async move { Ok(Box::new(self.acquire().await?) as handoff::Held<'_>) })
+    }
+
+    fn tasks_waiting(&self) -> usize {
+        self.statistics().tasks_waiting
+    }
+}
+
+/// Issue 7: an `acquire()` future polled once and dropped leaves no trace, and a permit
+/// handed to it passes on (the shared scenario of `support/handoff.rs`).
+#[anyio::test]
+async fn abandoned_acquire_futures_leave_no_trace() -> anyio::Result<()> {
+    handoff::abandoned_waits_leave_no_trace(|| Semaphore::new(1)).await?;
+    handoff::abandoned_waits_leave_no_trace(|| {
+        Semaphore::with_max_value(1, 1)
+            .expect("1 <= 1")
+            .with_fast_acquire(true)
+    })
+    .await
 }

@@ -44,6 +44,8 @@ impl Borrower {
     /// A new borrower, different from every other one (and from every task).
     #[allow(clippy::new_without_default)] // a fresh identity is not a default value
     pub fn new() -> Borrower {
+        // Relaxed: only uniqueness matters, and a read-modify-write is unique under any
+        // ordering. Wrapping after 2^64 borrowers cannot happen in practice.
         Borrower(Identity::Other(
             NEXT_BORROWER.fetch_add(1, Ordering::Relaxed),
         ))
@@ -158,12 +160,16 @@ struct Loan {
 }
 
 impl State {
+    fn next_loan_id(&mut self) -> u64 {
+        // Wrapping: an id is compared only with the current loan of the same borrower,
+        // which cannot be 2^64 loans old.
+        self.next_loan = self.next_loan.wrapping_add(1);
+        self.next_loan
+    }
+
     fn lend(&mut self, borrower: Borrower) -> Loan {
-        self.next_loan += 1;
-        let loan = Loan {
-            borrower,
-            id: self.next_loan,
-        };
+        let id = self.next_loan_id();
+        let loan = Loan { borrower, id };
         self.borrowers.insert(borrower, loan.id);
         loan
     }
@@ -171,11 +177,12 @@ impl State {
     /// Hands free tokens to waiters, first come first served.
     fn grant(&mut self, wake: &mut WakeList) {
         while self.borrowers.len() < self.total {
+            let id = self.next_loan.wrapping_add(1); // as in `next_loan_id`
             let Some(loan) = self.waiters.grant_next(wake) else {
                 return;
             };
-            self.next_loan += 1;
-            loan.id = self.next_loan;
+            self.next_loan = id;
+            loan.id = id; // the waiter's `Wait` returns this loan
             let loan = *loan;
             self.borrowers.insert(loan.borrower, loan.id);
             self.waiting.remove(&loan.borrower);

@@ -134,12 +134,16 @@ impl Event {
 
     /// Sets the flag and wakes every waiting task. Setting it again does nothing.
     pub fn set(&self) {
+        // Acquire: pairs with the Release store below, so a caller that sees the flag set
+        // also sees what the setter did before setting it.
         if self.inner.set.load(Ordering::Acquire) {
             return;
         }
         let mut wake = WakeList::new();
         {
             let mut waiters = self.inner.waiters.lock();
+            // Release: publishes the setter's writes to every task that sees the flag with
+            // an Acquire load (waiters read it outside the mutex too).
             self.inner.set.store(true, Ordering::Release);
             waiters.drain(&mut wake);
         }
@@ -148,6 +152,7 @@ impl Event {
 
     /// Whether the flag is set.
     pub fn is_set(&self) -> bool {
+        // Acquire: pairs with the Release store in `set` (see there).
         self.inner.set.load(Ordering::Acquire)
     }
 
@@ -220,7 +225,8 @@ impl Future for EventWait<'_> {
     type Output = Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        // The flag wins over a cancellation that came after it.
+        // The flag wins over a cancellation that came after it. Acquire: pairs with the
+        // Release store in `set`, so the waiter sees what the setter did before it.
         if self.inner.set.load(Ordering::Acquire) {
             self.key = None;
             return Poll::Ready(Ok(()));
@@ -231,6 +237,7 @@ impl Future for EventWait<'_> {
             context::check_cancelled()
         };
         let mut waiters = self.inner.waiters.lock();
+        // Acquire, as above; under the mutex the flag cannot change while we register.
         if self.inner.set.load(Ordering::Acquire) {
             self.key = None;
             return Poll::Ready(Ok(()));
@@ -258,7 +265,8 @@ impl Drop for EventWait<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             let mut waiters = self.inner.waiters.lock();
-            // Once the flag is set the slab was emptied for good: nothing to remove.
+            // Once the flag is set the slab was emptied for good: nothing to remove. Under
+            // the mutex the store in `set` is ordered by the lock; Acquire is for symmetry.
             if !self.inner.set.load(Ordering::Acquire) {
                 waiters.remove(key);
             }

@@ -31,8 +31,9 @@ pub struct LockStatistics {
 /// the queue.
 ///
 /// The lock guards no data of its own, as in AnyIO: it orders *sections of async code*
-/// (writes to a shared stream, a multi-step protocol exchange). Data that only needs
-/// protecting between two `.await`s belongs in a `std::sync::Mutex`.
+/// (writes to a shared stream, a multi-step protocol exchange). For data that stays locked
+/// across `.await`s, [`Mutex<T>`](crate::Mutex) is this same lock holding the data; data
+/// that only needs protecting between two `.await`s belongs in a `std::sync::Mutex`.
 ///
 /// The lock knows its owner, the task that acquired it: that task asking for it again gets
 /// an error instead of a deadlock, and only that task may [`release`](Self::release) a lock
@@ -67,23 +68,46 @@ pub struct LockStatistics {
 /// ```
 #[derive(Clone)]
 pub struct Lock {
-    inner: Arc<Inner>,
+    inner: Arc<Core<()>>,
     fast_acquire: bool,
 }
 
-struct Inner {
-    state: Mutex<State>,
+/// The lock itself, shared by [`Lock`] (`V = ()`) and [`Mutex<T>`](crate::Mutex)
+/// (`V = T`): the same FIFO hand-off, owner and cancellation rules. The protected value
+/// travels with the ownership: it sits in the state while the lock is free, goes into the
+/// waiter a hand-off picks (and out of its `Wait`), and lives in the guard while held.
+pub(super) struct Core<V> {
+    state: Mutex<State<V>>,
 }
 
 /// The task an owner or a waiter is (`None` outside any anyio task).
 type Task = Option<Arc<TaskCore>>;
 
-struct State {
+pub(super) struct State<V> {
     locked: bool,
     /// # Invariant
     /// `None` whenever `locked` is false.
     owner: Task,
-    waiters: WaitQueue<Task>,
+    /// # Invariant
+    /// `Some` exactly when `locked` is false (a holder, or the waiter the lock was handed
+    /// to, has it otherwise). Lost only with a guard leaked by `mem::forget`, which leaves
+    /// the lock locked for good.
+    value: Option<V>,
+    waiters: WaitQueue<Waiter<V>>,
+}
+
+/// A queued acquisition: who waits, and (once granted) the value handed to it.
+pub(super) struct Waiter<V> {
+    task: Task,
+    value: Option<V>,
+}
+
+/// How [`Core::start`] went.
+pub(super) enum Start<V> {
+    /// The lock was free: here is its value.
+    Taken(Option<V>),
+    /// Queued as node `key`: wait for it with [`Core::wait`].
+    Queued(usize),
 }
 
 fn same_task(a: &Task, b: &Task) -> bool {
@@ -93,81 +117,259 @@ fn same_task(a: &Task, b: &Task) -> bool {
     }
 }
 
-impl State {
-    /// Hands the lock to the next waiter, or frees it.
-    fn release(&mut self, wake: &mut WakeList) {
+fn already_held() -> Error {
+    Error::new(
+        ErrorKind::InvalidState,
+        "attempted to acquire a lock that the current task already holds",
+    )
+}
+
+impl<V> State<V> {
+    /// Hands the lock (and `value`) to the next waiter, or frees it.
+    fn release(&mut self, value: Option<V>, wake: &mut WakeList) {
         match self.waiters.grant_next(wake) {
-            // The waiter has no use for its task handle any more: move it.
-            Some(task) => self.owner = task.take(),
+            Some(waiter) => {
+                // The waiter has no use for its task handle any more: move it.
+                self.owner = waiter.task.take();
+                waiter.value = value;
+            }
             None => {
                 self.locked = false;
                 self.owner = None;
+                self.value = value;
             }
         }
     }
 
-    fn already_held() -> Error {
-        Error::new(
-            ErrorKind::InvalidState,
-            "attempted to acquire a lock that the current task already holds",
-        )
+    /// Takes the lock if it is free; otherwise says who holds it (giving `me` back).
+    fn take(&mut self, me: Task) -> std::result::Result<Option<V>, Busy> {
+        if !self.locked {
+            self.locked = true;
+            self.owner = me;
+            return Ok(self.value.take());
+        }
+        if same_task(&self.owner, &me) {
+            return Err(Busy::Mine);
+        }
+        Err(Busy::Other(me))
     }
 }
 
-impl Handoff for Inner {
-    type State = State;
-    type Data = Task;
+/// Why [`State::take`] could not take the lock.
+enum Busy {
+    /// The current task holds it.
+    Mine,
+    /// Another task does (the current task, handed back).
+    Other(Task),
+}
 
-    fn state(&self) -> MutexGuard<'_, State> {
+impl<V> Handoff for Core<V> {
+    type State = State<V>;
+    type Data = Waiter<V>;
+
+    fn state(&self) -> MutexGuard<'_, State<V>> {
         self.state.lock()
     }
 
-    fn queue(state: &mut State) -> &mut WaitQueue<Task> {
+    fn queue(state: &mut State<V>) -> &mut WaitQueue<Waiter<V>> {
         &mut state.waiters
     }
 
-    fn try_take(state: &mut State, task: &mut Task) -> bool {
+    fn try_take(state: &mut State<V>, waiter: &mut Waiter<V>) -> bool {
         if state.locked {
             return false;
         }
         state.locked = true;
-        state.owner = task.take();
+        state.owner = waiter.task.take();
+        waiter.value = state.value.take();
         true
     }
 
-    fn pass_on(state: &mut State, _task: Task, wake: &mut WakeList) {
-        state.release(wake);
+    fn pass_on(state: &mut State<V>, waiter: Waiter<V>, wake: &mut WakeList) {
+        state.release(waiter.value, wake);
     }
 }
 
-impl Inner {
-    fn release(&self) {
+impl<V> Core<V> {
+    pub(super) fn new(value: V) -> Core<V> {
+        Core {
+            state: Mutex::new(State {
+                locked: false,
+                owner: None,
+                value: Some(value),
+                waiters: WaitQueue::new(),
+            }),
+        }
+    }
+
+    /// Gives the lock back with its value, handing both to the next waiter.
+    pub(super) fn release(&self, value: Option<V>) {
         let mut wake = WakeList::new();
-        self.state().release(&mut wake);
+        self.state().release(value, &mut wake);
         wake.wake_all();
     }
 
-    /// Takes the lock at once, or queues the caller. `Ok(None)`: taken.
-    fn start(&self, me: Task, cancellable: bool) -> Result<Option<usize>> {
+    /// Takes the lock at once, or queues the current task (which checked for cancellation
+    /// already, when `cancellable`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] when the current task holds the lock.
+    pub(super) fn start(&self, cancellable: bool) -> Result<Start<V>> {
+        let me = context::current_task(); // outside the critical section
         let mut state = self.state();
-        if !state.locked {
-            state.locked = true;
-            state.owner = me;
-            return Ok(None);
+        match state.take(me) {
+            Ok(value) => Ok(Start::Taken(value)),
+            Err(Busy::Mine) => Err(already_held()),
+            Err(Busy::Other(me)) => {
+                let waiter = Waiter {
+                    task: me,
+                    value: None,
+                };
+                Ok(Start::Queued(state.waiters.push_back(waiter, cancellable)))
+            }
         }
-        if same_task(&state.owner, &me) {
-            return Err(State::already_held());
+    }
+
+    /// Waits on the node [`start`](Self::start) queued, until the lock is handed to it.
+    async fn wait(&self, key: usize, cancellable: bool) -> Result<Option<V>> {
+        Ok(Wait::new(self, key, cancellable).await?.value)
+    }
+
+    /// `lock()` of [`Lock`] and [`Mutex`](crate::Mutex): a checkpoint, then the lock (see
+    /// [`Lock::lock`] for the contract).
+    pub(super) async fn lock(&self, fast_acquire: bool) -> Result<Held<'_, V>> {
+        if let Some(e) = context::check_cancelled() {
+            return Err(e);
         }
-        Ok(Some(state.waiters.push_back(me, cancellable)))
+        match self.start(true)? {
+            Start::Taken(value) => {
+                let held = Held { core: self, value };
+                if !fast_acquire {
+                    // The lock is ours already: this schedule point is not a cancellation
+                    // point (if the future is dropped here, `held` releases the lock).
+                    lowlevel::cancel_shielded_checkpoint().await;
+                }
+                Ok(held)
+            }
+            Start::Queued(key) => {
+                let value = self.wait(key, true).await?;
+                Ok(Held { core: self, value })
+            }
+        }
+    }
+
+    /// Takes the lock if it is free now.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::WouldBlock`] when another task holds it; [`ErrorKind::InvalidState`]
+    /// when the current task does.
+    pub(super) fn try_lock(&self) -> Result<Held<'_, V>> {
+        let me = context::current_task(); // outside the critical section
+        match self.state().take(me) {
+            Ok(value) => Ok(Held { core: self, value }),
+            Err(Busy::Mine) => Err(already_held()),
+            Err(Busy::Other(_)) => Err(Error::new(
+                ErrorKind::WouldBlock,
+                "the lock is held by another task",
+            )),
+        }
     }
 
     /// Acquires without checking for cancellation (the shielded re-acquisition of
     /// [`Condition::wait`](crate::Condition)).
-    pub(super) async fn lock_shielded(&self) -> Result<()> {
-        if let Some(key) = self.start(context::current_task(), false)? {
-            Wait::new(self, key, false).await?;
+    pub(super) async fn lock_shielded(&self) -> Result<Option<V>> {
+        match self.start(false)? {
+            Start::Taken(value) => Ok(value),
+            Start::Queued(key) => self.wait(key, false).await,
         }
+    }
+
+    pub(super) fn locked(&self) -> bool {
+        self.state().locked
+    }
+
+    /// Releases the lock held without a guard by the current task (AnyIO's `release()`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] when the lock is not locked, or is held by another
+    /// task.
+    fn release_checked(&self, value: Option<V>) -> Result<()> {
+        let me = context::current_task();
+        let mut wake = WakeList::new();
+        {
+            let mut state = self.state();
+            if !state.locked {
+                return Err(Error::new(
+                    ErrorKind::InvalidState,
+                    "releasing a lock that is not locked",
+                ));
+            }
+            let mine = same_task(&state.owner, &me) || (state.owner.is_none() && me.is_none());
+            if !mine {
+                return Err(Error::new(
+                    ErrorKind::InvalidState,
+                    "the current task is not holding this lock",
+                ));
+            }
+            state.release(value, &mut wake);
+        }
+        wake.wake_all();
         Ok(())
+    }
+
+    pub(super) fn fmt_fields(&self, f: &mut fmt::DebugStruct<'_, '_>) {
+        let state = self.state();
+        f.field("locked", &state.locked)
+            .field("tasks_waiting", &state.waiters.len());
+    }
+
+    pub(super) fn statistics(&self) -> LockStatistics {
+        let state = self.state();
+        LockStatistics {
+            locked: state.locked,
+            owner: state.owner.as_ref().map(|t| t.info()),
+            tasks_waiting: state.waiters.len(),
+        }
+    }
+
+    /// The value, through a unique reference (so no guard is alive). `None` only when a
+    /// guard was leaked with `mem::forget`.
+    pub(super) fn get_mut(&mut self) -> Option<&mut V> {
+        self.state.get_mut().value.as_mut()
+    }
+
+    /// The value (`None` only when a guard was leaked with `mem::forget`).
+    pub(super) fn into_inner(mut self) -> Option<V> {
+        self.state.get_mut().value.take()
+    }
+}
+
+/// The lock held, with its value: the guard inside [`LockGuard`] and
+/// [`MutexGuard`](crate::MutexGuard). Dropping it gives the value back and hands the lock
+/// to the next waiter.
+pub(super) struct Held<'a, V> {
+    core: &'a Core<V>,
+    /// # Invariant
+    /// `Some` until the drop (the lock's value, which travels with its ownership).
+    value: Option<V>,
+}
+
+impl<V> Held<'_, V> {
+    pub(super) fn value(&self) -> &V {
+        self.value.as_ref().expect("a held lock has its value")
+    }
+
+    pub(super) fn value_mut(&mut self) -> &mut V {
+        self.value.as_mut().expect("a held lock has its value")
+    }
+}
+
+impl<V> Drop for Held<'_, V> {
+    fn drop(&mut self) {
+        self.core.release(self.value.take());
     }
 }
 
@@ -183,13 +385,7 @@ impl Lock {
     /// budget is spent).
     pub fn new() -> Lock {
         Lock {
-            inner: Arc::new(Inner {
-                state: Mutex::new(State {
-                    locked: false,
-                    owner: None,
-                    waiters: WaitQueue::new(),
-                }),
-            }),
+            inner: Arc::new(Core::new(())),
             fast_acquire: false,
         }
     }
@@ -242,24 +438,9 @@ impl Lock {
     /// ```
     #[doc(alias = "acquire")]
     pub async fn lock(&self) -> Result<LockGuard<'_>> {
-        if let Some(e) = context::check_cancelled() {
-            return Err(e);
-        }
-        match self.inner.start(context::current_task(), true)? {
-            None => {
-                let guard = LockGuard { lock: self };
-                if !self.fast_acquire {
-                    // The lock is ours already: this schedule point is not a cancellation point
-                    // (if the future is dropped here, the guard releases the lock).
-                    lowlevel::cancel_shielded_checkpoint().await;
-                }
-                Ok(guard)
-            }
-            Some(key) => {
-                Wait::new(&*self.inner, key, true).await?;
-                Ok(LockGuard { lock: self })
-            }
-        }
+        Ok(LockGuard {
+            _held: self.inner.lock(self.fast_acquire).await?,
+        })
     }
 
     /// Takes the lock if it is free now.
@@ -284,20 +465,9 @@ impl Lock {
     /// ```
     #[doc(alias = "acquire_nowait")]
     pub fn try_lock(&self) -> Result<LockGuard<'_>> {
-        let me = context::current_task();
-        let mut state = self.inner.state();
-        if !state.locked {
-            state.locked = true;
-            state.owner = me;
-            return Ok(LockGuard { lock: self });
-        }
-        if same_task(&state.owner, &me) {
-            return Err(State::already_held());
-        }
-        Err(Error::new(
-            ErrorKind::WouldBlock,
-            "the lock is held by another task",
-        ))
+        Ok(LockGuard {
+            _held: self.inner.try_lock()?,
+        })
     }
 
     /// Releases the lock held by the current task without a guard (see
@@ -321,61 +491,33 @@ impl Lock {
     /// # }).unwrap();
     /// ```
     pub fn release(&self) -> Result<()> {
-        let me = context::current_task();
-        let mut wake = WakeList::new();
-        {
-            let mut state = self.inner.state();
-            if !state.locked {
-                return Err(Error::new(
-                    ErrorKind::InvalidState,
-                    "releasing a lock that is not locked",
-                ));
-            }
-            let mine = same_task(&state.owner, &me) || (state.owner.is_none() && me.is_none());
-            if !mine {
-                return Err(Error::new(
-                    ErrorKind::InvalidState,
-                    "the current task is not holding this lock",
-                ));
-            }
-            state.release(&mut wake);
-        }
-        wake.wake_all();
-        Ok(())
+        self.inner.release_checked(Some(()))
     }
 
     /// Whether the lock is held.
     pub fn locked(&self) -> bool {
-        self.inner.state().locked
+        self.inner.locked()
     }
 
     /// Statistics: whether the lock is held, by which task, and how many tasks wait.
     pub fn statistics(&self) -> LockStatistics {
-        let state = self.inner.state();
-        LockStatistics {
-            locked: state.locked,
-            owner: state.owner.as_ref().map(|t| t.info()),
-            tasks_waiting: state.waiters.len(),
-        }
+        self.inner.statistics()
     }
 
     pub(super) fn release_unchecked(&self) {
-        self.inner.release();
+        self.inner.release(Some(()));
     }
 
     pub(super) async fn lock_shielded(&self) -> Result<()> {
-        self.inner.lock_shielded().await
+        self.inner.lock_shielded().await.map(drop)
     }
 }
 
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.inner.state();
-        f.debug_struct("Lock")
-            .field("locked", &state.locked)
-            .field("tasks_waiting", &state.waiters.len())
-            .field("fast_acquire", &self.fast_acquire)
-            .finish()
+        let mut d = f.debug_struct("Lock");
+        self.inner.fmt_fields(&mut d);
+        d.field("fast_acquire", &self.fast_acquire).finish()
     }
 }
 
@@ -386,7 +528,8 @@ impl fmt::Debug for Lock {
 /// the task that acquired it.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard<'a> {
-    lock: &'a Lock,
+    /// Releases the lock when dropped.
+    _held: Held<'a, ()>,
 }
 
 impl LockGuard<'_> {
@@ -398,12 +541,6 @@ impl LockGuard<'_> {
 
     /// Releases the lock now (the same as dropping the guard).
     pub fn unlock(self) {}
-}
-
-impl Drop for LockGuard<'_> {
-    fn drop(&mut self) {
-        self.lock.inner.release();
-    }
 }
 
 impl fmt::Debug for LockGuard<'_> {

@@ -1,9 +1,10 @@
 //! Synchronization primitives (AnyIO's "Using synchronization primitives").
 //!
 //! Tasks use these objects to coordinate with each other: to signal that something
-//! happened ([`Event`]), to take turns with a shared resource ([`Lock`], [`Condition`]), to
-//! bound how many do something at once ([`Semaphore`], [`CapacityLimiter`]) and to catch
-//! two of them using a single-user resource at once ([`ResourceGuard`]). To pass *values*
+//! happened ([`Event`]), to take turns with a shared resource ([`Lock`], [`Mutex`],
+//! [`Condition`]), to bound how many do something at once ([`Semaphore`],
+//! [`CapacityLimiter`]) and to catch two of them using a single-user resource at once
+//! ([`ResourceGuard`]). To pass *values*
 //! between tasks, use memory object streams instead.
 //!
 //! # The model
@@ -109,7 +110,9 @@
 //!
 //! A [`Lock`] lets one task at a time run a section of async code — write a multi-part
 //! message to a stream, run a protocol exchange. Like AnyIO's, it guards no data: data that
-//! is only touched between two `.await`s belongs in a `std::sync::Mutex`.
+//! stays locked across `.await`s belongs in a [`Mutex<T>`](Mutex) (the same lock, holding
+//! the data, see [its module docs](mutex)), and data only touched between two `.await`s
+//! in a `std::sync::Mutex`.
 //!
 //! ```
 //! use anyio::Lock;
@@ -274,6 +277,7 @@
 //! | `async with lock:` / `await lock.acquire()` | [`Lock::lock`] → [`LockGuard`] |
 //! | `lock.acquire_nowait()` | [`Lock::try_lock`] |
 //! | `lock.release()` | drop the guard, or [`LockGuard::forget`] + [`Lock::release`] |
+//! | a `Lock` plus the data it protects | [`Mutex::lock`] → [`MutexGuard`] (no poisoning) |
 //! | `semaphore.acquire()` / `acquire_nowait()` / `release()` | [`Semaphore::acquire`] / [`Semaphore::try_acquire`] / [`Semaphore::release`] |
 //! | `async with condition:` / `condition.wait()` / `notify(n)` | [`Condition::lock`] → [`ConditionGuard::wait`] / [`ConditionGuard::notify`] |
 //! | `limiter.acquire_on_behalf_of_nowait(b)` | [`CapacityLimiter::try_acquire_on_behalf_of`] |
@@ -290,6 +294,7 @@ mod capacity_limiter;
 mod condition;
 mod event;
 mod lock;
+pub mod mutex;
 mod resource_guard;
 mod semaphore;
 mod waiters;
@@ -300,5 +305,6 @@ pub use capacity_limiter::{
 pub use condition::{Condition, ConditionGuard, ConditionStatistics};
 pub use event::{Event, EventStatistics};
 pub use lock::{Lock, LockGuard, LockStatistics};
+pub use mutex::{Mutex, MutexGuard};
 pub use resource_guard::{ResourceGuard, ResourceGuardToken};
 pub use semaphore::{Semaphore, SemaphorePermit, SemaphoreStatistics};

@@ -55,6 +55,8 @@ impl ResourceGuard {
     /// [`ErrorKind::BusyResource`] ("another task is already {action} this resource") when
     /// the resource is in use already.
     pub fn enter(&self) -> Result<ResourceGuardToken<'_>> {
+        // Acquire: pairs with the Release store of the previous user's token, so this user
+        // sees what the previous one did with the resource.
         if self.busy.swap(true, Ordering::Acquire) {
             return Err(Error::new(
                 ErrorKind::BusyResource,
@@ -66,6 +68,7 @@ impl ResourceGuard {
 
     /// Whether the resource is in use now.
     pub fn is_busy(&self) -> bool {
+        // Acquire: pairs with the Release store when a token is dropped.
         self.busy.load(Ordering::Acquire)
     }
 }
@@ -94,6 +97,7 @@ pub struct ResourceGuardToken<'a> {
 
 impl Drop for ResourceGuardToken<'_> {
     fn drop(&mut self) {
+        // Release: publishes this user's writes to the next one (its Acquire swap).
         self.guard.busy.store(false, Ordering::Release);
     }
 }

@@ -69,13 +69,16 @@ struct State {
 }
 
 impl State {
-    /// Hands a permit to the next waiter, or adds it to the value (capped at `max_value`).
+    /// The most the value can be: `max_value`, or `usize::MAX` without one.
+    fn limit(&self) -> usize {
+        self.max_value.unwrap_or(usize::MAX)
+    }
+
+    /// Hands a permit to the next waiter, or adds it to the value, saturating at
+    /// [`limit`](Self::limit) (a dropped permit cannot fail).
     fn give_back(&mut self, wake: &mut WakeList) {
         if self.waiters.grant_next(wake).is_none() {
-            self.value = match self.max_value {
-                Some(max) => (self.value + 1).min(max),
-                None => self.value.saturating_add(1),
-            };
+            self.value = self.value.saturating_add(1).min(self.limit());
         }
     }
 }
@@ -275,7 +278,8 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidState`] when the value is already `max_value` ("released too
-    /// many times").
+    /// many times"), or `usize::MAX` for a semaphore without a maximum (the most it can
+    /// count: the permit is refused rather than lost).
     ///
     /// # Examples
     ///
@@ -289,10 +293,10 @@ impl Semaphore {
         let mut wake = WakeList::new();
         {
             let mut state = self.inner.state();
-            if state.max_value == Some(state.value) {
+            if state.value == state.limit() {
                 return Err(Error::new(
                     ErrorKind::InvalidState,
-                    "semaphore released too many times: its value is at max_value",
+                    "semaphore released too many times: its value is at its maximum",
                 ));
             }
             state.give_back(&mut wake);
@@ -325,7 +329,8 @@ impl fmt::Debug for Semaphore {
 /// waiter, if any).
 ///
 /// When extra [`release`](Semaphore::release) calls have brought the value up to
-/// `max_value` meanwhile, a dropped permit leaves it at `max_value`: a drop cannot fail.
+/// `max_value` (or `usize::MAX`, without a maximum) meanwhile, a dropped permit leaves it
+/// there: a drop cannot fail, so the value saturates instead of overflowing.
 #[must_use = "the permit is given back as soon as it is dropped"]
 pub struct SemaphorePermit<'a> {
     semaphore: &'a Semaphore,
