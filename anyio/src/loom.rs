@@ -11,6 +11,7 @@
 //! are counters no model depends on.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 #[cfg(loom)]
@@ -41,7 +42,7 @@ impl<T> Mutex<T> {
 
     /// Locks the mutex, blocking the thread until it is free.
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        MutexGuard(self.0.lock().unwrap_or_else(imp::PoisonError::into_inner))
+        MutexGuard(self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The data, through a unique reference (no locking needed).
@@ -49,7 +50,7 @@ impl<T> Mutex<T> {
     pub(crate) fn get_mut(&mut self) -> &mut T {
         self.0
             .get_mut()
-            .unwrap_or_else(imp::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -82,7 +83,7 @@ impl Condvar {
         MutexGuard(
             self.0
                 .wait(guard.0)
-                .unwrap_or_else(imp::PoisonError::into_inner),
+                .unwrap_or_else(PoisonError::into_inner),
         )
     }
 
@@ -98,7 +99,7 @@ impl Condvar {
         let (guard, res) = self
             .0
             .wait_timeout_while(guard.0, timeout, condition)
-            .unwrap_or_else(imp::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         (MutexGuard(guard), res.timed_out())
     }
 

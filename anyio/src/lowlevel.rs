@@ -5,7 +5,9 @@
 //! `wait` they share): this is the one place where a task observes cancellation and
 //! yields, as trio's `_core/_traps.py` is for trio.
 
-use crate::loom::atomic::{AtomicUsize, Ordering};
+// `RunVar::new` is a `const fn` and `NEXT_VAR` a static: std's atomics in both builds (loom's
+// have no const `new`).
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::any::Any;
 use std::fmt;
 use std::future::{Future, poll_fn};

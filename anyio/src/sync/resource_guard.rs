@@ -1,6 +1,7 @@
 //! [`ResourceGuard`]: detects concurrent use of a resource that allows one user at a time.
 
-use crate::loom::atomic::{AtomicBool, Ordering};
+// `ResourceGuard::new` is a `const fn`: std's atomic in both builds (loom's has no const `new`).
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::fmt;
 
 use crate::error::{Error, ErrorKind, Result};
