@@ -48,9 +48,7 @@ impl<T> Mutex<T> {
     /// The data, through a unique reference (no locking needed).
     #[allow(dead_code)]
     pub(crate) fn get_mut(&mut self) -> &mut T {
-        self.0
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.0.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -80,11 +78,7 @@ impl Condvar {
 
     /// Blocks the thread until notified (or spuriously woken), releasing `guard` meanwhile.
     pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        MutexGuard(
-            self.0
-                .wait(guard.0)
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+        MutexGuard(self.0.wait(guard.0).unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Blocks while `condition` holds, for at most `timeout`; the flag says whether the

@@ -7,12 +7,12 @@
 
 // `RunVar::new` is a `const fn` and `NEXT_VAR` a static: std's atomics in both builds (loom's
 // have no const `new`).
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::any::Any;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use crate::context;

@@ -19,9 +19,13 @@
 //!    (lazy linking: scopes that never block cost no lock). Linking a node links its
 //!    ancestors too, so every blocked task is reachable from every ancestor scope.
 //! 4. A node's `waker` is stored *before* the node is linked, and the node re-checks
-//!    cancellation *after* it is linked. `cancel` sets the flag *before* it reads `children`.
-//!    Both sides take the parent's lock, so either the canceller sees the link (and wakes
-//!    the node) or the node sees the flag (and wakes itself): a cancellation is never lost.
+//!    cancellation *after* it stored a new waker or was newly linked. `cancel` sets the flag
+//!    *before* it walks down. The walk takes each node's lock to read its waker and
+//!    children; storing a waker takes the node's lock and linking takes the parent's. So
+//!    either the canceller sees the waker (and the link) and wakes the node, or the node
+//!    sees the flag when it re-checks and wakes itself: a cancellation is never lost. (A
+//!    node can be linked by its children before its own task stored a waker there — a
+//!    group's node, say — so re-checking only on a new link would not do: issue 7.)
 //! 5. An exited node is `closed`: it is unlinked from its parent and never linked again.
 //!    Only an *engaged* node (one that stored a waker or was linked) has anything to undo;
 //!    the others exit without taking a lock.
@@ -290,10 +294,13 @@ impl ScopeNode {
     /// The push side: a task is about to block beneath this node. Stores its waker, links
     /// the node (and its ancestors) into the tree, then re-checks (invariant 4).
     ///
-    /// Only a node linked by this call re-checks: a node that was linked before is reached
-    /// by any cancel walk, and the future polled beneath it has just checked for itself (a
-    /// future blocked in a shielded scope under a cancelled one must not be woken again
-    /// and again).
+    /// It re-checks only when this call changed something a cancel walk may have missed:
+    /// a newly stored waker (the walk may have passed this node before it was there) or a
+    /// new link (the walk may have passed the parent before it). Blocking again with the
+    /// waker already in place re-checks nothing, so a future blocked in a shielded scope
+    /// under a cancelled one is not woken again and again. (A future whose waker changes at
+    /// every poll would be woken once per change while its node is cancelled and it stays
+    /// blocked; executors and the usual combinators keep a task's waker.)
     pub(crate) fn block(self: &Arc<Self>, waker: &Waker) {
         let (data, vtable) = waker_identity(waker);
         if self.flags.load(Ordering::Acquire) & LINKED != 0
@@ -302,20 +309,34 @@ impl ScopeNode {
         {
             return;
         }
-        {
+        let stored = {
             let mut inner = self.lock();
-            match &inner.waker {
-                Some(w) if w.will_wake(waker) => {}
+            let stored = match &inner.waker {
+                Some(w) if w.will_wake(waker) => false,
                 _ => {
                     inner.waker = Some(waker.clone());
+                    // Release (both): a fast-path reader that sees this identity also sees
+                    // the LINKED flag set after it; the waker itself is read under the lock.
                     self.waker_data.store(data, Ordering::Release);
                     self.waker_vtable.store(vtable, Ordering::Release);
+                    true
                 }
-            }
+            };
+            // AcqRel: ENGAGED tells `close`/`set_deadline` to take the lock; published
+            // before the lock is released, so they see it with the waker.
             self.flags.fetch_or(ENGAGED, Ordering::AcqRel);
-        }
-        if self.link() && self.effectively_cancelled() {
-            wake_subtree(self.clone());
+            stored
+        };
+        if self.link() {
+            // Newly linked: a walk may have passed the parent before the link, so this
+            // node and everything linked beneath it may have been missed.
+            if self.effectively_cancelled() {
+                wake_subtree(self.clone());
+            }
+        } else if stored && self.effectively_cancelled() {
+            // Linked before (by a child, or by an earlier block): the walk reaches this
+            // node's children, but may have read this node's waker slot before the store.
+            waker.wake_by_ref();
         }
     }
 
