@@ -7,7 +7,9 @@
 //! woken on a loom atomic, so "no lost wake-up" is an assertion on the flag after the
 //! threads are joined.
 
+mod memory;
 mod tree;
+mod waiters;
 
 use std::sync::Arc;
 use std::task::{Wake, Waker};

@@ -292,7 +292,7 @@ mod event;
 mod lock;
 mod resource_guard;
 mod semaphore;
-mod waiters;
+pub(crate) mod waiters;
 
 pub use capacity_limiter::{
     Borrower, CapacityLimiter, CapacityLimiterGuard, CapacityLimiterStatistics,
