@@ -11,7 +11,7 @@
 //! the start of every iteration so that each iteration starts alike.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 
 use loom::future::block_on;
@@ -132,5 +132,34 @@ fn loom_two_senders_one_receiver_lose_nothing() {
             s.join().unwrap();
         }
         assert_eq!(sum, 3, "an item was lost or duplicated");
+    });
+}
+
+/// Issue 7, item 1: a `next()` polled once on one handle and then abandoned (the handle
+/// is never polled again, as after a `select!` or a timeout) while a clone blocks in
+/// `receive()`: the item sent on the rendezvous stream must reach the clone, and the send
+/// completes only then.
+///
+/// Ignored until the memory-stream rewrite of the receive registration lands (this model
+/// fails on the shape before it: the idle handle keeps its place in line and the item is
+/// handed to it). After the merge: remove the `#[ignore]` and run the loom step.
+#[test]
+#[ignore = "issue 7 item 1: enable with the memory-stream receive rewrite"]
+fn loom_abandoned_stream_next_reserves_nothing() {
+    use futures_core::Stream;
+
+    loom::model(|| {
+        fresh_iteration();
+        let (tx, mut idle) = create_memory_object_stream::<u32>(0);
+        let live = idle.try_clone().expect("an open handle clones");
+        let flag = Flag::new();
+        let waker = flag.waker();
+        let first = Pin::new(&mut idle).poll_next(&mut Context::from_waker(&waker));
+        assert!(first.is_pending(), "nothing was sent yet");
+        let sender = thread::spawn(move || block_on(tx.send(1)).is_ok());
+        let got = block_on(live.receive());
+        assert_eq!(got.ok(), Some(1), "the item went to the abandoned handle");
+        assert!(sender.join().unwrap(), "the send completed");
+        drop(idle);
     });
 }
