@@ -200,11 +200,15 @@ impl<T: Clone + Send + Sync + 'static> RunVar<T> {
     }
 
     fn key(&self) -> usize {
+        // Acquire: pairs with the AcqRel exchange below that published the key.
         let key = self.key.load(Ordering::Acquire);
         if key != usize::MAX {
             return key;
         }
+        // Relaxed: a unique-id counter; only the value's uniqueness matters.
         let fresh = NEXT_VAR.fetch_add(1, Ordering::Relaxed);
+        // AcqRel/Acquire: the first variable to claim a key publishes it; a loser reads
+        // the winner's key. (The key is a plain integer, so Relaxed would do as well.)
         match self
             .key
             .compare_exchange(usize::MAX, fresh, Ordering::AcqRel, Ordering::Acquire)
