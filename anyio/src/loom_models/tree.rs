@@ -1,6 +1,6 @@
 //! The scope tree (`cancel/tree.rs`): a cancellation racing a task that checks and then
 //! blocks is never lost, whether the node is fresh, already linked by its children, or
-//! shielded and losing its shield.
+//! shielded and losing its shield; and a deadline moved while the task blocks is seen.
 
 use std::sync::Arc;
 
@@ -131,5 +131,34 @@ fn loom_child_exit_racing_cancel_and_block() {
         let saw = t.join().unwrap();
         c.join().unwrap();
         assert_not_lost(saw, &host, "the host blocked while its child exited");
+    });
+}
+
+/// A deadline moved while the task running the scope blocks: the task either reads the new
+/// deadline after it blocked (as `Driver::blocked` does, to arm its timer) or is woken to
+/// re-arm. (The deadline is an hour away: no model reaches it; loom has no clock.)
+#[test]
+fn loom_deadline_moved_while_the_task_blocks() {
+    use std::time::{Duration, Instant};
+
+    loom::model(|| {
+        let task = ScopeNode::child_of(None);
+        let scope = ScopeNode::child_of(Some(task.clone()));
+        let at = Instant::now() + Duration::from_secs(3600);
+        let at_nanos = crate::cancel::deadline::instant_to_nanos(at);
+
+        let waker = Flag::new();
+        let (s, w) = (scope.clone(), waker.clone());
+        let t = thread::spawn(move || {
+            let saw = check_then_block(&s, &w);
+            assert!(!saw, "nothing cancels this scope");
+            s.deadline_nanos()
+        });
+        scope.set_deadline(Some(at));
+        let armed = t.join().unwrap();
+        assert!(
+            armed == Some(at_nanos) || waker.woken(),
+            "the task armed no timer for the new deadline and was not woken"
+        );
     });
 }
