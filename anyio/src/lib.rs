@@ -71,6 +71,8 @@ mod context;
 pub mod error;
 pub mod from_thread;
 mod loom;
+#[cfg(all(test, loom))]
+mod loom_models;
 pub mod lowlevel;
 pub mod run;
 pub mod streams;

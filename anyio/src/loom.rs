@@ -11,6 +11,7 @@
 //! are counters no model depends on.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 #[cfg(loom)]
@@ -41,15 +42,13 @@ impl<T> Mutex<T> {
 
     /// Locks the mutex, blocking the thread until it is free.
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        MutexGuard(self.0.lock().unwrap_or_else(imp::PoisonError::into_inner))
+        MutexGuard(self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The data, through a unique reference (no locking needed).
     #[allow(dead_code)]
     pub(crate) fn get_mut(&mut self) -> &mut T {
-        self.0
-            .get_mut()
-            .unwrap_or_else(imp::PoisonError::into_inner)
+        self.0.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -79,11 +78,7 @@ impl Condvar {
 
     /// Blocks the thread until notified (or spuriously woken), releasing `guard` meanwhile.
     pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        MutexGuard(
-            self.0
-                .wait(guard.0)
-                .unwrap_or_else(imp::PoisonError::into_inner),
-        )
+        MutexGuard(self.0.wait(guard.0).unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Blocks while `condition` holds, for at most `timeout`; the flag says whether the
@@ -98,7 +93,7 @@ impl Condvar {
         let (guard, res) = self
             .0
             .wait_timeout_while(guard.0, timeout, condition)
-            .unwrap_or_else(imp::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         (MutexGuard(guard), res.timed_out())
     }
 

@@ -5,12 +5,14 @@
 //! `wait` they share): this is the one place where a task observes cancellation and
 //! yields, as trio's `_core/_traps.py` is for trio.
 
-use crate::loom::atomic::{AtomicUsize, Ordering};
+// `RunVar::new` is a `const fn` and `NEXT_VAR` a static: std's atomics in both builds (loom's
+// have no const `new`).
 use std::any::Any;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use crate::context;
@@ -198,11 +200,15 @@ impl<T: Clone + Send + Sync + 'static> RunVar<T> {
     }
 
     fn key(&self) -> usize {
+        // Acquire: pairs with the AcqRel exchange below that published the key.
         let key = self.key.load(Ordering::Acquire);
         if key != usize::MAX {
             return key;
         }
+        // Relaxed: a unique-id counter; only the value's uniqueness matters.
         let fresh = NEXT_VAR.fetch_add(1, Ordering::Relaxed);
+        // AcqRel/Acquire: the first variable to claim a key publishes it; a loser reads
+        // the winner's key. (The key is a plain integer, so Relaxed would do as well.)
         match self
             .key
             .compare_exchange(usize::MAX, fresh, Ordering::AcqRel, Ordering::Acquire)

@@ -15,7 +15,7 @@
 //! [`wait_all_tasks_blocked`]: crate::testing::wait_all_tasks_blocked
 
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -125,7 +125,8 @@ impl RunContext {
     }
 }
 
-static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
+// A `const`-initialised static: std's atomic in both builds (loom's has no const `new`).
+static NEXT_TASK_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The run a task belongs to and the executor that runs its children.
 #[derive(Clone, Debug)]

@@ -90,16 +90,21 @@ pub(crate) fn run<F: Future>(
 }
 
 fn signal_stop(stop: &(AtomicBool, Event)) {
+    // SeqCst (here and in `wait_stop`): the flag and the event's listener form a
+    // store-then-notify / listen-then-load handshake; SeqCst rules out both sides missing
+    // each other (event-listener also orders `listen` and `notify` itself).
     stop.0.store(true, Ordering::SeqCst);
     stop.1.notify(usize::MAX);
 }
 
 async fn wait_stop(stop: &(AtomicBool, Event)) {
     loop {
+        // SeqCst: see `signal_stop`.
         if stop.0.load(Ordering::SeqCst) {
             return;
         }
         let listener = stop.1.listen();
+        // SeqCst: the re-check after listening, see `signal_stop`.
         if stop.0.load(Ordering::SeqCst) {
             return;
         }

@@ -19,9 +19,13 @@
 //!    (lazy linking: scopes that never block cost no lock). Linking a node links its
 //!    ancestors too, so every blocked task is reachable from every ancestor scope.
 //! 4. A node's `waker` is stored *before* the node is linked, and the node re-checks
-//!    cancellation *after* it is linked. `cancel` sets the flag *before* it reads `children`.
-//!    Both sides take the parent's lock, so either the canceller sees the link (and wakes
-//!    the node) or the node sees the flag (and wakes itself): a cancellation is never lost.
+//!    cancellation *after* it stored a new waker or was newly linked. `cancel` sets the flag
+//!    *before* it walks down. The walk takes each node's lock to read its waker and
+//!    children; storing a waker takes the node's lock and linking takes the parent's. So
+//!    either the canceller sees the waker (and the link) and wakes the node, or the node
+//!    sees the flag when it re-checks and wakes itself: a cancellation is never lost. (A
+//!    node can be linked by its children before its own task stored a waker there — a
+//!    group's node, say — so re-checking only on a new link would not do: issue 7.)
 //! 5. An exited node is `closed`: it is unlinked from its parent and never linked again.
 //!    Only an *engaged* node (one that stored a waker or was linked) has anything to undo;
 //!    the others exit without taking a lock.
@@ -89,6 +93,7 @@ struct NodeInner {
 impl std::fmt::Debug for ScopeNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScopeNode")
+            // Relaxed: a diagnostic snapshot; nothing is read through it.
             .field("flags", &self.flags.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -153,24 +158,34 @@ impl ScopeNode {
     }
 
     pub(crate) fn cancel_called(&self) -> bool {
+        // Acquire: pairs with the Release half of `cancel`'s fetch_or (see `flags` below).
         self.flags.load(Ordering::Acquire) & CANCELLED != 0
     }
 
     pub(crate) fn cancelled_caught(&self) -> bool {
+        // Acquire: pairs with `set_caught`, so a handle that sees CAUGHT sees the scope's
+        // end that came before it.
         self.flags.load(Ordering::Acquire) & CAUGHT != 0
     }
 
     pub(crate) fn set_caught(&self) {
+        // AcqRel: an RMW on the flag byte others update too; its Release half publishes
+        // the scope's end to `cancelled_caught`.
         self.flags.fetch_or(CAUGHT, Ordering::AcqRel);
     }
 
     pub(crate) fn shield(&self) -> bool {
+        // Acquire: pairs with `set_shield`'s RMWs.
         self.flags.load(Ordering::Acquire) & SHIELD != 0
     }
 
     /// Turns the shield on or off. Turning it off under a cancelled ancestor wakes the tasks
     /// beneath, since they are now cancelled.
     pub(crate) fn set_shield(self: &Arc<Self>, shield: bool) {
+        // AcqRel (both): RMWs on the shared flag byte. Lowering the shield is ordered
+        // before the walk below by the node locks the walk takes; a task that stores its
+        // waker after the walk passed reads the lowered shield when it re-checks
+        // (invariant 4).
         if shield {
             self.flags.fetch_or(SHIELD, Ordering::AcqRel);
         } else {
@@ -182,6 +197,8 @@ impl ScopeNode {
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
+        // Acquire (both loads): pair with `set_deadline`'s Release store and RMW, so the
+        // deadline read is the one stored before HAS_DEADLINE was set (or a later one).
         if self.flags.load(Ordering::Acquire) & HAS_DEADLINE != 0 {
             Some(super::deadline::nanos_to_instant(
                 self.deadline.load(Ordering::Acquire),
@@ -192,6 +209,7 @@ impl ScopeNode {
     }
 
     pub(crate) fn deadline_nanos(&self) -> Option<u64> {
+        // Acquire (both loads): as in `deadline`.
         if self.flags.load(Ordering::Acquire) & HAS_DEADLINE != 0 {
             Some(self.deadline.load(Ordering::Acquire))
         } else {
@@ -202,6 +220,11 @@ impl ScopeNode {
     /// Moves the deadline; `None` removes it. Wakes the task running the scope so that it
     /// re-arms its timer for the new deadline.
     pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
+        // Release (store) and AcqRel (RMWs): a reader that sees HAS_DEADLINE sees the value
+        // stored before it. The RMWs and `block`'s fetch_or(ENGAGED) are ordered on the
+        // one flag byte, so either the load of ENGAGED below sees the blocked task (and
+        // wakes it to re-arm its timer), or that task's Acquire RMW comes later and it
+        // reads the new deadline itself after blocking.
         match deadline {
             Some(at) => {
                 self.deadline.store(instant_to_nanos(at), Ordering::Release);
@@ -211,6 +234,7 @@ impl ScopeNode {
                 self.flags.fetch_and(!HAS_DEADLINE, Ordering::AcqRel);
             }
         }
+        // Acquire: see above.
         if self.flags.load(Ordering::Acquire) & ENGAGED == 0 {
             return;
         }
@@ -230,6 +254,8 @@ impl ScopeNode {
             }
             inner.reason = reason;
             let extra = if by_deadline { BY_DEADLINE } else { 0 };
+            // AcqRel: Release publishes the flag (and the reason) to the lock-free pull
+            // side; the push side's ordering comes from the node locks (invariant 4).
             self.flags.fetch_or(CANCELLED | extra, Ordering::AcqRel);
         }
         wake_subtree(self.clone());
@@ -243,6 +269,8 @@ impl ScopeNode {
         // one load, one test and one pointer read per level.
         let mut node = self;
         loop {
+            // Acquire: pairs with the Release half of every RMW on `flags` (cancel,
+            // shield, deadline), so what they published is visible past the flag.
             let flags = node.flags.load(Ordering::Acquire);
             if flags & (CANCELLED | HAS_DEADLINE | SHIELD) != 0 {
                 return check_from(node);
@@ -290,32 +318,51 @@ impl ScopeNode {
     /// The push side: a task is about to block beneath this node. Stores its waker, links
     /// the node (and its ancestors) into the tree, then re-checks (invariant 4).
     ///
-    /// Only a node linked by this call re-checks: a node that was linked before is reached
-    /// by any cancel walk, and the future polled beneath it has just checked for itself (a
-    /// future blocked in a shielded scope under a cancelled one must not be woken again
-    /// and again).
+    /// It re-checks only when this call changed something a cancel walk may have missed:
+    /// a newly stored waker (the walk may have passed this node before it was there) or a
+    /// new link (the walk may have passed the parent before it). Blocking again with the
+    /// waker already in place re-checks nothing, so a future blocked in a shielded scope
+    /// under a cancelled one is not woken again and again. (A future whose waker changes at
+    /// every poll would be woken once per change while its node is cancelled and it stays
+    /// blocked; executors and the usual combinators keep a task's waker.)
     pub(crate) fn block(self: &Arc<Self>, waker: &Waker) {
         let (data, vtable) = waker_identity(waker);
+        // Acquire (all three): pair with `link`'s RMW and the Release stores of the
+        // identity below (made by an earlier poll, maybe on another thread).
         if self.flags.load(Ordering::Acquire) & LINKED != 0
             && self.waker_data.load(Ordering::Acquire) == data
             && self.waker_vtable.load(Ordering::Acquire) == vtable
         {
             return;
         }
-        {
+        let stored = {
             let mut inner = self.lock();
-            match &inner.waker {
-                Some(w) if w.will_wake(waker) => {}
+            let stored = match &inner.waker {
+                Some(w) if w.will_wake(waker) => false,
                 _ => {
                     inner.waker = Some(waker.clone());
+                    // Release (both): a fast-path reader that sees this identity also sees
+                    // the LINKED flag set after it; the waker itself is read under the lock.
                     self.waker_data.store(data, Ordering::Release);
                     self.waker_vtable.store(vtable, Ordering::Release);
+                    true
                 }
-            }
+            };
+            // AcqRel: ENGAGED tells `close`/`set_deadline` to take the lock; published
+            // before the lock is released, so they see it with the waker.
             self.flags.fetch_or(ENGAGED, Ordering::AcqRel);
-        }
-        if self.link() && self.effectively_cancelled() {
-            wake_subtree(self.clone());
+            stored
+        };
+        if self.link() {
+            // Newly linked: a walk may have passed the parent before the link, so this
+            // node and everything linked beneath it may have been missed.
+            if self.effectively_cancelled() {
+                wake_subtree(self.clone());
+            }
+        } else if stored && self.effectively_cancelled() {
+            // Linked before (by a child, or by an earlier block): the walk reaches this
+            // node's children, but may have read this node's waker slot before the store.
+            waker.wake_by_ref();
         }
     }
 
@@ -323,6 +370,8 @@ impl ScopeNode {
     fn link(self: &Arc<Self>) -> bool {
         if self.parent().is_none() {
             // A root has nothing to link to: mark it so the next block takes the fast path.
+            // AcqRel: an RMW on the shared flag byte; Release publishes LINKED to the fast
+            // path.
             self.flags.fetch_or(ENGAGED | LINKED, Ordering::AcqRel);
             return false;
         }
@@ -340,6 +389,7 @@ impl ScopeNode {
                     break;
                 }
                 inner.key = Some(p.children.insert(Arc::downgrade(&node)));
+                // AcqRel: as for a root above; the link itself is ordered by the locks.
                 node.flags.fetch_or(ENGAGED | LINKED, Ordering::AcqRel);
             }
             if first {
@@ -352,12 +402,15 @@ impl ScopeNode {
     }
 
     fn is_closed(&self) -> bool {
+        // Acquire: pairs with `close`'s RMW.
         self.flags.load(Ordering::Acquire) & CLOSED != 0
     }
 
     /// The scope has exited: unlink it and never link it again (invariant 5). A node that
     /// was never engaged (no task blocked under it) has nothing to undo and takes no lock.
     pub(crate) fn close(&self) {
+        // AcqRel: ordered with `block`'s fetch_or(ENGAGED) on the same byte: either this
+        // sees ENGAGED and takes the lock, or `link`, coming later, sees CLOSED.
         if self.flags.fetch_or(CLOSED, Ordering::AcqRel) & ENGAGED == 0 {
             return;
         }
@@ -379,6 +432,7 @@ fn check_from(start: &Arc<ScopeNode>) -> Option<Error> {
     let mut now: Option<u64> = None;
     let mut node = start;
     loop {
+        // Acquire (this and the deadline load): as in `check` and `deadline`.
         let flags = node.flags.load(Ordering::Acquire);
         if flags & CANCELLED != 0 {
             return Some(Error::cancelled(node.lock().reason.as_deref()));

@@ -1,10 +1,12 @@
 //! [`CapacityLimiter`]: a pool of tokens, at most one per borrower.
 
-use crate::loom::atomic::{AtomicU64, Ordering};
+// Only a `const`-initialised static uses an atomic here: std's in both builds (loom's has no
+// const `new`).
 use crate::loom::{Mutex, MutexGuard};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::waiters::{Handoff, Wait, WaitQueue, WakeList};
 use crate::context;

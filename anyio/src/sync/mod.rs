@@ -297,7 +297,7 @@ mod lock;
 pub mod mutex;
 mod resource_guard;
 mod semaphore;
-mod waiters;
+pub(crate) mod waiters;
 
 pub use capacity_limiter::{
     Borrower, CapacityLimiter, CapacityLimiterGuard, CapacityLimiterStatistics,

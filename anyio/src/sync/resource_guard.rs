@@ -1,7 +1,8 @@
 //! [`ResourceGuard`]: detects concurrent use of a resource that allows one user at a time.
 
-use crate::loom::atomic::{AtomicBool, Ordering};
+// `ResourceGuard::new` is a `const fn`: std's atomic in both builds (loom's has no const `new`).
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, ErrorKind, Result};
 
