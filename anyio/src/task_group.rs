@@ -51,6 +51,111 @@
 //! Dropping the future of [`task_group`] before it resolves (from `select!`, say) marks the
 //! group's scope cancelled and aborts every child: after the poll in progress (if any)
 //! returns, no child is polled again, and its future is dropped.
+//!
+//! # Leaving a group is a checkpoint
+//!
+//! A group whose body and children finished without ever making it wait still checks for
+//! cancellation of the enclosing scope and passes a schedule point on the way out (as
+//! [`checkpoint`](crate::lowlevel::checkpoint) does, under the cooperative budget), as
+//! AnyIO's task groups do: a loop that opens and leaves empty groups lets other tasks run
+//! and can be cancelled.
+//!
+//! # Child results
+//!
+//! A child (and the host body) returns an [`anyio::Result`](crate::Result). Where nothing
+//! else fixes the error type, end the block with [`anyio::Ok(v)`](crate::Ok); inside it,
+//! `?` converts every error that `anyio::Error` has a `From` for (`std::io::Error`, a memory
+//! stream's `SendError<T>`, `anyhow::Error` with the `anyhow` feature), and
+//! [`Error::other`] wraps any other error type (`.map_err(anyio::Error::other)?`). A child
+//! that never returns names its value type: `tg.start_soon::<_, ()>(async move { loop { … } })`.
+//! (Why children are not generic over their error type: `docs/decisions.md`.)
+//!
+//! # Recipe: graceful shutdown of a server
+//!
+//! *Cancelling the group and then shielding the drain does not work.* The handlers are the
+//! group's children, inside its cancel scope: `tg.cancel_scope().cancel()` cancels every
+//! request in flight at its next checkpoint, and a [`CancelScope::shielded`] around the
+//! host's "wait for the handlers" protects only the host's own code, not the handlers.
+//!
+//! What works: cancel only the *accept loop* (a scope of its own, cancelled when a shutdown
+//! [`Event`](crate::Event) is set), let the group's exit wait for the handlers in flight,
+//! and give the group's scope a deadline as the hard stop for handlers that outstay the
+//! grace period.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::time::{Duration, Instant};
+//! use anyio::{CancelScope, Event, MemoryObjectReceiveStream, TaskGroup};
+//!
+//! /// A request takes `n` × 10 ms; request 99 never ends.
+//! async fn handle(n: u64, done: Arc<AtomicUsize>) -> anyio::Result<()> {
+//!     if n == 99 {
+//!         anyio::sleep_forever().await?;
+//!     }
+//!     anyio::sleep(Duration::from_millis(10 * n)).await?;
+//!     done.fetch_add(1, Ordering::SeqCst);
+//!     Ok(())
+//! }
+//!
+//! /// Accepts requests (a memory stream stands in for a listener) until cancelled.
+//! async fn accept_loop(
+//!     requests: &MemoryObjectReceiveStream<u64>,
+//!     handlers: &TaskGroup,
+//!     done: &Arc<AtomicUsize>,
+//! ) -> anyio::Result<()> {
+//!     loop {
+//!         let n = requests.receive().await?;
+//!         handlers.start_soon(handle(n, done.clone()))?;
+//!     }
+//! }
+//!
+//! async fn serve(
+//!     requests: MemoryObjectReceiveStream<u64>,
+//!     shutdown: Event,
+//!     grace: Duration,
+//!     done: Arc<AtomicUsize>,
+//! ) -> anyio::Result<()> {
+//!     anyio::task_group(|handlers| async move {
+//!         let accepting = CancelScope::new();
+//!         let stop = accepting.clone();
+//!         handlers.start_soon(async move {
+//!             shutdown.wait().await?;
+//!             stop.cancel(); // stops accepting; the handlers in flight go on
+//!             anyio::Ok(())
+//!         })?;
+//!         accepting.run(accept_loop(&requests, &handlers, &done)).await?;
+//!         // Draining: the group's exit waits for the handlers; past the grace period, its
+//!         // deadline cancels those still running.
+//!         handlers.cancel_scope().set_deadline(Instant::now() + grace);
+//!         anyio::Ok(())
+//!     })
+//!     .await?;
+//!     Ok(())
+//! }
+//!
+//! # anyio::run(|| async {
+//! let done = Arc::new(AtomicUsize::new(0));
+//! let shutdown = Event::new();
+//! let (tx, rx) = anyio::create_memory_object_stream(0);
+//! let started = Instant::now();
+//! let d = done.clone();
+//! anyio::task_group(|tg| async move {
+//!     tg.start_soon(serve(rx, shutdown.clone(), Duration::from_millis(200), d))?;
+//!     for n in [1, 3, 99] {
+//!         tx.send(n).await?; // capacity 0: returns once the server has accepted it
+//!     }
+//!     shutdown.set(); // a signal handler would do this
+//!     anyio::Ok(())
+//! })
+//! .await?;
+//! // Both real requests completed after the shutdown; the stuck one was stopped at the
+//! // end of the grace period.
+//! assert_eq!(done.load(Ordering::SeqCst), 2);
+//! assert!(started.elapsed() >= Duration::from_millis(200));
+//! # Ok::<_, anyio::Error>(())
+//! # }).unwrap();
+//! ```
 
 use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::{Mutex, MutexGuard};

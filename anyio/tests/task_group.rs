@@ -1132,3 +1132,38 @@ async fn several_errors_display_the_names_of_their_tasks() -> anyio::Result<()> 
     assert!(shown.contains("task 'beta': b broke"), "{shown}");
     Ok(())
 }
+
+// ---- Child result types (docs/decisions.md, "Child results") ----
+
+#[anyio::test]
+async fn child_result_idioms_compile_and_run() -> anyio::Result<()> {
+    let (tx, rx) = anyio::create_memory_object_stream::<u32>(0);
+    let got = task_group(|tg| async move {
+        // A child that never returns names its value type: nothing else can infer it.
+        tg.start_soon::<_, ()>(async move {
+            for i in 0.. {
+                tx.send(i).await?; // a SendError<u32> converts into anyio::Error
+            }
+            unreachable!("the receiver stops first");
+        })?;
+        // A foreign error converts with `?` where anyio::Error: From<E> (io::Error, anyhow),
+        // and with Error::other for any other error type.
+        let io_child = tg.start_soon(async {
+            let n: u32 = std::str::from_utf8(b"7")
+                .map_err(Error::other)?
+                .parse()
+                .map_err(Error::other)?;
+            Err::<(), _>(std::io::Error::other("io failure"))?;
+            anyio::Ok(n)
+        })?;
+        let first = rx.receive().await?;
+        let io_err = CancelScope::shielded().run(io_child).await.unwrap_err();
+        assert_eq!(io_err.kind(), ErrorKind::TaskFailed);
+        assert_eq!(io_err.source_as::<Error>().unwrap().kind(), ErrorKind::Io);
+        anyio::Ok(first)
+    })
+    .await;
+    // The io child's failure reached the group (and cancelled the sender).
+    assert_eq!(support::kind(got), ErrorKind::Io);
+    Ok(())
+}
