@@ -141,7 +141,7 @@
 //! let started = Instant::now();
 //! let d = done.clone();
 //! anyio::task_group(|tg| async move {
-//!     tg.start_soon(serve(rx, shutdown.clone(), Duration::from_millis(200), d))?;
+//!     tg.start_soon(serve(rx, shutdown.clone(), Duration::from_millis(500), d))?;
 //!     for n in [1, 3, 99] {
 //!         tx.send(n).await?; // capacity 0: returns once the server has accepted it
 //!     }
@@ -152,7 +152,7 @@
 //! // Both real requests completed after the shutdown; the stuck one was stopped at the
 //! // end of the grace period.
 //! assert_eq!(done.load(Ordering::SeqCst), 2);
-//! assert!(started.elapsed() >= Duration::from_millis(200));
+//! assert!(started.elapsed() >= Duration::from_millis(500));
 //! # Ok::<_, anyio::Error>(())
 //! # }).unwrap();
 //! ```

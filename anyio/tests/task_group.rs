@@ -1138,6 +1138,8 @@ async fn several_errors_display_the_names_of_their_tasks() -> anyio::Result<()> 
 #[anyio::test]
 async fn child_result_idioms_compile_and_run() -> anyio::Result<()> {
     let (tx, rx) = anyio::create_memory_object_stream::<u32>(0);
+    // Borrowed, so the receiver outlives the group: the sender ends by cancellation only.
+    let rx = &rx;
     let got = task_group(|tg| async move {
         // A child that never returns names its value type: nothing else can infer it.
         tg.start_soon::<_, ()>(async move {
@@ -1165,5 +1167,25 @@ async fn child_result_idioms_compile_and_run() -> anyio::Result<()> {
     .await;
     // The io child's failure reached the group (and cancelled the sender).
     assert_eq!(support::kind(got), ErrorKind::Io);
+    Ok(())
+}
+
+/// The wrong way to shut down gracefully (see the recipe in the module docs): the handler
+/// is a child of the cancelled scope, and the host's shield does not reach it.
+#[anyio::test]
+async fn shielding_the_drain_does_not_protect_the_handlers_of_a_cancelled_group()
+-> anyio::Result<()> {
+    task_group(|tg| async move {
+        let handler = tg.start_soon(async {
+            sleep(Duration::from_secs(30)).await?;
+            anyio::Ok("completed")
+        })?;
+        wait_all_tasks_blocked().await?;
+        tg.cancel_scope().cancel();
+        let drained = CancelScope::shielded().run(handler).await;
+        assert_eq!(support::kind(drained), ErrorKind::TaskCancelled);
+        anyio::Ok(())
+    })
+    .await?;
     Ok(())
 }
