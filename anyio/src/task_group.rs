@@ -337,7 +337,9 @@ const INACTIVE: usize = 1 << (usize::BITS - 1);
 ///    spawns children and the threads that run them do not contend.
 /// 3. The group keeps no handles to its children. Dropping the group's future sets
 ///    `aborted` and wakes every task blocked beneath it; a child's wrapper checks `aborted`
-///    before each poll and drops the child's future instead of polling it.
+///    before each poll and drops the child's future instead of polling it. `aborted` is
+///    set before anything else the drop does (cancelling the scope, dropping the body) can
+///    wake a child, so a child woken by the drop is never polled again.
 pub(crate) struct GroupInner {
     node: Arc<ScopeNode>,
     env: Env,
