@@ -1135,6 +1135,12 @@ async fn several_errors_display_the_names_of_their_tasks() -> anyio::Result<()> 
 
 // ---- Child result types (docs/decisions.md, "Child results") ----
 
+/// `?` on a send converts its `SendError<T>` into `anyio::Error` for any item type.
+async fn forward<T>(tx: &anyio::MemoryObjectSendStream<T>, item: T) -> anyio::Result<()> {
+    tx.send(item).await?;
+    Ok(())
+}
+
 #[anyio::test]
 async fn child_result_idioms_compile_and_run() -> anyio::Result<()> {
     let (tx, rx) = anyio::create_memory_object_stream::<u32>(0);
@@ -1144,7 +1150,7 @@ async fn child_result_idioms_compile_and_run() -> anyio::Result<()> {
         // A child that never returns names its value type: nothing else can infer it.
         tg.start_soon::<_, ()>(async move {
             for i in 0.. {
-                tx.send(i).await?; // a SendError<u32> converts into anyio::Error
+                forward(&tx, i).await?;
             }
             unreachable!("the receiver stops first");
         })?;
