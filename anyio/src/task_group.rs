@@ -810,6 +810,10 @@ pub enum TaskState {
 /// # Cancellation
 ///
 /// Awaiting is a checkpoint: a cancelled caller gets `Cancelled` and the child goes on.
+/// A failing child cancels its group, so a host body awaiting that child's handle may get
+/// `Cancelled` (the group's cancellation) rather than `TaskFailed`, depending on which it
+/// sees first; await it in a [`CancelScope::shielded`] scope to always see how the child
+/// ended.
 pub struct TaskHandle<T> {
     core: Arc<TaskCore>,
     node: Arc<ScopeNode>,
