@@ -25,6 +25,35 @@ use std::sync::Arc;
 /// The result type of anyio operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A module of its own, so that `Ok` does not shadow the prelude's `Ok` in this file.
+pub(crate) mod ok_fn {
+    /// `Ok(value)` as an [`anyio::Result`](crate::Result): the `Ok` of a block whose error type
+    /// nothing else pins down (as `anyhow::Ok`).
+    ///
+    /// An async block that ends in a bare `Ok(v)` leaves its error type to inference, which
+    /// fails when nothing else fixes it (a block stored before it is spawned, a `gather`
+    /// member); `anyio::Ok(v)` fixes it to [`anyio::Error`](crate::Error), where
+    /// `Ok::<_, anyio::Error>(v)` would say it at length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # anyio::run(|| async {
+    /// let child = async { anyio::Ok(6 * 7) };
+    /// anyio::task_group(|tg| async move {
+    ///     assert_eq!(tg.start_soon(child)?.await?, 42);
+    ///     anyio::Ok(())
+    /// })
+    /// .await?;
+    /// # anyio::Ok(())
+    /// # }).unwrap();
+    /// ```
+    #[allow(non_snake_case)]
+    pub fn Ok<T>(value: T) -> super::Result<T> {
+        std::result::Result::Ok(value)
+    }
+}
+
 /// What kind of failure an [`Error`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -126,6 +155,9 @@ struct Inner {
     message: Cow<'static, str>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
     errors: Vec<Error>,
+    /// For [`ErrorKind::Multiple`]: the name of the task each of `errors` came from, when
+    /// it was named (empty otherwise).
+    names: Vec<Option<Arc<str>>>,
 }
 
 impl Error {
@@ -141,6 +173,7 @@ impl Error {
                 message,
                 source,
                 errors,
+                names: Vec::new(),
             }),
         }
     }
@@ -224,16 +257,31 @@ impl Error {
 
     /// Combines several errors into one: none for `Ok`, the error itself when there is one,
     /// and an error of kind [`ErrorKind::Multiple`] listing all of them otherwise.
-    pub(crate) fn combine(mut errors: Vec<Error>) -> Option<Error> {
+    #[cfg(test)]
+    pub(crate) fn combine(errors: Vec<Error>) -> Option<Error> {
+        Error::combine_named(errors.into_iter().map(|e| (None, e)).collect())
+    }
+
+    /// As `Error::combine`, each error with the name of the task it came from (`None`
+    /// for unnamed ones): [`Display`](fmt::Display) of a [`ErrorKind::Multiple`] shows the
+    /// names.
+    pub(crate) fn combine_named(mut errors: Vec<(Option<Arc<str>>, Error)>) -> Option<Error> {
         match errors.len() {
             0 => None,
-            1 => errors.pop(),
-            n => Some(Error::build(
-                ErrorKind::Multiple,
-                Cow::Owned(format!("{n} tasks failed")),
-                None,
-                errors,
-            )),
+            1 => errors.pop().map(|(_, e)| e),
+            n => {
+                let (names, errors) = errors.into_iter().unzip();
+                let mut e = Error::build(
+                    ErrorKind::Multiple,
+                    Cow::Owned(format!("{n} tasks failed")),
+                    None,
+                    errors,
+                );
+                Arc::get_mut(&mut e.inner)
+                    .expect("a new error is not shared")
+                    .names = names;
+                Some(e)
+            }
         }
     }
 
@@ -301,7 +349,11 @@ impl fmt::Display for Error {
             (_, None) => f.write_str(self.message())?,
         }
         for (i, e) in self.inner.errors.iter().enumerate() {
-            write!(f, "{}{e}", if i == 0 { ": " } else { "; " })?;
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            match self.inner.names.get(i) {
+                Some(Some(name)) => write!(f, "task '{name}': {e}")?,
+                _ => write!(f, "{e}")?,
+            }
         }
         Ok(())
     }
@@ -439,5 +491,11 @@ mod tests {
         assert_eq!(many.kind(), ErrorKind::Multiple);
         assert_eq!(many.errors().len(), 2);
         assert_eq!(many.to_string(), "2 tasks failed: a; b");
+        let named = Error::combine_named(vec![
+            (Some(Arc::from("fetch")), Error::new(ErrorKind::Other, "a")),
+            (None, Error::new(ErrorKind::Other, "b")),
+        ])
+        .unwrap();
+        assert_eq!(named.to_string(), "2 tasks failed: task 'fetch': a; b");
     }
 }

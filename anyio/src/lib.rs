@@ -89,6 +89,7 @@ pub use cancel::{
     fail_at, move_on_after, move_on_at,
 };
 pub use concurrency::{amap, gather};
+pub use error::ok_fn::Ok;
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "smol")]
 pub use run::SmolOptions;

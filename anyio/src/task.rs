@@ -15,7 +15,7 @@
 //! [`wait_all_tasks_blocked`]: crate::testing::wait_all_tasks_blocked
 
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -147,7 +147,9 @@ enum Origin {
 pub(crate) struct TaskCore {
     pub(crate) id: u64,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) parent: Option<u64>,
+    /// The parent's id, `0` for none (ids start at 1). A started child is re-parented from
+    /// its starter to its group's host ([`TaskCore::set_parent`]).
+    parent: AtomicU64,
     /// Where the task finds its run and its executor.
     origin: Origin,
     /// `NOTIFIED` from a wake until the next poll starts; `POLLING` during a poll.
@@ -236,7 +238,7 @@ impl TaskCore {
             id,
             debug,
             name,
-            parent,
+            parent: AtomicU64::new(parent.unwrap_or(0)),
             origin,
             state: AtomicU8::new(NOTIFIED),
             inner_waker: Mutex::new(None),
@@ -340,11 +342,19 @@ impl TaskCore {
         self.debug.as_ref().and_then(|d| d.watch.as_ref())
     }
 
+    /// Makes `parent` the task's parent (`TaskStatus::started` hands the task to its
+    /// group's host).
+    pub(crate) fn set_parent(&self, parent: Option<u64>) {
+        // Relaxed: an id for introspection; nothing else is published through it.
+        self.parent.store(parent.unwrap_or(0), Ordering::Relaxed);
+    }
+
     pub(crate) fn info(&self) -> TaskInfo {
         TaskInfo {
             id: self.id,
             name: self.display_name(),
-            parent_id: self.parent,
+            // Relaxed: see `set_parent`.
+            parent_id: Some(self.parent.load(Ordering::Relaxed)).filter(|&p| p != 0),
         }
     }
 }
@@ -521,8 +531,11 @@ pub struct TaskInfo {
     pub id: u64,
     /// The name given when the task was spawned, or `task-<id>`.
     pub name: String,
-    /// The id of the task that spawned it; `None` for the root task of a run and for tasks
-    /// started from code that is not itself an anyio task.
+    /// The id of the task's parent: for a task-group child, the task that runs the group's
+    /// host body, whichever task spawned the child (AnyIO's rule); while a child started
+    /// with [`TaskGroup::start`](crate::TaskGroup::start) has not called `started` yet, the
+    /// task that is starting it. `None` for the root task of a run and for children of a
+    /// group opened by code that is not itself an anyio task.
     pub parent_id: Option<u64>,
 }
 

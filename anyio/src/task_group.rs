@@ -51,6 +51,111 @@
 //! Dropping the future of [`task_group`] before it resolves (from `select!`, say) marks the
 //! group's scope cancelled and aborts every child: after the poll in progress (if any)
 //! returns, no child is polled again, and its future is dropped.
+//!
+//! # Leaving a group is a checkpoint
+//!
+//! A group whose body and children finished without ever making it wait still checks for
+//! cancellation of the enclosing scope and passes a schedule point on the way out (as
+//! [`checkpoint`](crate::lowlevel::checkpoint) does, under the cooperative budget), as
+//! AnyIO's task groups do: a loop that opens and leaves empty groups lets other tasks run
+//! and can be cancelled.
+//!
+//! # Child results
+//!
+//! A child (and the host body) returns an [`anyio::Result`](crate::Result). Where nothing
+//! else fixes the error type, end the block with [`anyio::Ok(v)`](crate::Ok); inside it,
+//! `?` converts every error that `anyio::Error` has a `From` for (`std::io::Error`, a memory
+//! stream's `SendError<T>`, `anyhow::Error` with the `anyhow` feature), and
+//! [`Error::other`] wraps any other error type (`.map_err(anyio::Error::other)?`). A child
+//! that never returns names its value type: `tg.start_soon::<_, ()>(async move { loop { … } })`.
+//! (Why children are not generic over their error type: `docs/decisions.md`.)
+//!
+//! # Recipe: graceful shutdown of a server
+//!
+//! *Cancelling the group and then shielding the drain does not work.* The handlers are the
+//! group's children, inside its cancel scope: `tg.cancel_scope().cancel()` cancels every
+//! request in flight at its next checkpoint, and a [`CancelScope::shielded`] around the
+//! host's "wait for the handlers" protects only the host's own code, not the handlers.
+//!
+//! What works: cancel only the *accept loop* (a scope of its own, cancelled when a shutdown
+//! [`Event`](crate::Event) is set), let the group's exit wait for the handlers in flight,
+//! and give the group's scope a deadline as the hard stop for handlers that outstay the
+//! grace period.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::time::{Duration, Instant};
+//! use anyio::{CancelScope, Event, MemoryObjectReceiveStream, TaskGroup};
+//!
+//! /// A request takes `n` × 10 ms; request 99 never ends.
+//! async fn handle(n: u64, done: Arc<AtomicUsize>) -> anyio::Result<()> {
+//!     if n == 99 {
+//!         anyio::sleep_forever().await?;
+//!     }
+//!     anyio::sleep(Duration::from_millis(10 * n)).await?;
+//!     done.fetch_add(1, Ordering::SeqCst);
+//!     Ok(())
+//! }
+//!
+//! /// Accepts requests (a memory stream stands in for a listener) until cancelled.
+//! async fn accept_loop(
+//!     requests: &MemoryObjectReceiveStream<u64>,
+//!     handlers: &TaskGroup,
+//!     done: &Arc<AtomicUsize>,
+//! ) -> anyio::Result<()> {
+//!     loop {
+//!         let n = requests.receive().await?;
+//!         handlers.start_soon(handle(n, done.clone()))?;
+//!     }
+//! }
+//!
+//! async fn serve(
+//!     requests: MemoryObjectReceiveStream<u64>,
+//!     shutdown: Event,
+//!     grace: Duration,
+//!     done: Arc<AtomicUsize>,
+//! ) -> anyio::Result<()> {
+//!     anyio::task_group(|handlers| async move {
+//!         let accepting = CancelScope::new();
+//!         let stop = accepting.clone();
+//!         handlers.start_soon(async move {
+//!             shutdown.wait().await?;
+//!             stop.cancel(); // stops accepting; the handlers in flight go on
+//!             anyio::Ok(())
+//!         })?;
+//!         accepting.run(accept_loop(&requests, &handlers, &done)).await?;
+//!         // Draining: the group's exit waits for the handlers; past the grace period, its
+//!         // deadline cancels those still running.
+//!         handlers.cancel_scope().set_deadline(Instant::now() + grace);
+//!         anyio::Ok(())
+//!     })
+//!     .await?;
+//!     Ok(())
+//! }
+//!
+//! # anyio::run(|| async {
+//! let done = Arc::new(AtomicUsize::new(0));
+//! let shutdown = Event::new();
+//! let (tx, rx) = anyio::create_memory_object_stream(0);
+//! let started = Instant::now();
+//! let d = done.clone();
+//! anyio::task_group(|tg| async move {
+//!     tg.start_soon(serve(rx, shutdown.clone(), Duration::from_millis(500), d))?;
+//!     for n in [1, 3, 99] {
+//!         tx.send(n).await?; // capacity 0: returns once the server has accepted it
+//!     }
+//!     shutdown.set(); // a signal handler would do this
+//!     anyio::Ok(())
+//! })
+//! .await?;
+//! // Both real requests completed after the shutdown; the stuck one was stopped at the
+//! // end of the grace period.
+//! assert_eq!(done.load(Ordering::SeqCst), 2);
+//! assert!(started.elapsed() >= Duration::from_millis(500));
+//! # Ok::<_, anyio::Error>(())
+//! # }).unwrap();
+//! ```
 
 use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::{Mutex, MutexGuard};
@@ -61,7 +166,7 @@ use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 use futures_lite::FutureExt;
@@ -72,6 +177,10 @@ use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lowlevel;
 use crate::task::{Env, Outcome, RunContext, TaskCore, TaskFuture};
+
+mod start_slot;
+
+pub(crate) use start_slot::{Progress, StartSlot};
 
 type Panic = Box<dyn Any + Send + 'static>;
 
@@ -122,25 +231,51 @@ where
 {
     let group = TaskGroup::new()?;
     let inner = group.inner.clone();
-    let _abort = AbortOnDrop(inner.clone());
     let mut driver = Driver::new(inner.node.clone());
     let mut body = pin!(AssertUnwindSafe(body(group)).catch_unwind());
+    // Declared after the driver and the body so that it is dropped first: a dropped group's
+    // children are marked aborted before the driver's drop cancels the scope and the body's
+    // drop (of a sender, say) wakes them, or a woken child could be polled once more
+    // (invariant 3).
+    let _abort = AbortOnDrop(inner.clone());
     let mut body_out: Option<std::thread::Result<Result<T>>> = None;
+    let mut waited = false;
 
     poll_fn(|cx| {
-        driver.poll(cx, |cx| {
+        let polled = driver.poll(cx, |cx| {
             if body_out.is_none() {
                 let out = std::task::ready!(body.as_mut().poll(cx));
                 inner.body_finished(&out);
                 body_out = Some(out);
             }
             inner.poll_children_done(cx)
-        })
+        });
+        waited |= polled.is_pending();
+        polled
     })
     .await;
 
+    let out = group_outcome(
+        &inner,
+        body_out.expect("the body finished before the group"),
+    );
+    // Leaving a group is a checkpoint, as in AnyIO: one that never had to wait (no child
+    // outlived the body, which never blocked) still checks the enclosing cancellation and
+    // passes a schedule point, so a loop of such groups cannot starve its siblings.
+    if !waited {
+        if let Err(cancelled) = lowlevel::checkpoint().await {
+            return out.and(Err(cancelled));
+        }
+    }
+    out
+}
+
+/// What a finished group resolves to (resuming a panic of the body or of a child).
+fn group_outcome<T>(
+    inner: &GroupInner,
+    body_out: std::thread::Result<Result<T>>,
+) -> Result<Option<T>> {
     let finished = inner.take_finished();
-    let body_out = body_out.expect("the body finished before the group");
     let body_result = match body_out {
         Err(panic) => std::panic::resume_unwind(panic),
         Ok(r) => r,
@@ -148,7 +283,7 @@ where
     if let Some(panic) = finished.panic {
         std::panic::resume_unwind(panic);
     }
-    if let Some(e) = Error::combine(finished.errors) {
+    if let Some(e) = Error::combine_named(finished.errors) {
         return Err(e);
     }
     let node = &inner.node;
@@ -202,19 +337,25 @@ const INACTIVE: usize = 1 << (usize::BITS - 1);
 ///    spawns children and the threads that run them do not contend.
 /// 3. The group keeps no handles to its children. Dropping the group's future sets
 ///    `aborted` and wakes every task blocked beneath it; a child's wrapper checks `aborted`
-///    before each poll and drops the child's future instead of polling it.
+///    before each poll and drops the child's future instead of polling it. `aborted` is
+///    set before anything else the drop does (cancelling the scope, dropping the body) can
+///    wake a child, so a child woken by the drop is never polled again.
 pub(crate) struct GroupInner {
     node: Arc<ScopeNode>,
     env: Env,
+    /// The task that runs the host body: the parent of every child (AnyIO's rule).
+    host: Option<u64>,
     live: AtomicUsize,
     aborted: AtomicBool,
-    host: AtomicWaker,
+    host_waker: AtomicWaker,
     reports: Mutex<Reports>,
 }
 
 #[derive(Default)]
 struct Reports {
-    errors: Vec<Error>,
+    /// Each failure with the name of the task it came from (`None`: the host body, or an
+    /// unnamed child).
+    errors: Vec<(Option<Arc<str>>, Error)>,
     panic: Option<Panic>,
     /// The first cancellation a child ended with that its own scope did not absorb.
     cancelled: Option<Error>,
@@ -238,7 +379,7 @@ impl GroupInner {
             Ok(Ok(_)) => {}
             Ok(Err(e)) if e.is_cancelled() => {}
             Ok(Err(e)) => {
-                self.reports().errors.push(e.clone());
+                self.reports().errors.push((None, e.clone()));
                 self.cancel_because(format!("the task group's host failed: {e}"));
             }
             Err(_) => self.cancel_because("the task group's host panicked".to_owned()),
@@ -259,7 +400,7 @@ impl GroupInner {
 
     fn poll_children_done(&self, cx: &mut Context<'_>) -> Poll<()> {
         // Registered before the check, so a last child finishing in between wakes us.
-        self.host.register(cx.waker());
+        self.host_waker.register(cx.waker());
         if self
             .live
             .compare_exchange(0, INACTIVE, Ordering::AcqRel, Ordering::Acquire)
@@ -289,7 +430,7 @@ impl GroupInner {
             }
             Report::Failed(e) => {
                 let why = format!("task '{}' of the group failed: {e}", core.display_name());
-                self.reports().errors.push(e);
+                self.reports().errors.push((core.name.clone(), e));
                 Some(why)
             }
             Report::Panicked(p) => {
@@ -304,7 +445,7 @@ impl GroupInner {
             self.cancel_because(why);
         }
         if self.live.fetch_sub(1, Ordering::AcqRel) & !INACTIVE == 1 {
-            self.host.wake();
+            self.host_waker.wake();
         }
     }
 }
@@ -364,9 +505,10 @@ impl TaskGroup {
             inner: Arc::new(GroupInner {
                 node,
                 env: Env { run, backend },
+                host: context::current_task_id(),
                 live: AtomicUsize::new(0),
                 aborted: AtomicBool::new(false),
-                host: AtomicWaker::new(),
+                host_waker: AtomicWaker::new(),
                 reports: Mutex::new(Reports::default()),
             }),
         })
@@ -412,7 +554,7 @@ impl TaskGroup {
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn(None, fut, NoStart)
+        self.spawn(self.new_core(None, self.inner.host), fut, NoStart)
     }
 
     /// As [`start_soon`](Self::start_soon), with a name for the task (shown by
@@ -432,7 +574,8 @@ impl TaskGroup {
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn(Some(Arc::from(name.into())), fut, NoStart)
+        let core = self.new_core(Some(Arc::from(name.into())), self.inner.host);
+        self.spawn(core, fut, NoStart)
     }
 
     /// Starts a child and waits until it calls [`TaskStatus::started`]; returns the value
@@ -506,30 +649,30 @@ impl TaskGroup {
         V: Send + 'static,
         T: Send + 'static,
     {
-        let slot = Arc::new(StartSlot {
-            state: Mutex::new(StartState::Waiting),
-            waker: Mutex::new(None),
-        });
+        let slot = Arc::new(StartSlot::new());
+        // Until it has started, the child's parent is the task that is starting it.
+        let core = self.new_core(name, context::current_task_id());
         let status = TaskStatus {
             slot: Some(slot.clone()),
+            task: core.clone(),
         };
-        let handle = self.spawn(name, f(status), slot.clone())?;
-        let waited = lowlevel::wait(|cx| slot.poll_settled(cx, &handle)).await;
+        let handle = self.spawn(core, f(status), slot.clone())?;
+        let waited = lowlevel::wait(|cx| poll_start(&slot, cx, &handle)).await;
         match waited {
-            Ok(()) => slot.outcome(&handle),
+            Ok(()) => start_outcome(&slot, &handle),
             Err(cancelled) => {
                 // The caller is cancelled: the child, not started yet, is cancelled with it
                 // and awaited, unless it managed to start (completion wins).
                 handle.cancel();
                 poll_fn(|cx| {
-                    let p = slot.poll_settled(cx, &handle);
+                    let p = poll_start(&slot, cx, &handle);
                     if p.is_pending() {
                         context::mark_blocked();
                     }
                     p
                 })
                 .await;
-                match slot.outcome(&handle) {
+                match start_outcome(&slot, &handle) {
                     Ok(v) => Ok(v),
                     Err(_) => Err(cancelled),
                 }
@@ -537,17 +680,24 @@ impl TaskGroup {
         }
     }
 
+    /// A new child's core; `parent` is the task that the child reports as its parent.
+    /// The caller's location is where the child was spawned (the watchdog reports it).
     #[track_caller]
-    fn spawn<Fut, T, S>(&self, name: Option<Arc<str>>, fut: Fut, start: S) -> Result<TaskHandle<T>>
+    fn new_core(&self, name: Option<Arc<str>>, parent: Option<u64>) -> Arc<TaskCore> {
+        TaskCore::new_child(name, parent, self.inner.clone())
+    }
+
+    fn spawn<Fut, T, S>(&self, core: Arc<TaskCore>, fut: Fut, start: S) -> Result<TaskHandle<T>>
     where
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
         S: StartHook,
     {
         let inner = &self.inner;
-        inner.enter_child()?;
-        let parent = context::with_current_task(|t| t.map(|t| t.id));
-        let core = TaskCore::new_child(name, parent, inner.clone());
+        if let Err(e) = inner.enter_child() {
+            core.unregister();
+            return Err(e);
+        }
         let node = ScopeNode::child_of(Some(inner.node.clone()));
         let handle = TaskHandle {
             core: core.clone(),
@@ -578,6 +728,38 @@ impl TaskGroup {
         inner.env.backend.spawn(TaskFuture::new(core, node, child));
         Ok(handle)
     }
+}
+
+/// Ready once the child has started or finished; a dropped status cancels the child.
+fn poll_start<V, T>(slot: &StartSlot<V>, cx: &mut Context<'_>, child: &TaskHandle<T>) -> Poll<()> {
+    match slot.poll(cx.waker()) {
+        Progress::Waiting => Poll::Pending,
+        Progress::StatusDropped => {
+            child.node.cancel(
+                Some(Arc::from(
+                    "the task dropped its TaskStatus without calling started()",
+                )),
+                false,
+            );
+            Poll::Pending
+        }
+        Progress::Settled => Poll::Ready(()),
+    }
+}
+
+/// What `start` returns once the slot has settled.
+fn start_outcome<V, T>(slot: &StartSlot<V>, child: &TaskHandle<T>) -> Result<V> {
+    slot.take().map_err(|e| {
+        e.unwrap_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "task '{}' finished without calling TaskStatus::started()",
+                    child.core.display_name()
+                ),
+            )
+        })
+    })
 }
 
 /// Sorts a child's end into what its handle reports and what the group must learn.
@@ -632,6 +814,10 @@ pub enum TaskState {
 /// # Cancellation
 ///
 /// Awaiting is a checkpoint: a cancelled caller gets `Cancelled` and the child goes on.
+/// A failing child cancels its group, so a host body awaiting that child's handle may get
+/// `Cancelled` (the group's cancellation) rather than `TaskFailed`, depending on which it
+/// sees first; await it in a [`CancelScope::shielded`] scope to always see how the child
+/// ended.
 pub struct TaskHandle<T> {
     core: Arc<TaskCore>,
     node: Arc<ScopeNode>,
@@ -763,6 +949,8 @@ impl<T: 'static> Future for TaskHandle<T> {
 /// [`ErrorKind::InvalidState`].
 pub struct TaskStatus<V> {
     slot: Option<Arc<StartSlot<V>>>,
+    /// The child being started: `started` re-parents it to the group's host.
+    task: Arc<TaskCore>,
 }
 
 impl<V> fmt::Debug for TaskStatus<V> {
@@ -773,10 +961,18 @@ impl<V> fmt::Debug for TaskStatus<V> {
 
 impl<V> TaskStatus<V> {
     /// Signals that the task has started, handing `value` to the caller of
-    /// [`TaskGroup::start`].
+    /// [`TaskGroup::start`]. From now on the task belongs to the group: its parent (in
+    /// [`TaskInfo`](crate::TaskInfo)) becomes the group's host, and its failure fails the
+    /// group.
+    ///
+    /// Has no effect (and drops `value`) when the task has already finished: its end was
+    /// reported to the starter.
     pub fn started(mut self, value: V) {
         if let Some(slot) = self.slot.take() {
-            slot.settle(StartState::Started(value));
+            if let Some(group) = self.task.group() {
+                self.task.set_parent(group.host);
+            }
+            slot.started(value);
         }
     }
 }
@@ -784,73 +980,7 @@ impl<V> TaskStatus<V> {
 impl<V> Drop for TaskStatus<V> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            slot.settle(StartState::Dropped);
-        }
-    }
-}
-
-enum StartState<V> {
-    Waiting,
-    Started(V),
-    Taken,
-    /// The status was dropped without `started`: the starter cancels the child and waits.
-    Dropped,
-    /// The child finished without starting, with this error (if any).
-    Finished(Option<Error>),
-}
-
-struct StartSlot<V> {
-    state: Mutex<StartState<V>>,
-    waker: Mutex<Option<Waker>>,
-}
-
-impl<V> StartSlot<V> {
-    fn settle(&self, new: StartState<V>) {
-        {
-            let mut st = self.state.lock();
-            let replace = matches!(
-                (&*st, &new),
-                (StartState::Waiting, _) | (StartState::Dropped, StartState::Finished(_))
-            );
-            if replace {
-                *st = new;
-            }
-        }
-        if let Some(w) = self.waker.lock().take() {
-            w.wake();
-        }
-    }
-
-    /// Ready once the child has started or finished. A dropped status cancels the child.
-    fn poll_settled<T>(&self, cx: &mut Context<'_>, child: &TaskHandle<T>) -> Poll<()> {
-        *self.waker.lock() = Some(cx.waker().clone());
-        match &*self.state.lock() {
-            StartState::Waiting => Poll::Pending,
-            StartState::Dropped => {
-                child.node.cancel(
-                    Some(Arc::from(
-                        "the task dropped its TaskStatus without calling started()",
-                    )),
-                    false,
-                );
-                Poll::Pending
-            }
-            _ => Poll::Ready(()),
-        }
-    }
-
-    fn outcome<T>(&self, child: &TaskHandle<T>) -> Result<V> {
-        let mut st = self.state.lock();
-        match std::mem::replace(&mut *st, StartState::Taken) {
-            StartState::Started(v) => Ok(v),
-            StartState::Finished(Some(e)) => Err(e),
-            _ => Err(Error::new(
-                ErrorKind::InvalidState,
-                format!(
-                    "task '{}' finished without calling TaskStatus::started()",
-                    child.core.display_name()
-                ),
-            )),
+            slot.status_dropped();
         }
     }
 }
@@ -871,25 +1001,19 @@ impl StartHook for NoStart {
 
 impl<V: Send + 'static> StartHook for Arc<StartSlot<V>> {
     fn finished(self, report: Report) -> Report {
-        let started = matches!(
-            &*self.state.lock(),
-            StartState::Started(_) | StartState::Taken
-        );
-        if started {
-            return report;
-        }
+        // Before `started`, the child belongs to the starter: its error goes there. The
+        // slot decides "started?" and "whose error" under one lock (see `start_slot`).
         match report {
-            // Before `started`, the child belongs to the starter: its failure goes there.
-            Report::Failed(e) => {
-                self.settle(StartState::Finished(Some(e)));
-                Report::Nothing
-            }
-            Report::Cancelled(e) => {
-                self.settle(StartState::Finished(Some(e)));
-                Report::Nothing
-            }
+            Report::Failed(e) => match self.child_finished(Some(e)) {
+                Some(e) => Report::Failed(e),
+                None => Report::Nothing,
+            },
+            Report::Cancelled(e) => match self.child_finished(Some(e)) {
+                Some(e) => Report::Cancelled(e),
+                None => Report::Nothing,
+            },
             other => {
-                self.settle(StartState::Finished(None));
+                self.child_finished(None);
                 other
             }
         }

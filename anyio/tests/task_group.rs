@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use anyio::lowlevel::checkpoint;
 use anyio::testing::wait_all_tasks_blocked;
 use anyio::{
-    CancelScope, Error, ErrorKind, TaskState, TaskStatus, sleep, sleep_forever, task_group,
+    Backend, CancelScope, Error, ErrorKind, Event, TaskState, TaskStatus, sleep, sleep_forever,
+    task_group,
 };
 use futures_lite::FutureExt;
-use support::{DropFlag, Log};
+use support::{DropFlag, Log, Rng, stress};
 
 fn fail(msg: &'static str) -> Error {
     Error::new(ErrorKind::Other, msg)
@@ -98,16 +99,19 @@ async fn start_returns_the_started_value() -> anyio::Result<()> {
     let l = log.clone();
     task_group(|tg| async move {
         let l2 = l.clone();
+        let host_went_on = Event::new();
+        let h = host_went_on.clone();
         let v = tg
             .start(|status: TaskStatus<&'static str>| async move {
                 l2.push("child before started");
                 status.started("ready");
-                sleep(Duration::from_millis(5)).await?;
+                h.wait().await?;
                 l2.push("child after started");
                 Ok::<_, Error>(())
             })
             .await?;
         l.push(format!("host got {v}"));
+        host_went_on.set();
         Ok(())
     })
     .await?;
@@ -452,8 +456,10 @@ where
     })
     .await?;
     assert_eq!(raced, "timer");
-    // The abort takes effect when the executor next runs each child.
-    for _ in 0..1000 {
+    // The abort takes effect when the executor next runs each child (bounded by time, not
+    // by a count of short sleeps, so a loaded machine does not fail it).
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < give_up {
         if flags.iter().all(|f| f.load(Ordering::SeqCst)) {
             return Ok(());
         }
@@ -473,11 +479,14 @@ impl Drop for Counted {
 #[anyio::test]
 async fn handle_gives_value_and_status() -> anyio::Result<()> {
     task_group(|tg| async move {
-        let h = tg.start_soon(async {
-            sleep(Duration::from_millis(2)).await?;
+        let go = Event::new();
+        let g = go.clone();
+        let h = tg.start_soon(async move {
+            g.wait().await?;
             Ok::<_, Error>(11)
         })?;
         assert_eq!(h.status(), TaskState::Pending);
+        go.set();
         h.wait().await?;
         assert_eq!(h.status(), TaskState::Finished);
         assert!(h.is_finished());
@@ -492,7 +501,9 @@ async fn handle_gives_value_and_status() -> anyio::Result<()> {
 async fn handle_of_failed_child_is_task_failed() -> anyio::Result<()> {
     let err = task_group(|tg| async move {
         let h = tg.start_soon(async { Err::<(), _>(fail("oops")) })?;
-        let e = h.await.unwrap_err();
+        // The failure cancels the group, this body included, possibly before the handle is
+        // first polled: shielded, the await sees the child's end and not that cancellation.
+        let e = CancelScope::shielded().run(h).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::TaskFailed);
         assert_eq!(e.source_as::<Error>().unwrap().message(), "oops");
         Ok(())
@@ -812,5 +823,375 @@ async fn child_results_cross_threads_on_multi_thread_runtimes() -> anyio::Result
     })
     .await?;
     assert_eq!(total, Some((0..50).sum()));
+    Ok(())
+}
+
+// ---- A child's error racing `started()` called by another task (StartSlot) ----
+
+/// Busy-waits about `n` iterations: shifts one side of a race by a few nanoseconds.
+fn spin(n: u64) {
+    for _ in 0..n {
+        std::hint::spin_loop();
+    }
+}
+
+/// Each round: a child started with `start` hands its `TaskStatus` to a helper task, which
+/// calls `started` at about the moment the child fails. The child's error must reach the
+/// starter (the child had not started) or the group (it had) — never neither.
+fn error_racing_started_by_another_task_is_never_lost(backend: Backend) {
+    stress(backend, "error racing started()", || async {
+        const ROUNDS: u64 = 3000;
+        let mut rng = Rng::new(0x5eed_0008);
+        let (mut to_starter, mut to_group) = (0u64, 0u64);
+        for round in 0..ROUNDS {
+            // The helper must first be picked up by another worker: the child waits a varying while.
+            let (delay_helper, delay_child) = (rng.below(64), rng.below(20_000));
+            let out = task_group(|tg| async move {
+                let tg2 = tg.clone();
+                let started = tg
+                    .start(move |status: TaskStatus<u64>| async move {
+                        let go = Arc::new(AtomicBool::new(false));
+                        let g = go.clone();
+                        tg2.start_soon(async move {
+                            while !g.load(Ordering::SeqCst) {
+                                std::hint::spin_loop();
+                            }
+                            spin(delay_helper);
+                            status.started(round);
+                            anyio::Ok(())
+                        })?;
+                        // tokio keeps the latest spawned task in a slot other workers cannot
+                        // steal from: a second spawn pushes the helper where they can.
+                        tg2.start_soon(async { anyio::Ok(()) })?;
+                        go.store(true, Ordering::SeqCst);
+                        spin(delay_child);
+                        Err::<(), _>(fail("the child failed"))
+                    })
+                    .await;
+                match &started {
+                    Ok(v) => assert_eq!(*v, round),
+                    Err(e) => assert_eq!(e.message(), "the child failed"),
+                }
+                anyio::Ok(started.is_ok())
+            })
+            .await;
+            match out {
+                Ok(Some(false)) => to_starter += 1,
+                Err(e) if e.message() == "the child failed" => to_group += 1,
+                Ok(Some(true)) => panic!("round {round}: started, and the child's error was lost"),
+                other => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        Ok(format!(
+            "{ROUNDS} rounds: error to the starter {to_starter}, to the group {to_group}"
+        ))
+    });
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn error_racing_started_by_another_task_is_never_lost_tokio() {
+    error_racing_started_by_another_task_is_never_lost(Backend::Tokio);
+}
+
+#[cfg(feature = "smol")]
+#[test]
+fn error_racing_started_by_another_task_is_never_lost_smol() {
+    error_racing_started_by_another_task_is_never_lost(Backend::Smol);
+}
+
+// ---- No child is polled after its group's future is dropped ----
+
+pin_project_lite::pin_project! {
+    /// Counts the polls of `fut` that begin after `dropping` was set.
+    struct Probe<F> {
+        dropping: Arc<AtomicBool>,
+        late_polls: Arc<AtomicUsize>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Probe<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        if this.dropping.load(Ordering::SeqCst) {
+            this.late_polls.fetch_add(1, Ordering::SeqCst);
+        }
+        this.fut.poll(cx)
+    }
+}
+
+/// Sets `dropping` when its drop starts, before the future inside is dropped.
+struct MarkOnDrop<F> {
+    dropping: Arc<AtomicBool>,
+    fut: std::pin::Pin<Box<F>>,
+}
+
+impl<F> Drop for MarkOnDrop<F> {
+    fn drop(&mut self) {
+        self.dropping.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Each round: children blocked in a receive (woken by the body's sender being dropped) and
+/// in the group's scope (woken by its cancellation); the group's future is dropped. A poll
+/// of a child that begins after that drop started breaks the documented rule.
+fn no_child_is_polled_after_its_group_is_dropped(backend: Backend) {
+    stress(backend, "polls after a group's drop", || async {
+        const ROUNDS: usize = 300;
+        const CHILDREN: usize = 4;
+        let late_polls = Arc::new(AtomicUsize::new(0));
+        for round in 0..ROUNDS {
+            let dropping = Arc::new(AtomicBool::new(false));
+            let flags: Vec<Arc<AtomicBool>> = (0..CHILDREN)
+                .map(|_| Arc::new(AtomicBool::new(false)))
+                .collect();
+            let (d, late, fl) = (dropping.clone(), late_polls.clone(), flags.clone());
+            let group = task_group(|tg| async move {
+                let (tx, rx) = anyio::create_memory_object_stream::<u8>(0);
+                for flag in fl {
+                    let rx = rx.clone();
+                    tg.start_soon(Probe {
+                        dropping: d.clone(),
+                        late_polls: late.clone(),
+                        fut: async move {
+                            let _flag = DropFlag(flag);
+                            let _ = rx.receive().await;
+                            sleep_forever().await
+                        },
+                    })?;
+                }
+                let _tx = tx; // dropped with the body: wakes every receiver
+                sleep_forever().await
+            });
+            let mut group = MarkOnDrop {
+                dropping,
+                fut: Box::pin(group),
+            };
+            let blocked = futures_lite::future::or(
+                async {
+                    let _ = group.fut.as_mut().await;
+                    false
+                },
+                async { wait_all_tasks_blocked().await.is_ok() },
+            )
+            .await;
+            assert!(blocked, "round {round}: the group ended");
+            drop(group);
+            let refs: Vec<&Arc<AtomicBool>> = flags.iter().collect();
+            let give_up = Instant::now() + Duration::from_secs(30);
+            while !refs.iter().all(|f| f.load(Ordering::SeqCst)) {
+                assert!(
+                    Instant::now() < give_up,
+                    "round {round}: a child was never aborted"
+                );
+                sleep(Duration::from_millis(1)).await?;
+            }
+        }
+        let late = late_polls.load(Ordering::SeqCst);
+        assert_eq!(
+            late, 0,
+            "{late} polls of children began after their group's drop"
+        );
+        Ok(format!(
+            "{ROUNDS} groups of {CHILDREN} dropped, no late poll"
+        ))
+    });
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn no_child_is_polled_after_its_group_is_dropped_tokio() {
+    no_child_is_polled_after_its_group_is_dropped(Backend::Tokio);
+}
+
+#[cfg(feature = "smol")]
+#[test]
+fn no_child_is_polled_after_its_group_is_dropped_smol() {
+    no_child_is_polled_after_its_group_is_dropped(Backend::Smol);
+}
+
+// ---- Leaving a group is a checkpoint ----
+
+#[anyio::test]
+async fn leaving_an_empty_group_lets_other_tasks_run() -> anyio::Result<()> {
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    task_group(|tg| async move {
+        tg.start_soon(async move {
+            r.store(true, Ordering::SeqCst);
+            anyio::Ok(())
+        })?;
+        // Never awaits anything but empty groups: only their exits can let the sibling run.
+        for _ in 0..100_000 {
+            if ran.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            task_group(|_tg| async { anyio::Ok(()) }).await?;
+        }
+        panic!("100000 empty task groups never let a sibling run");
+    })
+    .await?;
+    Ok(())
+}
+
+#[anyio::test]
+async fn leaving_an_empty_group_in_a_cancelled_scope_is_cancelled() -> anyio::Result<()> {
+    let scope = CancelScope::new();
+    scope.cancel();
+    let out = scope
+        .run(async {
+            let r = task_group(|_tg| async { anyio::Ok(1) }).await;
+            assert_eq!(support::kind(r.clone()), ErrorKind::Cancelled);
+            r
+        })
+        .await?;
+    assert_eq!(out, None);
+    assert!(scope.cancelled_caught());
+    Ok(())
+}
+
+#[anyio::test]
+async fn leaving_an_empty_group_that_cancelled_itself_keeps_the_value() -> anyio::Result<()> {
+    let out = task_group(|tg| async move {
+        tg.cancel_scope().cancel();
+        anyio::Ok(5)
+    })
+    .await?;
+    assert_eq!(out, Some(5));
+    Ok(())
+}
+
+// ---- Parent ids (AnyIO's test_start_soon_parent_id, test_start_parent_id) ----
+
+#[anyio::test]
+async fn a_child_started_by_a_sibling_has_the_host_as_parent() -> anyio::Result<()> {
+    let root = anyio::get_current_task().unwrap();
+    let parent = task_group(|tg| async move {
+        let tg2 = tg.clone();
+        let starter = tg.start_soon(async move {
+            let sub =
+                tg2.start_soon(async { anyio::Ok(anyio::get_current_task().unwrap().parent_id) })?;
+            sub.await
+        })?;
+        starter.await
+    })
+    .await?;
+    assert_eq!(parent, Some(Some(root.id)));
+    Ok(())
+}
+
+#[anyio::test]
+async fn a_started_child_is_reparented_to_the_host_by_started() -> anyio::Result<()> {
+    let root = anyio::get_current_task().unwrap();
+    let permanent = Arc::new(std::sync::Mutex::new(None));
+    let p = permanent.clone();
+    let (starter_id, initial) = task_group(|tg| async move {
+        let tg2 = tg.clone();
+        let starter = tg.start_soon(async move {
+            let me = anyio::get_current_task().unwrap().id;
+            let initial = tg2
+                .start(|status: TaskStatus<Option<u64>>| async move {
+                    status.started(anyio::get_current_task().unwrap().parent_id);
+                    *p.lock().unwrap() = Some(anyio::get_current_task().unwrap().parent_id);
+                    anyio::Ok(())
+                })
+                .await?;
+            anyio::Ok((me, initial))
+        })?;
+        starter.await
+    })
+    .await?
+    .unwrap();
+    assert_eq!(initial, Some(starter_id));
+    assert_eq!(*permanent.lock().unwrap(), Some(Some(root.id)));
+    Ok(())
+}
+
+// ---- Errors ----
+
+#[anyio::test]
+async fn several_errors_display_the_names_of_their_tasks() -> anyio::Result<()> {
+    let err = task_group(|tg| async move {
+        tg.start_soon_named("alpha", async { Err::<(), _>(fail("a broke")) })?;
+        tg.start_soon_named("beta", async { Err::<(), _>(fail("b broke")) })?;
+        anyio::Ok(())
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Multiple);
+    let shown = err.to_string();
+    assert!(shown.starts_with("2 tasks failed: "), "{shown}");
+    assert!(shown.contains("task 'alpha': a broke"), "{shown}");
+    assert!(shown.contains("task 'beta': b broke"), "{shown}");
+    Ok(())
+}
+
+// ---- Child result types (docs/decisions.md, "Child results") ----
+
+/// `?` on a send converts its `SendError<T>` into `anyio::Error` for any item type.
+async fn forward<T>(tx: &anyio::MemoryObjectSendStream<T>, item: T) -> anyio::Result<()> {
+    tx.send(item).await?;
+    Ok(())
+}
+
+#[anyio::test]
+async fn child_result_idioms_compile_and_run() -> anyio::Result<()> {
+    let (tx, rx) = anyio::create_memory_object_stream::<u32>(0);
+    // Borrowed, so the receiver outlives the group: the sender ends by cancellation only.
+    let rx = &rx;
+    let got = task_group(|tg| async move {
+        // A child that never returns names its value type: nothing else can infer it.
+        tg.start_soon::<_, ()>(async move {
+            for i in 0.. {
+                forward(&tx, i).await?;
+            }
+            unreachable!("the receiver stops first");
+        })?;
+        // A foreign error converts with `?` where anyio::Error: From<E> (io::Error, anyhow),
+        // and with Error::other for any other error type.
+        let io_child = tg.start_soon(async {
+            let n: u32 = std::str::from_utf8(b"7")
+                .map_err(Error::other)?
+                .parse()
+                .map_err(Error::other)?;
+            Err::<(), _>(std::io::Error::other("io failure"))?;
+            anyio::Ok(n)
+        })?;
+        let first = rx.receive().await?;
+        let io_err = CancelScope::shielded().run(io_child).await.unwrap_err();
+        assert_eq!(io_err.kind(), ErrorKind::TaskFailed);
+        assert_eq!(io_err.source_as::<Error>().unwrap().kind(), ErrorKind::Io);
+        anyio::Ok(first)
+    })
+    .await;
+    // The io child's failure reached the group (and cancelled the sender).
+    assert_eq!(support::kind(got), ErrorKind::Io);
+    Ok(())
+}
+
+/// The wrong way to shut down gracefully (see the recipe in the module docs): the handler
+/// is a child of the cancelled scope, and the host's shield does not reach it.
+#[anyio::test]
+async fn shielding_the_drain_does_not_protect_the_handlers_of_a_cancelled_group()
+-> anyio::Result<()> {
+    task_group(|tg| async move {
+        let handler = tg.start_soon(async {
+            sleep(Duration::from_secs(30)).await?;
+            anyio::Ok("completed")
+        })?;
+        wait_all_tasks_blocked().await?;
+        tg.cancel_scope().cancel();
+        let drained = CancelScope::shielded().run(handler).await;
+        assert_eq!(support::kind(drained), ErrorKind::TaskCancelled);
+        anyio::Ok(())
+    })
+    .await?;
     Ok(())
 }
