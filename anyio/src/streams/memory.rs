@@ -195,7 +195,7 @@ mod chan;
 mod sink;
 mod wait_list;
 
-use chan::{Chan, ReceiveFuture, RecvOp, SendFuture, closed_receive, closed_send};
+use chan::{Chan, ReceiveFuture, SendFuture, StreamRecv, closed_receive, closed_send};
 pub use sink::MemoryObjectSink;
 
 /// The buffer size of a stream whose senders never wait: `usize::MAX`, AnyIO's
@@ -230,7 +230,7 @@ pub fn create_memory_object_stream<T>(
         MemoryObjectReceiveStream {
             chan,
             closed: false,
-            op: RecvOp::new(),
+            stream: StreamRecv::new(),
             terminated: false,
         },
     )
@@ -448,8 +448,8 @@ impl<T: Send> ObjectSendStream<T> for MemoryObjectSendStream<T> {}
 pub struct MemoryObjectReceiveStream<T> {
     chan: Arc<Chan<T>>,
     closed: bool,
-    /// The receive in progress of the [`Stream`] impl.
-    op: RecvOp,
+    /// The [`Stream`] impl's checkpoint phase and watcher slot (never an item).
+    stream: StreamRecv,
     /// The [`Stream`] impl reported the end of the stream.
     terminated: bool,
 }
@@ -485,7 +485,7 @@ impl<T> MemoryObjectReceiveStream<T> {
     /// # }).unwrap();
     /// ```
     pub async fn receive(&self) -> Result<T> {
-        ReceiveFuture::new(&self.chan, self.closed, self.op.key()).await
+        ReceiveFuture::new(&self.chan, self.closed).await
     }
 
     /// Receives the next item if that needs no waiting (AnyIO's `receive_nowait`). Not a
@@ -513,7 +513,7 @@ impl<T> MemoryObjectReceiveStream<T> {
         if self.closed {
             return Err(closed_receive());
         }
-        self.chan.try_receive(self.op.key())
+        self.chan.try_receive()
     }
 
     /// Closes this handle (AnyIO's `close`). Once every receive handle is closed, senders
@@ -536,9 +536,8 @@ impl<T> MemoryObjectReceiveStream<T> {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
-        // The Stream impl's receive in progress gives back an item handed to it.
-        self.op.abandon(&self.chan);
-        self.chan.close_receiver();
+        // The Stream impl's watcher slot (if any) is freed with the handle's count.
+        self.chan.close_receiver(self.stream.take_watch());
     }
 
     /// Whether [`close`](Self::close) was called on this handle.
@@ -579,7 +578,7 @@ impl<T> Clone for MemoryObjectReceiveStream<T> {
         MemoryObjectReceiveStream {
             chan: self.chan.clone(),
             closed: self.closed,
-            op: RecvOp::new(),
+            stream: StreamRecv::new(),
             terminated: false,
         }
     }
@@ -619,7 +618,7 @@ impl<T> Stream for MemoryObjectReceiveStream<T> {
         if this.terminated {
             return Poll::Ready(None);
         }
-        match std::task::ready!(this.op.poll(&this.chan, this.closed, None, cx)) {
+        match std::task::ready!(this.stream.poll(&this.chan, this.closed, cx)) {
             Ok(item) => Poll::Ready(Some(Ok(item))),
             Err(e) if e.kind() == ErrorKind::EndOfStream => {
                 this.terminated = true;
