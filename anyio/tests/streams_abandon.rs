@@ -4,18 +4,23 @@
 //! completes only once a receiver has taken its item (issue 7). Every test runs on both
 //! backends; one task polls the futures by hand, so the order of events is fixed.
 
+mod support;
+
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use anyio::streams::StapledObjectStream;
 use anyio::streams::memory::UNBOUNDED;
 use anyio::testing::wait_all_tasks_blocked;
 use anyio::{
-    Error, ErrorKind, MemoryObjectReceiveStream, Result, create_memory_object_stream, task_group,
+    Backend, Error, ErrorKind, MemoryObjectReceiveStream, Result, create_memory_object_stream,
+    task_group,
 };
 use futures_core::Stream;
 use futures_lite::StreamExt;
+use futures_lite::future::poll_once;
 use futures_sink::Sink;
 
 /// Polls `fut` once, from inside the task, and keeps it.
@@ -176,7 +181,10 @@ async fn abandoned_next_on_a_stapled_stream_leaves_no_trace() -> Result<()> {
     let mut both = StapledObjectStream::new(tx, rx);
     abandon_next(&mut both).await;
     assert_eq!(both.receive_stream().statistics().tasks_waiting_receive, 0);
-    assert_eq!(kind(both.try_send("nobody receives")), ErrorKind::WouldBlock);
+    assert_eq!(
+        kind(both.try_send("nobody receives")),
+        ErrorKind::WouldBlock
+    );
     Ok(())
 }
 
@@ -339,4 +347,125 @@ async fn handle_counts_follow_many_clones() -> Result<()> {
     drop((closed, closed_clone));
     assert_eq!(tx.statistics().open_send_streams, 1);
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Stress: many threads, with sends and receives abandoned at random.
+
+const PRODUCERS: u64 = 3;
+const PER_PRODUCER: u64 = 2000;
+const CONSUMERS: u64 = 3;
+
+/// Sends this producer's items; a third of the sends are polled once and dropped. Returns
+/// the items whose send reported success.
+async fn produce(tx: anyio::MemoryObjectSendStream<u64>, p: u64, seed: u64) -> Result<Vec<u64>> {
+    let mut rng = support::Rng::new(seed);
+    let mut sent = Vec::new();
+    for id in p * PER_PRODUCER..(p + 1) * PER_PRODUCER {
+        if rng.below(3) == 0 {
+            let fut = pin!(tx.send(id));
+            match poll_once(fut).await {
+                Some(done) => done?,
+                None => {
+                    anyio::lowlevel::checkpoint().await?; // dropped: sent or withdrawn
+                    continue;
+                }
+            }
+        } else {
+            tx.send(id).await?;
+        }
+        sent.push(id);
+    }
+    Ok(sent)
+}
+
+/// Receives until the end of the stream by every means, abandoning some polls.
+async fn consume(mut rx: MemoryObjectReceiveStream<u64>, seed: u64) -> Result<Vec<u64>> {
+    let mut rng = support::Rng::new(seed);
+    let mut got = Vec::new();
+    loop {
+        let next = match rng.below(4) {
+            0 => poll_once(rx.next()).await.map(Option::transpose),
+            1 => poll_once(rx.receive()).await.map(|r| r.map(Some)),
+            2 => Some(rx.next().await.transpose()),
+            _ => Some(rx.receive().await.map(Some)),
+        };
+        match next {
+            None => anyio::lowlevel::checkpoint().await?, // abandoned
+            Some(Ok(Some(item))) => got.push(item),
+            Some(Ok(None)) => return Ok(got),
+            Some(Err(e)) if e.kind() == ErrorKind::EndOfStream => return Ok(got),
+            Some(Err(e)) => return Err(e),
+        }
+    }
+}
+
+async fn abandon_stress(buffer: usize) -> Result<String> {
+    let (tx, rx) = create_memory_object_stream::<u64>(buffer);
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let (sent_out, received_out) = (sent.clone(), received.clone());
+    task_group(|tg| async move {
+        for p in 0..PRODUCERS {
+            let (tx, sent) = (tx.clone(), sent_out.clone());
+            tg.start_soon(async move {
+                let mine = produce(tx, p, 1 + p + 10 * buffer as u64).await?;
+                sent.lock().unwrap().extend(mine);
+                Ok::<_, Error>(())
+            })?;
+        }
+        for c in 0..CONSUMERS {
+            let (rx, received) = (rx.clone(), received_out.clone());
+            tg.start_soon(async move {
+                let mine = consume(rx, 100 + c + 10 * buffer as u64).await?;
+                received.lock().unwrap().extend(mine);
+                Ok::<_, Error>(())
+            })?;
+        }
+        drop((tx, rx)); // only the tasks hold the ends now
+        Ok(())
+    })
+    .await?;
+    let mut received = received.lock().unwrap().clone();
+    let sent = sent.lock().unwrap().clone();
+    let total = received.len();
+    received.sort_unstable();
+    received.dedup();
+    assert_eq!(received.len(), total, "an item was received twice");
+    assert!(received.iter().all(|&id| id < PRODUCERS * PER_PRODUCER));
+    for id in &sent {
+        assert!(
+            received.binary_search(id).is_ok(),
+            "item {id} was sent but lost"
+        );
+    }
+    Ok(format!("{} sent, {} received", sent.len(), total))
+}
+
+#[test]
+fn stress_abandoned_operations_rendezvous_tokio() {
+    support::stress(Backend::Tokio, "abandon stress (rendezvous)", || {
+        abandon_stress(0)
+    });
+}
+
+#[test]
+fn stress_abandoned_operations_buffered_tokio() {
+    support::stress(Backend::Tokio, "abandon stress (buffer 4)", || {
+        abandon_stress(4)
+    });
+}
+
+#[test]
+fn stress_abandoned_operations_rendezvous_smol() {
+    support::stress(Backend::Smol, "abandon stress (rendezvous)", || {
+        abandon_stress(0)
+    });
+}
+
+#[test]
+fn stress_abandoned_operations_buffered_smol() {
+    support::stress(Backend::Smol, "abandon stress (buffer 4)", || {
+        abandon_stress(4)
+    });
 }
