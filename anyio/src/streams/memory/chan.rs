@@ -213,11 +213,12 @@ impl<T> Chan<T> {
     pub(super) fn close_receiver(&self, watch: Option<usize>) {
         let mut wake = WakeList::new();
         let mut st = self.lock();
-        if let Some(key) = watch {
-            st.unwatch(key);
-        }
+        // The slot's waker is dropped after unlocking (invariant 5).
+        let stale = watch.and_then(|key| st.unwatch(key));
         st.open_receivers -= 1;
         if st.open_receivers > 0 {
+            drop(st);
+            drop(stale);
             return;
         }
         for (_, w) in st.senders.iter_mut() {
@@ -225,7 +226,7 @@ impl<T> Chan<T> {
         }
         let dropped = std::mem::take(&mut st.buffer);
         drop(st);
-        drop(dropped);
+        drop((dropped, stale));
     }
 }
 
@@ -287,11 +288,22 @@ impl<T> State<T> {
         self.watching = 0;
     }
 
-    /// Frees a handle's watcher slot.
-    fn unwatch(&mut self, key: usize) {
-        if self.watchers.remove(key).is_some() {
+    /// Frees a handle's watcher slot; returns the waker it held, to drop after unlocking.
+    fn unwatch(&mut self, key: usize) -> Option<Waker> {
+        let waker = self.watchers.remove(key);
+        if waker.is_some() {
             self.watching -= 1;
         }
+        waker
+    }
+
+    /// Empties a handle's watcher slot; returns the waker it held.
+    fn clear_watch(&mut self, key: usize) -> Option<Waker> {
+        let waker = self.watchers[key].take();
+        if waker.is_some() {
+            self.watching -= 1;
+        }
+        waker
     }
 
     /// A send that does not wait. `hand_off`: the item may go straight into a waiting
@@ -701,17 +713,15 @@ impl StreamRecv {
         }
         let mut wake = WakeList::new();
         let mut st = chan.lock();
-        let out = st.try_receive(&mut wake);
-        if out.is_ok() {
-            // No stale waker left behind for a later item to wake for nothing.
-            if let Some(key) = self.watch {
-                if st.watchers[key].take().is_some() {
-                    st.watching -= 1;
-                }
+        match st.try_receive(&mut wake) {
+            Ok(item) => {
+                // No waker left behind for a later item to wake for nothing; it is
+                // dropped after unlocking (invariant 5).
+                let stale = self.watch.and_then(|key| st.clear_watch(key));
+                drop(st);
+                drop(stale);
+                Poll::Ready(Ok(item))
             }
-        }
-        match out {
-            Ok(item) => Poll::Ready(Ok(item)),
             Err(TryRecvError::Ended) => Poll::Ready(Err(end_of_stream())),
             Err(TryRecvError::Empty) => {
                 let key = *self.watch.get_or_insert_with(|| st.watchers.insert(None));
