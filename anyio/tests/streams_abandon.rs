@@ -265,6 +265,58 @@ async fn dropped_notified_receive_passes_the_wake_up_on() -> Result<()> {
     Ok(())
 }
 
+#[anyio::test]
+async fn cancelled_notified_receive_passes_the_wake_up_on() -> Result<()> {
+    let (tx, rx) = create_memory_object_stream::<&str>(0);
+    let rx2 = rx.clone();
+    anyio::fail_after(std::time::Duration::from_secs(30), async move {
+        task_group(|tg| async move {
+            let scope = anyio::CancelScope::new();
+            let mut first = Box::pin(scope.run(rx.receive()));
+            poll_twice_pending(&mut first).await;
+            let second = tg.start_soon(async move { rx2.receive().await })?;
+            wait_all_tasks_blocked().await?;
+            let sender = tg.start_soon(async move { Ok(tx.send("item").await?) })?;
+            wait_all_tasks_blocked().await?; // the sender waits; `first` was notified
+            scope.cancel();
+            assert!(matches!(poll_one(&mut first).await, Poll::Ready(Ok(None))));
+            assert_eq!(second.await?, "item");
+            sender.await?;
+            Ok(())
+        })
+        .await
+    })
+    .await?;
+    Ok(())
+}
+
+#[anyio::test]
+async fn cancelled_waiting_next_takes_nothing() -> Result<()> {
+    let (tx, mut rx) = create_memory_object_stream::<&str>(1);
+    let rx2 = rx.clone();
+    task_group(|tg| async move {
+        let scope = tg
+            .start(
+                move |status: anyio::TaskStatus<anyio::CancelScope>| async move {
+                    let scope = anyio::CancelScope::new();
+                    status.started(scope.clone());
+                    let got = scope.run(async { rx.next().await.transpose() }).await?;
+                    assert_eq!(got, None, "cancelled, it took nothing");
+                    Ok::<_, Error>(())
+                },
+            )
+            .await?;
+        wait_all_tasks_blocked().await?;
+        scope.cancel();
+        wait_all_tasks_blocked().await?;
+        tx.try_send("item")?;
+        assert_eq!(rx2.try_receive()?, "item");
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // The Sink adapter.
 
