@@ -661,31 +661,37 @@ async fn dropped_receive_future_passes_its_item_to_the_next_receiver() -> anyio:
     Ok(())
 }
 
+/// Polls `rx.next()` until it surely waits (the first poll may only be the budget's
+/// yield), then drops that future, as a lost `select!` branch does.
+async fn abandon_next<T>(rx: &mut anyio::MemoryObjectReceiveStream<T>) {
+    let mut next = rx.next();
+    for _ in 0..2 {
+        assert!(poll_one(&mut next).await.is_pending());
+    }
+}
+
 #[anyio::test]
-async fn receive_takes_back_an_item_handed_to_a_parked_stream_receive() -> anyio::Result<()> {
-    let (tx, mut rx) = create_memory_object_stream::<&str>(0);
-    {
-        let mut next = rx.next();
-        while rx_waiting(&tx) == 0 {
-            assert!(poll_one(&mut next).await.is_pending());
-        }
-    } // the `next()` future is dropped; the handle's Stream receive stays in line
-    tx.try_send("first")?; // handed to that parked receive
-    assert_eq!(rx.try_receive()?, "first"); // not stuck there: it came first
-    assert_eq!(rx_waiting(&tx), 0); // and it is out of line now
-    assert_eq!(kind(tx.try_send("nobody waits")), ErrorKind::WouldBlock);
+async fn abandoned_next_leaves_the_item_in_the_buffer() -> anyio::Result<()> {
+    let (tx, mut rx) = create_memory_object_stream::<&str>(1);
+    abandon_next(&mut rx).await; // the Stream poll left only a waker behind
+    assert_eq!(rx_waiting(&tx), 0);
+    tx.try_send("first")?; // into the buffer, not into the abandoned poll
+    assert_eq!(tx.statistics().current_buffer_used, 1);
+    assert_eq!(rx.try_receive()?, "first");
+    assert_eq!(
+        kind(
+            tx.try_send("fills the buffer")
+                .and_then(|()| tx.try_send("full"))
+        ),
+        ErrorKind::WouldBlock
+    );
     Ok(())
 }
 
 #[anyio::test]
-async fn parked_stream_receive_does_not_take_items_from_receive() -> anyio::Result<()> {
+async fn abandoned_next_does_not_take_items_from_receive() -> anyio::Result<()> {
     let (tx, mut rx) = create_memory_object_stream::<&str>(0);
-    {
-        let mut next = rx.next();
-        while rx_waiting(&tx) == 0 {
-            assert!(poll_one(&mut next).await.is_pending());
-        }
-    }
+    abandon_next(&mut rx).await;
     task_group(|tg| async move {
         let sender = tx.clone();
         tg.start_soon(async move {
@@ -694,14 +700,12 @@ async fn parked_stream_receive_does_not_take_items_from_receive() -> anyio::Resu
             Ok::<_, Error>(())
         })?;
         assert_eq!(rx.receive().await?, "to the receive");
-        // Nobody waits now: the stream's receive is out of line.
         assert_eq!(kind(tx.try_send("to the stream")), ErrorKind::WouldBlock);
         tg.start_soon(async move {
-            wait_all_tasks_blocked().await?;
-            tx.try_send("to the stream")?;
+            tx.send("to the stream").await?; // completes when the stream takes it
             Ok::<_, Error>(())
         })?;
-        assert_eq!(rx.next().await.transpose()?, Some("to the stream")); // it starts afresh
+        assert_eq!(rx.next().await.transpose()?, Some("to the stream"));
         Ok(())
     })
     .await?;
@@ -804,7 +808,10 @@ async fn stream_waits_and_is_woken() -> anyio::Result<()> {
         })?;
         for i in 0..3 {
             wait_all_tasks_blocked().await?;
-            tx.try_send(i)?; // the stream is always waiting when we send
+            // The stream is waiting, but a Stream poll is never a taking waiter (it could
+            // not be withdrawn): `try_send` finds nobody, a `send` waits until it is taken.
+            assert_eq!(kind(tx.try_send(i)), ErrorKind::WouldBlock);
+            tx.send(i).await?;
         }
         assert_eq!(got.await?, [0, 1, 2]);
         Ok(())

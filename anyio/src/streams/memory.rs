@@ -43,9 +43,16 @@
 //! * a cancelled **send** either delivered its item (and returns `Ok`) or gives the item
 //!   back inside a [`SendError`] of kind `Cancelled` — never both, never neither.
 //!
-//! Dropping a waiting future instead (from `select!`, say) is safe too: a dropped receive
-//! puts an item already handed to it back at the head of the queue, and a dropped send
-//! withdraws (the item, owned by the dropped future, is dropped with it).
+//! Dropping a waiting future instead (from `select!` or a timeout, say) is safe too, and
+//! leaves no trace: it reserves no item, holds no place in line and counts as no waiter.
+//! A dropped receive puts an item already handed to it back at the head of the queue (or
+//! gives it to the next waiting receiver), and a dropped send withdraws (the item, owned by
+//! the dropped future, is dropped with it). The same holds for a `next()` on the
+//! [`Stream`] impl, which takes an item only in the poll that returns it.
+//!
+//! On a rendezvous stream (size `0`), a [`send`](MemoryObjectSendStream::send) completes
+//! only once a receiver has taken its item, in the receiver's own poll: a receive future
+//! dropped before it returned the item never makes a send report success.
 //!
 //! A checkpoint is also a schedule point under the task's cooperative budget (see
 //! [`checkpoint`](crate::lowlevel::checkpoint)): a send or receive that can complete at
@@ -195,7 +202,7 @@ mod chan;
 mod sink;
 mod wait_list;
 
-use chan::{Chan, ReceiveFuture, RecvOp, SendFuture, closed_receive, closed_send};
+use chan::{Chan, ReceiveFuture, SendFuture, StreamRecv, closed_receive, closed_send};
 pub use sink::MemoryObjectSink;
 
 /// The buffer size of a stream whose senders never wait: `usize::MAX`, AnyIO's
@@ -206,7 +213,9 @@ pub const UNBOUNDED: usize = usize::MAX;
 /// `max_buffer_size` items.
 ///
 /// `0` makes a rendezvous stream (a send completes only when a receiver takes the item);
-/// [`UNBOUNDED`] never makes senders wait. See the [module docs](self) for the model.
+/// [`UNBOUNDED`] (`usize::MAX`) never makes senders wait. Every size is valid and nothing
+/// is allocated up front: the size is only compared with the number of items buffered.
+/// See the [module docs](self) for the model.
 ///
 /// # Examples
 ///
@@ -230,7 +239,7 @@ pub fn create_memory_object_stream<T>(
         MemoryObjectReceiveStream {
             chan,
             closed: false,
-            op: RecvOp::new(),
+            stream: StreamRecv::new(),
             terminated: false,
         },
     )
@@ -251,7 +260,9 @@ pub struct MemoryObjectStreamStatistics {
     pub open_receive_streams: usize,
     /// Tasks waiting in [`send`](MemoryObjectSendStream::send).
     pub tasks_waiting_send: usize,
-    /// Tasks waiting in [`receive`](MemoryObjectReceiveStream::receive).
+    /// Tasks waiting in [`receive`](MemoryObjectReceiveStream::receive). A task waiting
+    /// in the [`Stream`] impl (`next()`) is not counted: a `Stream` poll cannot be
+    /// withdrawn when its caller gives up, so it never counts as a waiter.
     pub tasks_waiting_receive: usize,
 }
 
@@ -302,8 +313,15 @@ impl<T> MemoryObjectSendStream<T> {
         SendFuture::new(&self.chan, self.closed, item).await
     }
 
-    /// Sends `item` if that needs no waiting: a receiver is waiting for it, or the buffer
-    /// has room (AnyIO's `send_nowait`). Not a checkpoint.
+    /// Sends `item` if that needs no waiting: a task is waiting in
+    /// [`receive`](MemoryObjectReceiveStream::receive) for it, or the buffer has room
+    /// (AnyIO's `send_nowait`). Not a checkpoint.
+    ///
+    /// On a rendezvous stream the item goes straight to the waiting receive. If that
+    /// receive's future is then dropped before it returns the item, the item goes to the
+    /// next waiting receiver or to the head of the buffer: it is not lost while a receive
+    /// handle is open. A task waiting in the [`Stream`] impl (`next()`) does not count as
+    /// waiting here (see its docs); [`send`](Self::send) reaches it.
     ///
     /// # Errors
     ///
@@ -448,8 +466,8 @@ impl<T: Send> ObjectSendStream<T> for MemoryObjectSendStream<T> {}
 pub struct MemoryObjectReceiveStream<T> {
     chan: Arc<Chan<T>>,
     closed: bool,
-    /// The receive in progress of the [`Stream`] impl.
-    op: RecvOp,
+    /// The [`Stream`] impl's checkpoint phase and watcher slot (never an item).
+    stream: StreamRecv,
     /// The [`Stream`] impl reported the end of the stream.
     terminated: bool,
 }
@@ -485,7 +503,7 @@ impl<T> MemoryObjectReceiveStream<T> {
     /// # }).unwrap();
     /// ```
     pub async fn receive(&self) -> Result<T> {
-        ReceiveFuture::new(&self.chan, self.closed, self.op.key()).await
+        ReceiveFuture::new(&self.chan, self.closed).await
     }
 
     /// Receives the next item if that needs no waiting (AnyIO's `receive_nowait`). Not a
@@ -513,7 +531,7 @@ impl<T> MemoryObjectReceiveStream<T> {
         if self.closed {
             return Err(closed_receive());
         }
-        self.chan.try_receive(self.op.key())
+        self.chan.try_receive()
     }
 
     /// Closes this handle (AnyIO's `close`). Once every receive handle is closed, senders
@@ -536,9 +554,8 @@ impl<T> MemoryObjectReceiveStream<T> {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
-        // The Stream impl's receive in progress gives back an item handed to it.
-        self.op.abandon(&self.chan);
-        self.chan.close_receiver();
+        // The Stream impl's watcher slot (if any) is freed with the handle's count.
+        self.chan.close_receiver(self.stream.take_watch());
     }
 
     /// Whether [`close`](Self::close) was called on this handle.
@@ -579,7 +596,7 @@ impl<T> Clone for MemoryObjectReceiveStream<T> {
         MemoryObjectReceiveStream {
             chan: self.chan.clone(),
             closed: self.closed,
-            op: RecvOp::new(),
+            stream: StreamRecv::new(),
             terminated: false,
         }
     }
@@ -605,12 +622,17 @@ impl<T> fmt::Debug for MemoryObjectReceiveStream<T> {
 /// `ClosedResource` after [`close`](MemoryObjectReceiveStream::close) — and `None` once
 /// every send handle is closed and the buffer is empty.
 ///
-/// Each poll is a receive with the same cancellation guarantees: no item is lost. The
-/// receive in progress lives in the handle, so a `next()` future dropped while it waits
-/// (by `select!`, say) leaves it in line, and the next poll picks it up;
-/// [`receive`](MemoryObjectReceiveStream::receive) and
-/// [`try_receive`](MemoryObjectReceiveStream::try_receive) on the same handle take it out
-/// of line first, with the item already handed to it, if any.
+/// Each poll is a checkpoint with the same cancellation guarantees as
+/// [`receive`](MemoryObjectReceiveStream::receive): no item is lost. Unlike a receive
+/// future, a poll that waits is not a *taking* waiter: `poll_next` has no way to learn that
+/// its caller gave up (a `next()` dropped by `select!` or a timeout), so it reserves
+/// nothing — it leaves a waker, woken whenever an item may be there, and takes an item
+/// only in the poll that returns it. So an abandoned `next()` catches no item meant for
+/// another receiver, is not counted in
+/// [`tasks_waiting_receive`](MemoryObjectStreamStatistics::tasks_waiting_receive), and does
+/// not let [`try_send`](MemoryObjectSendStream::try_send) succeed on a rendezvous stream
+/// (only a waiting `receive` can take an item that way); a
+/// [`send`](MemoryObjectSendStream::send) waits until the stream's next poll takes it.
 impl<T> Stream for MemoryObjectReceiveStream<T> {
     type Item = Result<T>;
 
@@ -619,7 +641,7 @@ impl<T> Stream for MemoryObjectReceiveStream<T> {
         if this.terminated {
             return Poll::Ready(None);
         }
-        match std::task::ready!(this.op.poll(&this.chan, this.closed, None, cx)) {
+        match std::task::ready!(this.stream.poll(&this.chan, this.closed, cx)) {
             Ok(item) => Poll::Ready(Some(Ok(item))),
             Err(e) if e.kind() == ErrorKind::EndOfStream => {
                 this.terminated = true;

@@ -16,6 +16,12 @@ use crate::error::{Error, ErrorKind, Result};
 /// [`start_send`](Sink::start_send) accepts one item; [`poll_ready`](Sink::poll_ready),
 /// [`poll_flush`](Sink::poll_flush) and [`poll_close`](Sink::poll_close) send it, waiting
 /// as [`send`](MemoryObjectSendStream::send) does, and `poll_close` then closes the handle.
+/// On a rendezvous stream a flush completes only once a receiver has taken the item.
+///
+/// The accepted item belongs to the sink, not to a poll: a flush that waits queues it as a
+/// waiting send (counted in `tasks_waiting_send`), and it stays queued when the flush is
+/// abandoned (a `select!` or timeout that lost), so a receiver may still take it; the
+/// sink's next poll then reports it sent. Dropping the sink withdraws it.
 ///
 /// # Cancellation
 ///

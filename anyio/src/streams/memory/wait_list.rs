@@ -52,6 +52,24 @@ impl<W> WaitList<W> {
         key
     }
 
+    /// Links a new entry at the head of the list (a waiter woken for nothing keeps its
+    /// place).
+    pub(super) fn push_front(&mut self, value: W) -> usize {
+        let key = self.slab.insert(Node {
+            value,
+            prev: NIL,
+            next: self.head,
+            linked: true,
+        });
+        match self.head {
+            NIL => self.tail = key,
+            head => self.slab[head].prev = key,
+        }
+        self.head = key;
+        self.linked += 1;
+        key
+    }
+
     /// Unlinks the first entry and returns its key; the entry stays in the slab.
     pub(super) fn pop_front(&mut self) -> Option<usize> {
         match self.head {
@@ -122,7 +140,10 @@ mod tests {
         assert_eq!(list.pop_front(), None);
         assert_eq!(list.len(), 0);
         let d = list.push_back('d');
+        let e = list.push_front('e');
+        assert_eq!(list.pop_front(), Some(e));
         assert_eq!(list.pop_front(), Some(d));
+        list.remove(e);
         list.remove(a);
         list.remove(c);
         list.remove(d);
