@@ -139,12 +139,9 @@ fn loom_two_senders_one_receiver_lose_nothing() {
 /// is never polled again, as after a `select!` or a timeout) while a clone blocks in
 /// `receive()`: the item sent on the rendezvous stream must reach the clone, and the send
 /// completes only then.
-///
-/// Ignored until the memory-stream rewrite of the receive registration lands (this model
-/// fails on the shape before it: the idle handle keeps its place in line and the item is
-/// handed to it). After the merge: remove the `#[ignore]` and run the loom step.
+/// (The receive registration before issue 7 failed this model: the idle handle kept its
+/// place in line and the item was handed to it.)
 #[test]
-#[ignore = "issue 7 item 1: enable with the memory-stream receive rewrite"]
 fn loom_abandoned_stream_next_reserves_nothing() {
     use futures_core::Stream;
 
