@@ -254,6 +254,15 @@ where
         polled
     })
     .await;
+    // The group's own deadline could not be armed (a tokio runtime without its time driver):
+    // the group was cancelled instead, and that error is the outcome.
+    if let Some(e) = driver.take_timer_error() {
+        let _ = group_outcome(
+            &inner,
+            body_out.expect("the body finished before the group"),
+        );
+        return Err(e);
+    }
 
     let out = group_outcome(
         &inner,

@@ -499,6 +499,22 @@ fn scope_deadline_on_a_foreign_runtime_without_timers_is_an_error() {
 }
 
 #[test]
+fn group_deadline_on_a_foreign_runtime_without_timers_is_an_error() {
+    for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+        let rt = timerless_runtime(flavor).unwrap();
+        let e = rt
+            .block_on(anyio::task_group(|tg| async move {
+                tg.cancel_scope()
+                    .set_deadline(Some(std::time::Instant::now() + Duration::from_secs(60)));
+                tg.start_soon(anyio::sleep_forever())?;
+                anyio::sleep_forever().await
+            }))
+            .unwrap_err();
+        assert_timers_disabled(&e);
+    }
+}
+
+#[test]
 fn runtime_factory_with_timers_but_no_io_driver_is_enough() {
     let out = Runner::new(Backend::Tokio)
         .tokio_options(TokioOptions::new().runtime_factory(|| {
