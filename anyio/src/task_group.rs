@@ -98,14 +98,19 @@
 //!     Ok(())
 //! }
 //!
-//! /// Accepts requests (a memory stream stands in for a listener) until cancelled.
+//! /// Accepts requests (a memory stream stands in for a listener) until cancelled or
+//! /// until the listener is closed.
 //! async fn accept_loop(
 //!     requests: &MemoryObjectReceiveStream<u64>,
 //!     handlers: &TaskGroup,
 //!     done: &Arc<AtomicUsize>,
 //! ) -> anyio::Result<()> {
 //!     loop {
-//!         let n = requests.receive().await?;
+//!         let n = match requests.receive().await {
+//!             Ok(n) => n,
+//!             Err(e) if e.kind() == anyio::ErrorKind::EndOfStream => return Ok(()),
+//!             Err(e) => return Err(e),
+//!         };
 //!         handlers.start_soon(handle(n, done.clone()))?;
 //!     }
 //! }
