@@ -162,7 +162,13 @@ fn raw_event(config: Config, n: usize) -> f64 {
     run_raw(config, move |raw| async move {
         let start = Instant::now();
         if raw.is_tokio() {
-            let make = || Arc::new((0..n).map(|_| tokio::sync::Notify::new()).collect::<Vec<_>>());
+            let make = || {
+                Arc::new(
+                    (0..n)
+                        .map(|_| tokio::sync::Notify::new())
+                        .collect::<Vec<_>>(),
+                )
+            };
             let (pings, pongs) = (make(), make());
             let (child_pings, child_pongs) = (pings.clone(), pongs.clone());
             let child = raw.spawn(async move {

@@ -49,7 +49,12 @@ pub enum Config {
 }
 
 impl Config {
-    pub const ALL: [Config; 4] = [Config::TokioCt, Config::Tokio2, Config::Smol1, Config::Smol2];
+    pub const ALL: [Config; 4] = [
+        Config::TokioCt,
+        Config::Tokio2,
+        Config::Smol1,
+        Config::Smol2,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -376,9 +381,16 @@ pub fn main(title: &str, cases: Vec<Case>) {
         }
         return;
     }
-    let keep_case = |c: &Case| only_cases.as_ref().is_none_or(|o| o.iter().any(|i| i == c.id));
-    let keep_config =
-        |k: Config| only_configs.as_ref().is_none_or(|o| o.iter().any(|i| i == k.name()));
+    let keep_case = |c: &Case| {
+        only_cases
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|i| i == c.id))
+    };
+    let keep_config = |k: Config| {
+        only_configs
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|i| i == k.name()))
+    };
     let started = Instant::now();
     if side.is_none() {
         println!(
@@ -401,7 +413,12 @@ pub fn main(title: &str, cases: Vec<Case>) {
                     "raw" => (case.raw)(config, n),
                     other => panic!("ANYIO_BENCH_SIDE is anyio or raw, not {other:?}"),
                 };
-                println!("{} {} {side} size={n} {}", case.id, config.name(), show(case.unit, v));
+                println!(
+                    "{} {} {side} size={n} {}",
+                    case.id,
+                    config.name(),
+                    show(case.unit, v)
+                );
                 continue;
             }
             ratios.push(Some(measure(case, config, n, rounds)));
@@ -451,7 +468,10 @@ fn measure(case: &Case, config: Config, n: usize, rounds: usize) -> f64 {
 }
 
 fn print_summary(summary: &[(&Case, usize, Vec<Option<f64>>)]) {
-    println!("\n| case | {} | target |", Config::ALL.map(Config::name).join(" | "));
+    println!(
+        "\n| case | {} | target |",
+        Config::ALL.map(Config::name).join(" | ")
+    );
     println!("|---|---|---|---|---|---|");
     for (case, n, ratios) in summary {
         let cells: Vec<String> = ratios
