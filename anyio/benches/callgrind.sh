@@ -23,7 +23,7 @@ config=$2
 cd "$(dirname "$0")/../.."
 
 case "$case_id" in
-    spawn | timers | parked-memory | checkpoints | cancel-scope) bench=core ;;
+    spawn | timers | parked-memory | checkpoints | yields | cancel-scope) bench=core ;;
     semaphore | event | lock | mutex) bench=sync ;;
     memory-*) bench=memory ;;
     to_thread | to_thread-seq | portal) bench=threads ;;

@@ -12,6 +12,8 @@
 //!   / `async_io::Timer`); the ratio is of the overhead, the medians minus the 1 ms sleep.
 //! * `checkpoints`: 200,000 `lowlevel::checkpoint()` vs the runtime's `yield_now` in one
 //!   task (anyio's checkpoints spend a cooperative budget, yielding once per 128).
+//! * `yields`: 200,000 `lowlevel::yield_now()` (always yields) vs the runtime's
+//!   `yield_now` in one task: the task wrapper's cost on every poll (informational).
 //! * `cancel-scope`: 100,000 `move_on_after(10 s)` around a `lowlevel::yield_now` vs
 //!   `tokio::time::timeout` / a race with an `async_io::Timer` around the runtime's yield.
 //! * `parked-memory`: heap bytes per child while 100,000 children wait for one event
@@ -192,6 +194,17 @@ fn raw_checkpoints(config: Config, n: usize) -> f64 {
     })
 }
 
+/// Unconditional yields: the cost of the task wrapper on every poll (informational).
+fn anyio_yields(config: Config, n: usize) -> f64 {
+    run_anyio(config, move || async move {
+        let start = Instant::now();
+        for _ in 0..n {
+            anyio::lowlevel::yield_now().await;
+        }
+        Ok(secs(start))
+    })
+}
+
 fn anyio_scopes(config: Config, n: usize) -> f64 {
     run_anyio(config, move || async move {
         let start = Instant::now();
@@ -368,6 +381,15 @@ fn main() {
             Some(1.2),
             200_000,
             anyio_checkpoints,
+            raw_checkpoints,
+        ),
+        Case::new(
+            "yields",
+            "{n} lowlevel::yield_now in one task",
+            "yield_now",
+            None,
+            200_000,
+            anyio_yields,
             raw_checkpoints,
         ),
         Case::new(
