@@ -217,7 +217,9 @@ impl TaskCore {
         let caller = Location::caller();
         // `start` is an async fn, through which `#[track_caller]` does not reach: its
         // children would show anyio's own line, which says nothing.
-        let ours = std::path::Path::new(caller.file()).ends_with("src/task_group.rs");
+        let ours = std::path::Path::new(caller.file())
+            .parent()
+            .is_some_and(|dir| dir.ends_with("src/task_group"));
         let spawned_at = (!ours).then_some(caller);
         TaskCore::with_origin(name, parent, Origin::Group(group), spawned_at)
     }
