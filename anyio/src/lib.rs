@@ -75,6 +75,8 @@ mod loom;
 mod loom_models;
 pub mod lowlevel;
 pub mod run;
+#[cfg(unix)]
+pub mod signal;
 pub mod streams;
 pub mod sync;
 mod task;
