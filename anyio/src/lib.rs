@@ -74,6 +74,7 @@ mod loom;
 #[cfg(all(test, loom))]
 mod loom_models;
 pub mod lowlevel;
+pub mod net;
 pub mod run;
 pub mod streams;
 pub mod sync;
