@@ -8,7 +8,7 @@
 //! use anyio::net::attr::{RemoteAddress, RemotePort};
 //! use anyio::streams::TypedAttributeProvider;
 //!
-//! async fn who(stream: &impl TypedAttributeProvider) -> anyio::Result<()> {
+//! pub async fn who(stream: &impl TypedAttributeProvider) -> anyio::Result<()> {
 //!     println!("connected to {} (port {})", stream.extra::<RemoteAddress>()?, stream.extra::<RemotePort>()?);
 //!     Ok(())
 //! }

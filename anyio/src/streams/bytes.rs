@@ -154,7 +154,7 @@ pub const RECEIVE_LIMIT: usize = 256 * 1024;
 /// use anyio::streams::TypedAttribute;
 ///
 /// /// The name of the user a connection was authenticated as.
-/// enum UserName {}
+/// pub enum UserName {}
 ///
 /// impl TypedAttribute for UserName {
 ///     type Value = String;
