@@ -4,14 +4,19 @@
 //!
 //! # Examples
 //!
-//! ```no_run
-//! use anyio::net::attr::{RemoteAddress, RemotePort};
+//! ```
+//! use anyio::net::attr::{LocalPort, RemoteAddress};
+//! use anyio::net::TcpStream;
 //! use anyio::streams::TypedAttributeProvider;
 //!
-//! pub async fn who(stream: &impl TypedAttributeProvider) -> anyio::Result<()> {
-//!     println!("connected to {} (port {})", stream.extra::<RemoteAddress>()?, stream.extra::<RemotePort>()?);
-//!     Ok(())
-//! }
+//! # anyio::run(|| async {
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let port = listener.local_addr()?.port();
+//! let stream = TcpStream::from_std(std::net::TcpStream::connect(("127.0.0.1", port))?)?;
+//! assert_eq!(stream.extra::<RemoteAddress>()?.port(), port);
+//! assert_ne!(stream.extra::<LocalPort>()?, 0);
+//! # anyio::Ok(())
+//! # }).unwrap();
 //! ```
 
 use std::net::SocketAddr;

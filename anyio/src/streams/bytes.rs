@@ -154,12 +154,13 @@ pub const RECEIVE_LIMIT: usize = 256 * 1024;
 /// use anyio::streams::TypedAttribute;
 ///
 /// /// The name of the user a connection was authenticated as.
-/// pub enum UserName {}
+/// enum UserName {}
 ///
 /// impl TypedAttribute for UserName {
 ///     type Value = String;
 ///     const NAME: &'static str = "user_name";
 /// }
+/// assert_eq!(UserName::NAME, "user_name");
 /// ```
 pub trait TypedAttribute: 'static {
     /// What a lookup of this attribute returns.
