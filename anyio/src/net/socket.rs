@@ -16,6 +16,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::AtomicBool;
 use std::sync::{RwLock, RwLockReadGuard};
 use std::task::{Context, Poll};
 
@@ -23,7 +24,6 @@ use atomic_waker::AtomicWaker;
 
 use crate::backend::io::{Direction, Registered};
 use crate::error::Result;
-use crate::run::Backend;
 use crate::streams::BusyFlag;
 use crate::streams::bytes::closed;
 
@@ -36,6 +36,9 @@ pub(crate) struct SocketCore {
     pub(crate) receive_busy: BusyFlag,
     /// The sending direction's busy flag.
     pub(crate) send_busy: BusyFlag,
+    /// Set by `send_eof`: a later send is this side's mistake (`ClosedResource`), not the
+    /// peer's.
+    pub(crate) write_shut: AtomicBool,
 }
 
 impl fmt::Debug for SocketCore {
@@ -54,6 +57,7 @@ impl SocketCore {
             write_waker: AtomicWaker::new(),
             receive_busy: BusyFlag::new(),
             send_busy: BusyFlag::new(),
+            write_shut: AtomicBool::new(false),
         }
     }
 
@@ -78,22 +82,6 @@ impl SocketCore {
             return Poll::Ready(Err(closed(action)));
         };
         let polled = reg.poll_io(dir, cx, op);
-        self.settle(dir, cx, polled)
-    }
-
-    /// Waits for readiness in `dir` without a syscall (a connect in progress).
-    #[allow(dead_code)] // for connect and the stream adapters, in progress
-    pub(crate) fn poll_ready(
-        &self,
-        dir: Direction,
-        cx: &mut Context<'_>,
-        action: &'static str,
-    ) -> Poll<Result<io::Result<()>>> {
-        let io = self.read();
-        let Some(reg) = io.as_ref() else {
-            return Poll::Ready(Err(closed(action)));
-        };
-        let polled = reg.poll_ready(dir, cx);
         self.settle(dir, cx, polled)
     }
 
@@ -150,12 +138,6 @@ impl SocketCore {
             Some(reg) => Ok(f(reg.as_fd())),
             None => Err(closed(action)),
         }
-    }
-
-    /// The backend the socket is registered with (`None` once closed).
-    #[allow(dead_code)] // for connect and the stream adapters, in progress
-    pub(crate) fn backend(&self) -> Option<Backend> {
-        self.read().as_ref().map(Registered::backend)
     }
 
     /// True once the socket is closed.

@@ -1023,7 +1023,7 @@ forward_pointer!(Box<T>, Arc<T>, &T);
 
 /// Maps the end of a stream to `Ok(0)` and everything else unchanged: for adapters to
 /// `AsyncRead`-style traits, where `Ok(0)` is the end.
-#[allow(dead_code)] // for connect and the stream adapters, in progress
+#[allow(dead_code)] // for the tokio/futures-io adapters built on these traits
 pub(crate) fn end_as_zero(r: Result<usize>) -> Result<usize> {
     match r {
         Err(e) if e.kind() == ErrorKind::EndOfStream => Ok(0),

@@ -142,18 +142,6 @@ impl Registered {
         }
     }
 
-    /// Waits until the socket is ready in `dir`, without running a syscall (for a connect
-    /// in progress: writable means it finished). A spurious readiness is possible.
-    #[allow(dead_code)] // for connect and the stream adapters, in progress
-    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &self.inner {
-            #[cfg(feature = "tokio")]
-            Inner::Tokio(s) => s.poll_ready(dir, cx),
-            #[cfg(feature = "smol")]
-            Inner::Smol(s) => smol::poll_ready(s, dir, cx),
-        }
-    }
-
     /// Accepts a connection on a listening socket registered as
     /// [`SocketKind::TcpListener`]: the new socket comes registered with the same backend,
     /// as a [`SocketKind::TcpStream`]. A connection is taken from the kernel only in the

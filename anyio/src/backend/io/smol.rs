@@ -41,15 +41,6 @@ pub(super) fn poll_io<R>(
     }
 }
 
-#[allow(dead_code)] // for connect and the stream adapters, in progress
-pub(super) fn poll_ready(
-    s: &Async<Socket>,
-    dir: Direction,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<()>> {
-    poll_dir(s, dir, cx)
-}
-
 pub(super) fn poll_accept(
     s: &Async<Socket>,
     cx: &mut Context<'_>,

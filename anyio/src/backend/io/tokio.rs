@@ -59,11 +59,6 @@ impl TokioSocket {
         }
     }
 
-    #[allow(dead_code)] // for connect and the stream adapters, in progress
-    pub(super) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_dir(dir, cx)
-    }
-
     pub(super) fn poll_io<R>(
         &self,
         dir: Direction,
