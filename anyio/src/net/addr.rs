@@ -17,7 +17,7 @@ pub(crate) fn to_ascii_host(host: &str) -> Result<String> {
     if host.is_ascii() {
         return Ok(host.to_owned());
     }
-    idna::domain_to_ascii(host).map_err(|e| {
+    idna::domain_to_ascii_strict(host).map_err(|e| {
         Error::new(
             ErrorKind::InvalidArgument,
             format!("the host name {host:?} is not a valid international domain name ({e})"),
@@ -141,4 +141,27 @@ pub async fn getnameinfo(addr: SocketAddr) -> Result<(String, String)> {
             std::io::Error::from(e),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_ip, to_ascii_host};
+
+    #[test]
+    fn unicode_names_become_punycode() {
+        assert_eq!(
+            to_ascii_host("bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(to_ascii_host("plain.example").unwrap(), "plain.example");
+        assert!(to_ascii_host(&format!("{}ü.example", "a".repeat(70))).is_err());
+    }
+
+    #[test]
+    fn ip_literals_with_or_without_brackets() {
+        assert_eq!(parse_ip("[::1]"), Some("::1".parse().unwrap()));
+        assert_eq!(parse_ip("::1"), Some("::1".parse().unwrap()));
+        assert_eq!(parse_ip("10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(parse_ip("localhost"), None);
+    }
 }
