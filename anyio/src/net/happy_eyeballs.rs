@@ -104,6 +104,14 @@ pub(crate) async fn race(
     delay: Duration,
     host: &str,
 ) -> Result<TcpStream> {
+    if let [(remote, local)] = targets[..] {
+        // One address: no race to run, so no task group (a connect costs what it costs).
+        return match attempt(remote, local).await {
+            Ok(stream) => Ok(stream),
+            Err(Failed::Os(e)) => Err(os_error(format!("connecting to {host} ({remote})"), e)),
+            Err(Failed::Anyio(e)) => Err(e),
+        };
+    }
     let race = Arc::new(Mutex::new(Race::default()));
     let shared = race.clone();
     let count = targets.len();
