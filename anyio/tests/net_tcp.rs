@@ -447,6 +447,32 @@ async fn abandoned_receive_reserves_nothing() -> anyio::Result<()> {
 }
 
 #[anyio::test]
+async fn abandoned_send_leaves_the_stream_usable() -> anyio::Result<()> {
+    let (client, server) = pair("127.0.0.1").await?;
+    let big = vec![1u8; 32 * 1024 * 1024]; // cannot fit: the send goes pending
+    assert!(poll_once(client.send(&big)).await.is_none());
+    // Not busy any more: a new send works, and arrives after what the abandoned one wrote.
+    let all = task_group(|tg| async move {
+        tg.start_soon(async move {
+            client.send(b"after").await?;
+            client.send_eof().await
+        })?;
+        receive_all(&server).await
+    })
+    .await?
+    .unwrap();
+    let prefix = &all[..all.len() - 5];
+    assert_eq!(&all[all.len() - 5..], b"after");
+    assert!(
+        !prefix.is_empty() && prefix.len() < big.len(),
+        "{}",
+        prefix.len()
+    );
+    assert!(prefix.iter().all(|b| *b == 1));
+    Ok(())
+}
+
+#[anyio::test]
 async fn abandoned_accept_takes_no_connection() -> anyio::Result<()> {
     let (listener, port) = listener_on("127.0.0.1").await?;
     assert!(poll_once(listener.accept()).await.is_none());

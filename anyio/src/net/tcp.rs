@@ -89,6 +89,9 @@ impl TcpStream {
             ));
         }
         let _ = socket.set_tcp_nodelay(true);
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| os_error("TcpStream::from_std: making the socket non-blocking", e))?;
         Ok(TcpStream::from_registered(Registered::new(
             socket,
             SocketKind::TcpStream,
@@ -292,6 +295,9 @@ const ACCEPTING: &str = "accepting on a TCP listener";
 
 impl TcpListener {
     pub(crate) fn from_socket(socket: Socket) -> Result<TcpListener> {
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| os_error("making a listening socket non-blocking", e))?;
         Ok(TcpListener {
             core: Arc::new(SocketCore::new(Registered::new(
                 socket,

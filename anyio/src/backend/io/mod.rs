@@ -75,7 +75,7 @@ impl fmt::Debug for Registered {
 }
 
 impl Registered {
-    /// Registers `socket` (any blocking mode: it is made non-blocking) with the backend that
+    /// Registers `socket`, which the caller has made non-blocking, with the backend that
     /// serves a call made here.
     ///
     /// # Errors
@@ -95,13 +95,6 @@ impl Registered {
         socket: socket2::Socket,
         kind: SocketKind,
     ) -> Result<Registered> {
-        socket.set_nonblocking(true).map_err(|e| {
-            crate::error::Error::with_source(
-                crate::ErrorKind::Io,
-                "making a socket non-blocking",
-                e,
-            )
-        })?;
         let inner = match backend {
             #[cfg(feature = "tokio")]
             Backend::Tokio => Inner::Tokio(tokio::TokioSocket::register(socket, kind)?),
