@@ -104,6 +104,8 @@
 pub mod bytes;
 pub mod memory;
 pub mod stapled;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::fmt;
 use std::future::Future;
