@@ -568,3 +568,41 @@ fn the_default_client_config_loads_the_system_trust_store() {
     })
     .unwrap();
 }
+
+#[anyio::test]
+async fn connect_tcp_with_tls() -> anyio::Result<()> {
+    let pki = pki();
+    let tcp = create_tcp_listener().local_host("127.0.0.1").await?;
+    let listener: TcpListener = tcp.into_listeners().remove(0);
+    let port = listener.local_addr()?.port();
+    let server_config = TlsConfig::server(server_config(&pki, &[]));
+    anyio::task_group(|tg| async move {
+        tg.start_soon(async move {
+            let server = TlsStream::wrap(listener.accept().await?, server_config).await?;
+            let got = server.receive(100).await?;
+            server.send(&got).await?;
+            server.aclose().await
+        })?;
+        let client = connect_tcp("127.0.0.1", port)
+            .tls(TlsConfig::client_with(
+                client_config(&pki, &[]),
+                "localhost",
+            ))
+            .standard_compatible(false)
+            .await?;
+        assert!(!client.extra::<attr::StandardCompatible>()?);
+        client.send(b"over tls").await?;
+        assert_eq!(client.receive(100).await?, b"over tls");
+        anyio::Ok(())
+    })
+    .await?;
+
+    // Bare addresses with the default configuration need a server name.
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let err = anyio::net::connect_tcp_addrs([addr])
+        .tls_default()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    Ok(())
+}

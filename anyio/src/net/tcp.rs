@@ -518,6 +518,14 @@ impl ConnectTcp {
         self
     }
 
+    /// The host name this connection goes to, when it was given by name (`connect_tcp`).
+    pub(crate) fn host(&self) -> Option<&str> {
+        match &self.target {
+            Target::Host(host, _) => Some(host),
+            Target::Addrs(_) => None,
+        }
+    }
+
     async fn connect(self) -> Result<TcpStream> {
         crate::lowlevel::checkpoint().await?;
         let (shown, remotes) = match self.target {

@@ -728,6 +728,118 @@ impl<S: ByteStream> ByteStream for TlsStream<S> {
 
 // ---------------------------------------------------------------------------------------
 
+impl crate::net::ConnectTcp {
+    /// Runs a TLS handshake over the connection once it is made (AnyIO's
+    /// `connect_tcp(..., tls=True, ssl_context=...)`); `.await` gives a
+    /// [`TlsStream`]`<`[`TcpStream`](crate::net::TcpStream)`>`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use anyio::streams::tls::TlsConfig;
+    ///
+    /// # anyio::run(|| async {
+    /// let tls = anyio::net::connect_tcp("example.com", 443)
+    ///     .tls(TlsConfig::client("example.com"))
+    ///     .await?;
+    /// # anyio::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub fn tls(self, config: TlsConfig) -> ConnectTls {
+        ConnectTls {
+            tcp: self,
+            config: Some(config),
+            hostname: None,
+            standard_compatible: None,
+        }
+    }
+
+    /// Runs a TLS handshake with the default client configuration (the system's trust
+    /// store), verifying the server as `hostname` (AnyIO's `tls_hostname`) — by default, the
+    /// host name given to [`connect_tcp`](crate::net::connect_tcp).
+    pub fn tls_hostname(self, hostname: impl Into<String>) -> ConnectTls {
+        ConnectTls {
+            tcp: self,
+            config: None,
+            hostname: Some(hostname.into()),
+            standard_compatible: None,
+        }
+    }
+
+    /// Runs a TLS handshake with the default client configuration, verifying the server as
+    /// the host name given to [`connect_tcp`](crate::net::connect_tcp) (AnyIO's
+    /// `connect_tcp(host, port, tls=True)`).
+    pub fn tls_default(self) -> ConnectTls {
+        ConnectTls {
+            tcp: self,
+            config: None,
+            hostname: None,
+            standard_compatible: None,
+        }
+    }
+}
+
+/// A TLS connection to be made: built by [`ConnectTcp::tls`](crate::net::ConnectTcp::tls)
+/// and its siblings, made by `.await`.
+///
+/// # Cancellation
+///
+/// A checkpoint; a cancelled connect or handshake closes the socket before it returns.
+///
+/// # Errors
+///
+/// Those of `connect_tcp`, then those of [`TlsStream::wrap`];
+/// [`ErrorKind::InvalidArgument`] when no server name is known (a connection to bare
+/// addresses with the default configuration and no `tls_hostname`).
+#[must_use = "the connection is made only when this is awaited"]
+#[derive(Debug)]
+pub struct ConnectTls {
+    tcp: crate::net::ConnectTcp,
+    config: Option<TlsConfig>,
+    hostname: Option<String>,
+    standard_compatible: Option<bool>,
+}
+
+impl ConnectTls {
+    /// AnyIO's `tls_standard_compatible` (on by default); see [`TlsConfig::standard_compatible`].
+    pub fn standard_compatible(mut self, on: bool) -> ConnectTls {
+        self.standard_compatible = Some(on);
+        self
+    }
+
+    async fn connect(self) -> Result<TlsStream<crate::net::TcpStream>> {
+        let mut config = match (self.config, self.hostname) {
+            (Some(config), _) => config,
+            (None, Some(name)) => TlsConfig::client(name),
+            (None, None) => match self.tcp.host() {
+                Some(host) => TlsConfig::client(host),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        "TLS to bare addresses needs a server name: use tls_hostname or tls",
+                    ));
+                }
+            },
+        };
+        if let Some(on) = self.standard_compatible {
+            config = config.standard_compatible(on);
+        }
+        let tcp = self.tcp.await?;
+        TlsStream::wrap(tcp, config).await
+    }
+}
+
+impl std::future::IntoFuture for ConnectTls {
+    type Output = Result<TlsStream<crate::net::TcpStream>>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.connect())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
 /// Wraps every connection a listener accepts in TLS (AnyIO's `TLSListener`).
 ///
 /// [`serve`](Self::serve) runs each handshake in the connection's own task, under
