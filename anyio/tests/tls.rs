@@ -606,3 +606,35 @@ async fn connect_tcp_with_tls() -> anyio::Result<()> {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     Ok(())
 }
+
+/// A send cut by a deadline while the peer does not read leaves the stream usable and
+/// uncorrupted: the peer receives a prefix of what the cut send carried, then what came
+/// after, all of it decrypting cleanly.
+#[anyio::test]
+async fn a_cancelled_send_never_corrupts_the_stream() -> anyio::Result<()> {
+    let pki = pki();
+    let (client, server) = ok_pair(&pki).await?;
+    let big: Vec<u8> = (0..8 << 20).map(|i| (i % 253) as u8).collect();
+    // Nobody reads: the socket buffers fill and the send blocks, then the deadline cuts it.
+    let out = anyio::move_on_after(Duration::from_millis(200), client.send(&big)).await?;
+    assert_eq!(out, None, "8 MiB cannot fit the loopback buffers");
+    // Now the server reads, while the client sends more (after the cut send's leftovers).
+    let got = anyio::task_group(|tg| async move {
+        tg.start_soon(async move {
+            client.send(b"<after>").await?;
+            // A graceful close: close_notify, and the tickets nobody read are drained so
+            // the close does not reset the connection under the server's last reads.
+            client.aclose().await
+        })?;
+        receive_all(&server).await
+    })
+    .await?
+    .unwrap();
+    let tail = got.len() - b"<after>".len();
+    assert_eq!(&got[tail..], b"<after>");
+    assert!(
+        got[..tail] == big[..tail],
+        "the cut send's bytes are a prefix of its data"
+    );
+    Ok(())
+}

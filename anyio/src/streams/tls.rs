@@ -594,6 +594,19 @@ impl<S: ByteStream> SharedResource for TlsStream<S> {
             if self.poll_flush(&mut st, cx).is_pending() {
                 return Poll::Pending;
             }
+            // Read what already arrived and was never asked for (a TLS 1.3 server's session
+            // tickets, typically): closing a TCP socket with unread data resets the
+            // connection, and the peer would lose what it had not read yet. Only what is
+            // there now, with a no-op waker: this never waits. Skipped while a receive is
+            // parked in another task, whose waker the transport holds (polling it here
+            // would replace that waker, and the close would not wake the receiver).
+            if !self.receive_busy.is_busy() {
+                let mut scratch = [0u8; 4096];
+                let mut quiet = Context::from_waker(std::task::Waker::noop());
+                while let Poll::Ready(Ok(_)) = self.transport.poll_receive(&mut quiet, &mut scratch)
+                {
+                }
+            }
         }
         drop(st);
         self.transport.poll_close(cx)
