@@ -102,7 +102,7 @@ struct Race {
 pub(crate) async fn race(
     targets: Vec<(SocketAddr, Option<SocketAddr>)>,
     delay: Duration,
-    host: &str,
+    host: &crate::net::tcp::Shown,
 ) -> Result<TcpStream> {
     if let [(remote, local)] = targets[..] {
         // One address: no race to run, so no task group (a connect costs what it costs).

@@ -67,7 +67,7 @@ pub mod attr;
 pub mod happy_eyeballs;
 mod multi;
 pub(crate) mod socket;
-mod tcp;
+pub(crate) mod tcp;
 
 pub use addr::{getaddrinfo, getnameinfo};
 pub use happy_eyeballs::ConnectErrors;

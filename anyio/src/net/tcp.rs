@@ -410,6 +410,22 @@ enum Target {
     Addrs(Vec<SocketAddr>),
 }
 
+/// What a connect error message names, formatted only when an error is made (a format
+/// per successful connect was a tenth of its instructions).
+pub(crate) enum Shown {
+    Host(String, u16),
+    Text(String),
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shown::Host(h, p) => write!(f, "{h}:{p}"),
+            Shown::Text(t) => f.write_str(t),
+        }
+    }
+}
+
 /// A TCP connection to be made: built by [`connect_tcp`] or [`connect_tcp_addrs`],
 /// configured with its methods, made by `.await`.
 #[must_use = "a connection is made only when this is awaited"]
@@ -537,7 +553,7 @@ impl ConnectTcp {
                     ));
                 }
                 let addrs = super::getaddrinfo(&host, port).await?;
-                (format!("{host}:{port}"), addrs)
+                (Shown::Host(host, port), addrs)
             }
             Target::Addrs(addrs) => {
                 if addrs.is_empty() || addrs.iter().any(|a| a.port() == 0) {
@@ -551,7 +567,7 @@ impl ConnectTcp {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", ");
-                (shown, addrs)
+                (Shown::Text(shown), addrs)
             }
         };
         let locals = match &self.local_host {

@@ -2,8 +2,9 @@
 //!
 //! A socket is registered as the tokio type of its kind (`TcpStream::from_std`,
 //! `TcpListener::from_std`): those are tokio's safe ways in (its generic `AsyncFd`
-//! constructor is `unsafe`). tokio's readiness is a cached bit set by its driver: it is
-//! polled first, the syscall runs, and a `WouldBlock` clears it (`try_io`).
+//! constructor is `unsafe`). tokio's readiness is a cached bit set by its driver: the
+//! syscall runs while it is set, a `WouldBlock` clears it (`try_io`), and polling it
+//! registers the waker.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -70,16 +71,18 @@ impl TokioSocket {
             Direction::Write => Interest::WRITABLE,
         };
         loop {
-            ready!(self.poll_dir(dir, cx))?;
+            // `try_io` runs `op` only when tokio has readiness cached (and clears it on
+            // `WouldBlock`), so trying first saves a readiness poll whenever the socket is
+            // ready; `poll_dir` then registers the waker, or reports fresh readiness.
             let res = match self {
                 TokioSocket::TcpStream(s) => s.try_io(interest, || op(s.as_fd())),
                 TokioSocket::TcpListener(_) => Err(no_readiness()),
             };
             match res {
-                // `try_io` cleared the stale readiness: poll again, which registers the waker.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 res => return Poll::Ready(res),
             }
+            ready!(self.poll_dir(dir, cx))?;
         }
     }
 
