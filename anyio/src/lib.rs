@@ -31,7 +31,7 @@
 //! | AnyIO chapter | here |
 //! |---|---|
 //! | The basics | [`run`](mod@run): [`run`](fn@run), [`Runner`], [`Backend`], [`current_async_library`] |
-//! | Creating and managing tasks | [`task_group`](mod@task_group): [`task_group`](fn@task_group), [`TaskGroup`], [`TaskHandle`], [`TaskStatus`], [`gather`], [`amap`] |
+//! | Creating and managing tasks | [`task_group`](mod@task_group): [`task_group`](fn@task_group), [`TaskGroup`], [`TaskBuilder`], [`TaskHandle`], [`TaskStatus`], [`gather`], [`amap`] |
 //! | Cancellation and timeouts | [`cancel`]: [`CancelScope`], [`move_on_after`], [`fail_after`], [`cancellable`] |
 //! | Time | [`time`]: [`sleep`], [`sleep_until`], [`sleep_forever`], [`current_time`] |
 //! | Using synchronization primitives | [`sync`]: [`Event`], [`Lock`], [`Mutex`], [`Semaphore`], [`Condition`], [`CapacityLimiter`], [`ResourceGuard`] |
@@ -110,7 +110,7 @@ pub use sync::{
 };
 pub use sync::{Mutex, MutexGuard};
 pub use task::{TaskInfo, get_current_task, get_running_tasks};
-pub use task_group::{TaskGroup, TaskHandle, TaskState, TaskStatus, task_group};
+pub use task_group::{TaskBuilder, TaskGroup, TaskHandle, TaskState, TaskStatus, task_group};
 pub use time::{current_time, sleep, sleep_forever, sleep_until};
 
 #[cfg(feature = "macros")]

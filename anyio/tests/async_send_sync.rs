@@ -15,6 +15,8 @@ fn handles_and_errors_are_send_and_sync() {
     is_send_sync::<TaskGroup>();
     is_send_sync::<TaskHandle<String>>();
     is_send_sync::<TaskStatus<u16>>();
+    is_send_sync::<anyio::TaskBuilder<'static>>();
+    is_send_sync::<anyio::from_thread::PortalTaskBuilder<'static>>();
     is_send_sync::<Error>();
     is_send_sync::<anyio::Backend>();
     is_send_sync::<anyio::lowlevel::RunVar<u8>>();
@@ -50,7 +52,19 @@ fn operation_futures_are_send() {
                 Ok::<_, Error>(())
             })
             .await?;
-        Ok(v)
+        tg.task()
+            .name("named")
+            .spawn(async { Ok::<_, Error>(()) })?
+            .await?;
+        let w: u8 = tg
+            .task()
+            .name("named-start")
+            .start(|status: TaskStatus<u8>| async move {
+                status.started(2);
+                Ok::<_, Error>(())
+            })
+            .await?;
+        Ok(v + w)
     }));
     is_send(&anyio::gather(vec![async { Ok::<_, Error>(1) }]));
 }

@@ -398,7 +398,7 @@ fn debug_mode_child() {
         .slow_poll_threshold(Duration::from_millis(20))
         .run(|| async {
             anyio::task_group(|tg| async move {
-                tg.start_soon_named("hog", async {
+                tg.task().name("hog").spawn(async {
                     std::thread::sleep(Duration::from_millis(60)); // deliberately blocking
                     Ok::<_, Error>(())
                 })?;

@@ -105,17 +105,17 @@ fn child_scenario(backend: Backend) -> anyio::Result<()> {
         .cancel_watchdog(Duration::from_millis(200))
         .run(|| async move {
             anyio::task_group(|tg| async move {
-                tg.start_soon_named("shielded-anyio-wait", async move {
+                tg.task().name("shielded-anyio-wait").spawn(async move {
                     CancelScope::shielded().run(release.wait()).await?;
                     Ok(())
                 })?;
-                tg.start_soon_named("shielded-foreign-wait", async move {
+                tg.task().name("shielded-foreign-wait").spawn(async move {
                     CancelScope::shielded()
                         .run(async move { Ok::<_, anyio::Error>(shielded_rx.recv().await) })
                         .await?;
                     Ok(())
                 })?;
-                tg.start_soon_named("thread-wait", async move {
+                tg.task().name("thread-wait").spawn(async move {
                     // A cancelled call waits for its thread: an anyio wait, not reported.
                     let _ = anyio::to_thread::run_sync(move || thread_rx.recv()).await?;
                     Ok(())
@@ -124,7 +124,7 @@ fn child_scenario(backend: Backend) -> anyio::Result<()> {
                 tg.cancel_scope().cancel();
                 // Spawned after the cancellation: every other task has been in its
                 // situation at least as long as this one when its report is due.
-                tg.start_soon_named("stuck-accept", async move {
+                tg.task().name("stuck-accept").spawn(async move {
                     let _ = stuck_rx.recv().await; // ignores the cancelled scope
                     Ok(())
                 })?;

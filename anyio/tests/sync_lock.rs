@@ -414,7 +414,7 @@ async fn owner_is_the_holding_task_and_passes_to_the_next_waiter() -> anyio::Res
         let (lock, go) = (lock.clone(), go.clone());
         async move {
             let (l, g) = (lock.clone(), go.clone());
-            tg.start_soon_named("task1", async move {
+            tg.task().name("task1").spawn(async move {
                 let guard = l.lock().await?;
                 assert_eq!(
                     l.statistics().owner.map(|o| o.name).as_deref(),
@@ -430,10 +430,9 @@ async fn owner_is_the_holding_task_and_passes_to_the_next_waiter() -> anyio::Res
             })?;
             wait_all_tasks_blocked().await?;
             let l = lock.clone();
-            tg.start_soon_named(
-                "task2",
-                async move { l.lock().await.map(LockGuard::forget) },
-            )?;
+            tg.task()
+                .name("task2")
+                .spawn(async move { l.lock().await.map(LockGuard::forget) })?;
             wait_all_tasks_blocked().await?;
             go.set();
             Ok(())

@@ -635,9 +635,10 @@ async fn task_names_and_parents() -> anyio::Result<()> {
     assert_eq!(me.name, "main");
     assert_eq!(me.parent_id, None);
     task_group(|tg| async move {
-        let named = tg.start_soon_named("worker", async {
-            Ok::<_, Error>(anyio::get_current_task().unwrap())
-        })?;
+        let named = tg
+            .task()
+            .name("worker")
+            .spawn(async { Ok::<_, Error>(anyio::get_current_task().unwrap()) })?;
         let unnamed =
             tg.start_soon(async { Ok::<_, Error>(anyio::get_current_task().unwrap()) })?;
         assert_eq!(named.name(), "worker");
@@ -656,7 +657,7 @@ async fn task_names_and_parents() -> anyio::Result<()> {
 #[anyio::test]
 async fn running_tasks_are_listed_until_they_finish() -> anyio::Result<()> {
     task_group(|tg| async move {
-        let h = tg.start_soon_named("sleeper", sleep_forever())?;
+        let h = tg.task().name("sleeper").spawn(sleep_forever())?;
         wait_all_tasks_blocked().await?;
         let names: Vec<String> = anyio::get_running_tasks()
             .into_iter()
@@ -1119,8 +1120,12 @@ async fn a_started_child_is_reparented_to_the_host_by_started() -> anyio::Result
 #[anyio::test]
 async fn several_errors_display_the_names_of_their_tasks() -> anyio::Result<()> {
     let err = task_group(|tg| async move {
-        tg.start_soon_named("alpha", async { Err::<(), _>(fail("a broke")) })?;
-        tg.start_soon_named("beta", async { Err::<(), _>(fail("b broke")) })?;
+        tg.task()
+            .name("alpha")
+            .spawn(async { Err::<(), _>(fail("a broke")) })?;
+        tg.task()
+            .name("beta")
+            .spawn(async { Err::<(), _>(fail("b broke")) })?;
         anyio::Ok(())
     })
     .await

@@ -256,12 +256,85 @@ portal_test! {
 }
 
 portal_test! {
-    fn start_task_soon_named_names_the_task(backend) {
+    fn task_builder_names_a_spawned_task(backend) {
         let portal = start_blocking_portal(backend)?;
-        let task = portal.start_task_soon_named("testname", || async {
+        let task = portal.task().name("testname").spawn(|| async {
             Ok::<_, anyio::Error>(anyio::get_current_task().map(|t| t.name))
         })?;
         assert_eq!(task.wait()?.as_deref(), Some("testname"));
+        Ok(())
+    }
+}
+
+portal_test! {
+    fn task_builder_names_show_in_running_tasks(backend) {
+        let portal = start_blocking_portal(backend)?;
+        let release = anyio::Event::new();
+        let r = release.clone();
+        let task = portal.task().name("listed").spawn(move || async move {
+            r.wait().await?;
+            Ok::<_, anyio::Error>(())
+        })?;
+        let names = portal.call(|| async {
+            wait_all_tasks_blocked().await?;
+            Ok::<_, anyio::Error>(
+                anyio::get_running_tasks().into_iter().map(|t| t.name).collect::<Vec<_>>(),
+            )
+        })?;
+        assert!(names.contains(&"listed".to_owned()), "{names:?}");
+        release.set();
+        task.wait()?;
+        let unnamed = portal.task().spawn(|| async {
+            Ok::<_, anyio::Error>(anyio::get_current_task().unwrap())
+        })?;
+        let info = unnamed.wait()?;
+        assert_eq!(info.name, format!("task-{}", info.id));
+        Ok(())
+    }
+}
+
+portal_test! {
+    fn task_builder_on_a_stopped_portal_is_an_invalid_state_error(backend) {
+        let portal = start_blocking_portal(backend)?;
+        portal.stop(false);
+        let err = portal
+            .task()
+            .name("late")
+            .spawn(|| async { Ok::<_, anyio::Error>(()) })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidState);
+        let err = portal
+            .task()
+            .name("late")
+            .start(|status: TaskStatus<()>| async move {
+                status.started(());
+                Ok::<_, anyio::Error>(())
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidState);
+        portal.join()?;
+        Ok(())
+    }
+}
+
+portal_test! {
+    fn task_builder_start_from_the_portals_own_loop_is_refused(backend) {
+        let portal = start_blocking_portal(backend)?;
+        let inner = portal.clone();
+        // A blocking `start` on the portal's own event loop would deadlock: refused.
+        let err = portal.call(move || async move {
+            let refused = inner
+                .task()
+                .name("inner")
+                .start(|status: TaskStatus<()>| async move {
+                    status.started(());
+                    Ok::<_, anyio::Error>(())
+                })
+                .unwrap_err();
+            Ok::<_, anyio::Error>(refused)
+        })?;
+        assert_eq!(err.kind(), ErrorKind::InvalidState);
+        assert!(err.to_string().contains("own event loop"), "{err}");
         Ok(())
     }
 }
@@ -280,9 +353,9 @@ portal_test! {
 }
 
 portal_test! {
-    fn start_task_with_a_name(backend) {
+    fn task_builder_names_a_started_task(backend) {
         let portal = start_blocking_portal(backend)?;
-        let (_task, name) = portal.start_task_named("testname", |status: TaskStatus<Option<String>>| async move {
+        let (_task, name) = portal.task().name("testname").start(|status: TaskStatus<Option<String>>| async move {
             status.started(anyio::get_current_task().map(|t| t.name));
             Ok::<_, anyio::Error>(())
         })?;

@@ -69,8 +69,10 @@
 //! result), [`call_sync`](BlockingPortal::call_sync),
 //! [`start_task_soon`](BlockingPortal::start_task_soon) (a [`PortalTask`] handle to wait on
 //! or cancel from synchronous code), [`start_task`](BlockingPortal::start_task) (waits until
-//! the task reports it has started, as [`TaskGroup::start`](crate::TaskGroup::start)) and
-//! [`stop`](BlockingPortal::stop). A GUI-style program, whose main thread is synchronous:
+//! the task reports it has started, as [`TaskGroup::start`](crate::TaskGroup::start)),
+//! [`task`](BlockingPortal::task) (the same two with a name for the task, as
+//! [`TaskGroup::task`](crate::TaskGroup::task)) and [`stop`](BlockingPortal::stop). A
+//! GUI-style program, whose main thread is synchronous:
 //!
 //! ```
 //! use std::time::Duration;
@@ -124,7 +126,7 @@ use futures_lite::FutureExt;
 
 pub use self::portal::{
     BlockingPortal, BlockingPortalProvider, PortalBuilder, PortalLease, PortalTask,
-    start_blocking_portal, with_portal,
+    PortalTaskBuilder, start_blocking_portal, with_portal,
 };
 pub(crate) use self::slot::Slot;
 use crate::backend::Handle;

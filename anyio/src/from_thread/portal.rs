@@ -34,7 +34,7 @@ use crate::run::{Backend, Runner};
 #[cfg(feature = "tokio")]
 use crate::run::{Flavor, TokioOptions};
 use crate::task::RunContext;
-use crate::task_group::{TaskGroup, TaskStatus, task_group};
+use crate::task_group::{TaskBuilder, TaskGroup, TaskStatus, task_group};
 
 /// How a portal task ended: `Ok(None)` when its own scope absorbed a cancellation.
 type Outcome<T, E> = std::thread::Result<std::result::Result<Option<T>, E>>;
@@ -156,21 +156,28 @@ impl PortalCore {
     /// Starts `fut` in the portal's group while the portal accepts calls (invariant 1).
     fn start_soon(
         &self,
-        name: Option<String>,
+        name: Option<Arc<str>>,
         fut: impl Future<Output = Result<()>> + Send + 'static,
     ) -> Result<()> {
         let st = self.lock();
         let group = st.group.as_ref().ok_or_else(not_running)?;
-        let started = match name {
-            Some(name) => group.start_soon_named(name, fut),
-            None => group.start_soon(fut),
-        };
         // The handle is not needed: the outcome travels through the task's slot.
-        started.map(drop).map_err(|_| not_running())
+        named(group, name)
+            .spawn(fut)
+            .map(drop)
+            .map_err(|_| not_running())
     }
 
     fn group(&self) -> Result<TaskGroup> {
         self.lock().group.clone().ok_or_else(not_running)
+    }
+}
+
+/// A builder for a child of `group`, named `name` if one was given.
+fn named(group: &TaskGroup, name: Option<Arc<str>>) -> TaskBuilder<'_> {
+    match name {
+        Some(name) => group.task().name(name),
+        None => group.task(),
     }
 }
 
@@ -357,27 +364,7 @@ impl BlockingPortal {
         self.spawn(None, f)
     }
 
-    /// As [`start_task_soon`](Self::start_task_soon), with a name for the task (as
-    /// [`TaskGroup::start_soon_named`](crate::TaskGroup::start_soon_named)).
-    ///
-    /// # Errors
-    ///
-    /// As [`start_task_soon`](Self::start_task_soon).
-    pub fn start_task_soon_named<F, Fut, T, E>(
-        &self,
-        name: impl Into<String>,
-        f: F,
-    ) -> Result<PortalTask<T, E>>
-    where
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
-        T: Send + 'static,
-        E: From<Error> + Send + 'static,
-    {
-        self.spawn(Some(name.into()), f)
-    }
-
-    fn spawn<F, Fut, T, E>(&self, name: Option<String>, f: F) -> Result<PortalTask<T, E>>
+    fn spawn<F, Fut, T, E>(&self, name: Option<Arc<str>>, f: F) -> Result<PortalTask<T, E>>
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
@@ -435,33 +422,9 @@ impl BlockingPortal {
         self.start_inner(None, f)
     }
 
-    /// As [`start_task`](Self::start_task), with a name for the task.
-    ///
-    /// # Errors
-    ///
-    /// As [`start_task`](Self::start_task).
-    ///
-    /// # Panics
-    ///
-    /// As [`start_task`](Self::start_task).
-    pub fn start_task_named<F, Fut, V, T, E>(
-        &self,
-        name: impl Into<String>,
-        f: F,
-    ) -> std::result::Result<(PortalTask<T, E>, V), E>
-    where
-        F: FnOnce(TaskStatus<V>) -> Fut + Send + 'static,
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
-        V: Send + 'static,
-        T: Send + 'static,
-        E: From<Error> + Send + 'static,
-    {
-        self.start_inner(Some(name.into()), f)
-    }
-
     fn start_inner<F, Fut, V, T, E>(
         &self,
-        name: Option<String>,
+        name: Option<Arc<str>>,
         f: F,
     ) -> std::result::Result<(PortalTask<T, E>, V), E>
     where
@@ -480,12 +443,8 @@ impl BlockingPortal {
         let task_scope = scope.clone();
         let child = move |status: TaskStatus<V>| portal_task(task_scope, move || f(status), tx);
         // A helper task of the portal awaits `start`; the child joins the portal's group.
-        let started: Result<V> = self.call(move || async move {
-            match name {
-                Some(name) => group.start_named(name, child).await,
-                None => group.start(child).await,
-            }
-        });
+        let started: Result<V> =
+            self.call(move || async move { named(&group, name).start(child).await });
         let task = PortalTask {
             core: self.core.clone(),
             slot,
@@ -528,6 +487,94 @@ impl BlockingPortal {
     /// Whether the portal accepts calls.
     pub fn is_running(&self) -> bool {
         self.core.lock().group.is_some()
+    }
+
+    /// A builder for a task of the portal with options (its name), as
+    /// [`TaskGroup::task`](crate::TaskGroup::task) is for a group's child:
+    /// `portal.task().name("job").spawn(f)` or `portal.task().name("server").start(f)`.
+    pub fn task(&self) -> PortalTaskBuilder<'_> {
+        PortalTaskBuilder {
+            portal: self,
+            name: None,
+        }
+    }
+}
+
+/// Starts a task of a [`BlockingPortal`] with options, from [`BlockingPortal::task`]:
+/// today its name, shown by [`get_current_task`](crate::get_current_task) and
+/// [`get_running_tasks`](crate::get_running_tasks) inside the portal's event loop, in cancel
+/// reasons and in debug reports.
+///
+/// # Examples
+///
+/// ```
+/// use anyio::TaskStatus;
+///
+/// let portal = anyio::from_thread::start_blocking_portal(anyio::Backend::default())?;
+/// let job = portal.task().name("job").spawn(|| async {
+///     Ok::<_, anyio::Error>(anyio::get_current_task().map(|t| t.name))
+/// })?;
+/// assert_eq!(job.wait()?.as_deref(), Some("job"));
+///
+/// let (server, port) = portal.task().name("server").start(|status: TaskStatus<u16>| async move {
+///     status.started(8080);
+///     Ok::<_, anyio::Error>(())
+/// })?;
+/// assert_eq!(port, 8080);
+/// server.wait()?;
+/// # Ok::<_, anyio::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a PortalTaskBuilder starts nothing until spawn() or start() is called"]
+pub struct PortalTaskBuilder<'a> {
+    portal: &'a BlockingPortal,
+    name: Option<Arc<str>>,
+}
+
+impl<'a> PortalTaskBuilder<'a> {
+    /// Names the task. Any string is accepted; naming twice keeps the last name.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> PortalTaskBuilder<'a> {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Starts async code as a task of the portal, as
+    /// [`BlockingPortal::start_task_soon`] does, with the options set on this builder.
+    ///
+    /// # Errors
+    ///
+    /// As [`BlockingPortal::start_task_soon`].
+    #[doc(alias = "start_task_soon")]
+    pub fn spawn<F, Fut, T, E>(self, f: F) -> Result<PortalTask<T, E>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        self.portal.spawn(self.name, f)
+    }
+
+    /// Starts a task of the portal and blocks until it calls [`TaskStatus::started`], as
+    /// [`BlockingPortal::start_task`] does, with the options set on this builder.
+    ///
+    /// # Errors
+    ///
+    /// As [`BlockingPortal::start_task`].
+    ///
+    /// # Panics
+    ///
+    /// As [`BlockingPortal::start_task`].
+    #[doc(alias = "start_task")]
+    pub fn start<F, Fut, V, T, E>(self, f: F) -> std::result::Result<(PortalTask<T, E>, V), E>
+    where
+        F: FnOnce(TaskStatus<V>) -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        V: Send + 'static,
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        self.portal.start_inner(self.name, f)
     }
 }
 

@@ -183,7 +183,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::lowlevel;
 use crate::task::{Env, Outcome, RunContext, TaskCore, TaskFuture};
 
+mod builder;
 mod start_slot;
+
+pub use builder::TaskBuilder;
 
 pub(crate) use start_slot::{Progress, StartSlot};
 
@@ -571,25 +574,10 @@ impl TaskGroup {
         self.spawn(self.new_core(None, self.inner.host), fut, NoStart)
     }
 
-    /// As [`start_soon`](Self::start_soon), with a name for the task (shown by
-    /// [`get_current_task`](crate::get_current_task), in cancel reasons and in debug
-    /// reports).
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidState`] when the group has exited.
-    #[track_caller]
-    pub fn start_soon_named<Fut, T>(
-        &self,
-        name: impl Into<String>,
-        fut: Fut,
-    ) -> Result<TaskHandle<T>>
-    where
-        Fut: Future<Output = Result<T>> + Send + 'static,
-        T: Send + 'static,
-    {
-        let core = self.new_core(Some(Arc::from(name.into())), self.inner.host);
-        self.spawn(core, fut, NoStart)
+    /// A builder for a child task with options (its name), as tokio's `task::Builder`:
+    /// `tg.task().name("worker").spawn(fut)` or `tg.task().name("server").start(f).await`.
+    pub fn task(&self) -> TaskBuilder<'_> {
+        TaskBuilder::new(self)
     }
 
     /// Starts a child and waits until it calls [`TaskStatus::started`]; returns the value
@@ -639,21 +627,6 @@ impl TaskGroup {
         T: Send + 'static,
     {
         self.start_inner(None, f).await
-    }
-
-    /// As [`start`](Self::start), with a name for the task.
-    ///
-    /// # Errors
-    ///
-    /// As [`start`](Self::start).
-    pub async fn start_named<F, Fut, V, T>(&self, name: impl Into<String>, f: F) -> Result<V>
-    where
-        F: FnOnce(TaskStatus<V>) -> Fut,
-        Fut: Future<Output = Result<T>> + Send + 'static,
-        V: Send + 'static,
-        T: Send + 'static,
-    {
-        self.start_inner(Some(Arc::from(name.into())), f).await
     }
 
     async fn start_inner<F, Fut, V, T>(&self, name: Option<Arc<str>>, f: F) -> Result<V>
