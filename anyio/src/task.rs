@@ -214,14 +214,8 @@ impl TaskCore {
         parent: Option<u64>,
         group: Arc<GroupInner>,
     ) -> Arc<TaskCore> {
-        let caller = Location::caller();
-        // `start` is an async fn, through which `#[track_caller]` does not reach: its
-        // children would show anyio's own line, which says nothing.
-        let ours = std::path::Path::new(caller.file())
-            .parent()
-            .is_some_and(|dir| dir.ends_with("src/task_group"));
-        let spawned_at = (!ours).then_some(caller);
-        TaskCore::with_origin(name, parent, Origin::Group(group), spawned_at)
+        let spawned_at = Location::caller();
+        TaskCore::with_origin(name, parent, Origin::Group(group), Some(spawned_at))
     }
 
     fn with_origin(
@@ -482,6 +476,14 @@ impl TaskDebug {
         if run.slow_poll.is_none() && run.cancel_watchdog.is_none() {
             return None;
         }
+        // `start` is an async fn, through which `#[track_caller]` does not reach: its
+        // children would show anyio's own line, which says nothing. (Worked out only in
+        // debug mode: parsing the path costs more than the rest of a spawn.)
+        let spawned_at = spawned_at.filter(|caller| {
+            !std::path::Path::new(caller.file())
+                .parent()
+                .is_some_and(|dir| dir.ends_with("src/task_group"))
+        });
         Some(Box::new(TaskDebug {
             slow_poll: run.slow_poll,
             watch: run.cancel_watchdog.map(|_| TaskWatch::new(spawned_at)),
