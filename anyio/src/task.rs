@@ -23,14 +23,14 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, Weak};
-use std::task::{Context, Poll, RawWakerVTable, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 use slab::Slab;
 
 use crate::backend::Handle;
-use crate::cancel::tree::ScopeNode;
+use crate::cancel::tree::{ScopeNode, WakerIdentity, must_link};
 use crate::context;
 use crate::run::Backend;
 use crate::task_group::GroupInner;
@@ -159,8 +159,7 @@ pub(crate) struct TaskCore {
     /// in place, so the next poll need not clone it again (it is almost always the same).
     inner_waker: Mutex<Option<Waker>>,
     /// The identity of the waker in `inner_waker`, readable without the lock.
-    inner_waker_data: AtomicUsize,
-    inner_waker_vtable: AtomicUsize,
+    inner_waker_id: WakerIdentity,
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
@@ -238,8 +237,7 @@ impl TaskCore {
             origin,
             state: AtomicU8::new(NOTIFIED),
             inner_waker: Mutex::new(None),
-            inner_waker_data: AtomicUsize::new(0),
-            inner_waker_vtable: AtomicUsize::new(0),
+            inner_waker_id: WakerIdentity::new(),
             outcome: Mutex::new(OutcomeSlot::default()),
             registered: AtomicBool::new(true),
             slot: AtomicUsize::new(0),
@@ -275,11 +273,7 @@ impl TaskCore {
     /// Keeps the executor's waker of this poll; takes the lock only when it changed (a
     /// task's executor waker is almost always the same from one poll to the next).
     fn register_inner_waker(&self, waker: &Waker) {
-        let data = waker.data() as usize;
-        let vtable = waker.vtable() as *const RawWakerVTable as usize;
-        if self.inner_waker_data.load(Ordering::Acquire) == data
-            && self.inner_waker_vtable.load(Ordering::Acquire) == vtable
-        {
+        if self.inner_waker_id.is(waker) {
             return;
         }
         let mut inner = self.inner_waker.lock();
@@ -287,8 +281,7 @@ impl TaskCore {
             Some(w) if w.will_wake(waker) => {}
             _ => *inner = Some(waker.clone()),
         }
-        self.inner_waker_data.store(data, Ordering::Release);
-        self.inner_waker_vtable.store(vtable, Ordering::Release);
+        self.inner_waker_id.set(waker);
     }
 
     /// Records how the task ended and wakes whoever waits for it.
@@ -442,10 +435,10 @@ impl<F: Future> Future for TaskFuture<F> {
             core.state.fetch_or(NOTIFIED, Ordering::AcqRel);
         }
         core.state.fetch_and(!POLLING, Ordering::AcqRel);
-        // Linked whenever it is pending, not only when an anyio operation blocked: a child
-        // parked in a foreign future must still be reachable when its group is aborted.
-        // (Once linked, this costs three loads.)
-        if out.is_pending() {
+        // Linked by the tree's one rule (`must_link`): a child parked in a foreign future
+        // must still be reachable when its group is aborted; one that only yielded will be
+        // polled again anyway. (Once linked, this costs three loads.)
+        if out.is_pending() && must_link(&polled, true) {
             node.block(waker);
         }
         if let (Some(begun), Some(debug)) = (begun, core.debug.as_deref()) {
