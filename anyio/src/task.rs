@@ -569,3 +569,19 @@ pub(crate) fn all_other_tasks_blocked() -> bool {
         None => true,
     }
 }
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        eprintln!(
+            "TaskCore {} ScopeNode {} OutcomeSlot {} Env {}",
+            std::mem::size_of::<super::TaskCore>(),
+            std::mem::size_of::<crate::cancel::tree::ScopeNode>(),
+            std::mem::size_of::<crate::loom::Mutex<super::OutcomeSlot>>(),
+            std::mem::size_of::<super::Env>()
+        );
+        let ev = crate::Event::new();
+        let f = async move { ev.wait().await };
+        eprintln!("event wait fut {}", std::mem::size_of_val(&f));
+    }
+}

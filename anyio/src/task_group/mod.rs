@@ -175,6 +175,7 @@ use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 use futures_lite::FutureExt;
+use futures_lite::future::CatchUnwind;
 
 use crate::cancel::tree::ScopeNode;
 use crate::cancel::{CancelScope, Driver, absorbs};
@@ -478,27 +479,53 @@ impl Drop for AbortOnDrop {
 }
 
 pin_project_lite::pin_project! {
-    /// A child's future, dropped unpolled once its group is aborted.
-    struct Abortable<'a, F> {
-        core: &'a TaskCore,
+    /// A child task's body: polls the child's future — or drops it unpolled once its group
+    /// is aborted (invariant 3) — then reports how it ended to its handle, its starter and
+    /// its group. A named future rather than an `async` block, which would keep the child's
+    /// future twice in the task (as the captured value and as the awaited one).
+    struct Child<F, S> {
+        core: Arc<TaskCore>,
+        node: Arc<ScopeNode>,
+        // `None` once the end is reported.
+        start: Option<S>,
         #[pin]
-        fut: Option<F>,
+        fut: Option<CatchUnwind<AssertUnwindSafe<F>>>,
     }
 }
 
-impl<F: Future> Future for Abortable<'_, F> {
-    type Output = Option<F::Output>;
+impl<F, T, S> Future for Child<F, S>
+where
+    F: Future<Output = Result<T>>,
+    T: Send + 'static,
+    S: StartHook,
+{
+    type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        if this.core.group().is_some_and(|g| g.is_aborted()) {
-            this.fut.set(None);
-            return Poll::Ready(None);
+        let aborted = this.core.group().is_some_and(|g| g.is_aborted());
+        let out = match this.fut.as_mut().as_pin_mut() {
+            Some(fut) if !aborted => Some(std::task::ready!(fut.poll(cx))),
+            _ => None,
+        };
+        // The child's future is dropped before anyone learns that it ended.
+        this.fut.set(None);
+        let Some(start) = this.start.take() else {
+            return Poll::Ready(());
+        };
+        let (outcome, report) = match out {
+            Some(out) => classify(this.node, out),
+            // The group's future was dropped: nobody is left to report to.
+            None => (Outcome::Cancelled, Report::Nothing),
+        };
+        this.node.close();
+        this.core.unregister();
+        let report = start.finished(report);
+        this.core.complete(outcome);
+        if let Some(group) = this.core.group() {
+            group.child_finished(this.core, report);
         }
-        match this.fut.as_mut().as_pin_mut() {
-            Some(fut) => fut.poll(cx).map(Some),
-            None => Poll::Ready(None),
-        }
+        Poll::Ready(())
     }
 }
 
@@ -719,25 +746,11 @@ impl TaskGroup {
             polled: false,
             _result: PhantomData,
         };
-        let child_node = node.clone();
-        let child_core = core.clone();
-        let child = async move {
-            let guarded = Abortable {
-                core: &child_core,
-                fut: Some(AssertUnwindSafe(fut).catch_unwind()),
-            };
-            let (outcome, report) = match guarded.await {
-                Some(out) => classify(&child_node, out),
-                // The group's future was dropped: nobody is left to report to.
-                None => (Outcome::Cancelled, Report::Nothing),
-            };
-            child_node.close();
-            child_core.unregister();
-            let report = start.finished(report);
-            child_core.complete(outcome);
-            if let Some(group) = child_core.group() {
-                group.child_finished(&child_core, report);
-            }
+        let child = Child {
+            core: core.clone(),
+            node: node.clone(),
+            start: Some(start),
+            fut: Some(AssertUnwindSafe(fut).catch_unwind()),
         };
         inner.env.backend.spawn(TaskFuture::new(core, node, child));
         Ok(handle)
