@@ -15,7 +15,7 @@
 //! [`wait_all_tasks_blocked`]: crate::testing::wait_all_tasks_blocked
 
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -165,10 +165,12 @@ pub(crate) struct TaskCore {
     pub(crate) outcome: Mutex<OutcomeSlot>,
     /// Debug mode's state (`None` outside debug mode): read on every poll.
     debug: Option<Box<TaskDebug>>,
-    /// Whether the task is still listed in its run's registry, and where.
-    registered: AtomicBool,
+    /// Where the task is listed in its run's registry; [`UNLISTED`] once it left it.
     slot: AtomicUsize,
 }
+
+/// [`TaskCore::slot`] of a task no longer in its run's registry (no slab key reaches it).
+const UNLISTED: usize = usize::MAX;
 
 /// How a task ended, as its handle reports it.
 pub(crate) enum Outcome {
@@ -239,11 +241,15 @@ impl TaskCore {
             inner_waker: Mutex::new(None),
             inner_waker_id: WakerIdentity::new(),
             outcome: Mutex::new(OutcomeSlot::default()),
-            registered: AtomicBool::new(true),
-            slot: AtomicUsize::new(0),
+            slot: AtomicUsize::new(UNLISTED),
         });
-        let slot = core.env().run.tasks.lock().insert(Arc::downgrade(&core));
-        core.slot.store(slot, Ordering::Release);
+        {
+            let mut tasks = core.env().run.tasks.lock();
+            let slot = tasks.insert(Arc::downgrade(&core));
+            // Relaxed: written under the registry's lock, and read by `unregister` only
+            // after the task was spawned (which publishes the core to its executor).
+            core.slot.store(slot, Ordering::Relaxed);
+        }
         core
     }
 
@@ -317,12 +323,11 @@ impl TaskCore {
     /// task group that has exited lists none of its children, even while the executor is
     /// still dropping their wrappers.
     pub(crate) fn unregister(&self) {
-        if self.registered.swap(false, Ordering::AcqRel) {
-            self.env()
-                .run
-                .tasks
-                .lock()
-                .try_remove(self.slot.load(Ordering::Acquire));
+        // AcqRel: the swap makes "unlist once" race-free between the task's end and the
+        // drop of its wrapper; its Acquire half sees the slot stored at creation.
+        let slot = self.slot.swap(UNLISTED, Ordering::AcqRel);
+        if slot != UNLISTED {
+            self.env().run.tasks.lock().try_remove(slot);
         }
     }
 
@@ -431,10 +436,15 @@ impl<F: Future> Future for TaskFuture<F> {
         let (Some(core), Some(node)) = (frame.core.as_ref(), frame.node.as_ref()) else {
             return out;
         };
+        // AcqRel (both): RMWs on the state that wakers update from any thread; their
+        // Release half orders the poll before the end of POLLING that
+        // `wait_all_tasks_blocked` reads. A task that yielded is runnable: one swap ends the
+        // poll and marks it notified.
         if polled.yielded {
-            core.state.fetch_or(NOTIFIED, Ordering::AcqRel);
+            core.state.swap(NOTIFIED, Ordering::AcqRel);
+        } else {
+            core.state.fetch_and(!POLLING, Ordering::AcqRel);
         }
-        core.state.fetch_and(!POLLING, Ordering::AcqRel);
         // Linked by the tree's one rule (`must_link`): a child parked in a foreign future
         // must still be reachable when its group is aborted; one that only yielded will be
         // polled again anyway. (Once linked, this costs three loads.)
