@@ -30,7 +30,7 @@ use pin_project_lite::pin_project;
 use slab::Slab;
 
 use crate::backend::Handle;
-use crate::cancel::tree::{NodeTail, ScopeNode, WakerIdentity, must_link};
+use crate::cancel::tree::{ScopeNode, WakerIdentity, must_link};
 use crate::context;
 use crate::run::Backend;
 use crate::task_group::GroupInner;
@@ -143,19 +143,13 @@ enum Origin {
     Group(Arc<GroupInner>),
 }
 
-/// What every anyio task shares with its wrapper, its wakers and the run's registry: the
-/// task's own scope node, whose tail is the task ([`TaskTail`]), so that a task-group
-/// child is one allocation besides the executor's (the node, the task and its outcome).
-/// `Arc<TaskCore>` coerces to the `Arc<ScopeNode>` of the task's node.
-pub(crate) type TaskCore = ScopeNode<TaskTail>;
-
-/// The task half of a [`TaskCore`]; its fields read through the core (`core.id`).
-pub(crate) struct TaskTail {
+/// What every anyio task shares with its wrapper, its wakers and the run's registry.
+pub(crate) struct TaskCore {
     pub(crate) id: u64,
     pub(crate) name: Option<Arc<str>>,
     /// The parent's id, `0` for none (ids start at 1). A started child is re-parented from
     /// its starter to its group's host ([`TaskCore::set_parent`]).
-    parent_task: AtomicU64,
+    parent: AtomicU64,
     /// Where the task finds its run and its executor.
     origin: Origin,
     /// `NOTIFIED` from a wake until the next poll starts; `POLLING` during a poll.
@@ -175,19 +169,8 @@ pub(crate) struct TaskTail {
     slot: AtomicUsize,
 }
 
-/// [`TaskTail::slot`] of a task no longer in its run's registry (no slab key reaches it).
+/// [`TaskCore::slot`] of a task no longer in its run's registry (no slab key reaches it).
 const UNLISTED: usize = usize::MAX;
-
-impl NodeTail for TaskTail {}
-
-impl std::ops::Deref for TaskCore {
-    type Target = TaskTail;
-
-    /// The task's fields (the node's come first, read through its methods).
-    fn deref(&self) -> &TaskTail {
-        &self.tail
-    }
-}
 
 /// How a task ended, as its handle reports it.
 pub(crate) enum Outcome {
@@ -214,8 +197,7 @@ impl fmt::Debug for TaskCore {
 }
 
 impl TaskCore {
-    /// A task with a run and executor of its own (the root of a run, a portal's task). Its
-    /// wrapper publishes a node of its own (see [`TaskFuture::new`]): this one stays unused.
+    /// A task with a run and executor of its own (the root of a run, a portal's task).
     pub(crate) fn new(
         name: Option<Arc<str>>,
         parent: Option<u64>,
@@ -249,24 +231,18 @@ impl TaskCore {
             Origin::Group(group) => &group.env().run,
         };
         let debug = TaskDebug::new(run, spawned_at);
-        // A child's node sits under its group's; a task with a run of its own is a root.
-        let node_parent = match &origin {
-            Origin::Own(_) => None,
-            Origin::Group(group) => Some(group.node().clone()),
-        };
-        let tail = TaskTail {
+        let core = Arc::new(TaskCore {
             id,
             debug,
             name,
-            parent_task: AtomicU64::new(parent.unwrap_or(0)),
+            parent: AtomicU64::new(parent.unwrap_or(0)),
             origin,
             state: AtomicU8::new(NOTIFIED),
             inner_waker: Mutex::new(None),
             inner_waker_id: WakerIdentity::new(),
             outcome: Mutex::new(OutcomeSlot::default()),
             slot: AtomicUsize::new(UNLISTED),
-        };
-        let core = Arc::new(ScopeNode::with_tail(node_parent, tail));
+        });
         {
             let mut tasks = core.env().run.tasks.lock();
             let slot = tasks.insert(Arc::downgrade(&core));
@@ -364,8 +340,7 @@ impl TaskCore {
     /// group's host).
     pub(crate) fn set_parent(&self, parent: Option<u64>) {
         // Relaxed: an id for introspection; nothing else is published through it.
-        self.parent_task
-            .store(parent.unwrap_or(0), Ordering::Relaxed);
+        self.parent.store(parent.unwrap_or(0), Ordering::Relaxed);
     }
 
     pub(crate) fn info(&self) -> TaskInfo {
@@ -373,7 +348,7 @@ impl TaskCore {
             id: self.id,
             name: self.display_name(),
             // Relaxed: see `set_parent`.
-            parent_id: Some(self.parent_task.load(Ordering::Relaxed)).filter(|&p| p != 0),
+            parent_id: Some(self.parent.load(Ordering::Relaxed)).filter(|&p| p != 0),
         }
     }
 }
@@ -602,5 +577,21 @@ pub(crate) fn all_other_tasks_blocked() -> bool {
             .filter(|t| Some(t.id) != me)
             .all(|t| t.is_blocked()),
         None => true,
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        eprintln!(
+            "TaskCore {} ScopeNode {} OutcomeSlot {} Env {}",
+            std::mem::size_of::<super::TaskCore>(),
+            std::mem::size_of::<crate::cancel::tree::ScopeNode>(),
+            std::mem::size_of::<crate::loom::Mutex<super::OutcomeSlot>>(),
+            std::mem::size_of::<super::Env>()
+        );
+        let ev = crate::Event::new();
+        let f = async move { ev.wait().await };
+        eprintln!("event wait fut {}", std::mem::size_of_val(&f));
     }
 }

@@ -166,7 +166,7 @@ impl CancelScope {
     /// A scope with no deadline and no shield.
     pub fn new() -> CancelScope {
         CancelScope {
-            node: ScopeNode::unentered(None, false),
+            node: Arc::new(ScopeNode::new(None, false)),
         }
     }
 
@@ -175,7 +175,7 @@ impl CancelScope {
     /// after a cancellation.
     pub fn shielded() -> CancelScope {
         CancelScope {
-            node: ScopeNode::unentered(None, true),
+            node: Arc::new(ScopeNode::new(None, true)),
         }
     }
 

@@ -66,15 +66,8 @@ const CLOSED: u8 = 1 << 6;
 /// root, marked so that its next block takes the fast path. Set under the node's lock.
 const LINKED: u8 = 1 << 7;
 
-/// What a node carries after its tree fields: nothing (`()`) for a cancel scope or a task
-/// group; for a task's own node, the task itself (`crate::task::TaskTail`), so that a task
-/// and its node are one allocation. `Arc<ScopeNode>` is a node of either kind.
-pub(crate) trait NodeTail: Send + Sync + 'static {}
-
-impl NodeTail for () {}
-
 /// One node of the scope tree. See the module docs for the invariants.
-pub(crate) struct ScopeNode<X: ?Sized + NodeTail = dyn NodeTail> {
+pub(crate) struct ScopeNode {
     /// # Invariant
     /// Set once, when the node is entered — at creation for task groups, tasks and the
     /// scopes of `move_on_after` and friends; at the first poll for a `CancelScope` handle —
@@ -87,8 +80,6 @@ pub(crate) struct ScopeNode<X: ?Sized + NodeTail = dyn NodeTail> {
     /// linked node has nothing to do (the common case, since a task's waker never changes).
     waker_id: WakerIdentity,
     inner: Mutex<NodeInner>,
-    /// The node's tail (see [`NodeTail`]); last, so that the node can be unsized.
-    pub(crate) tail: X,
 }
 
 #[derive(Default)]
@@ -158,7 +149,7 @@ pub(crate) fn must_link(polled: &Polled, sees_yields: bool) -> bool {
     polled.blocked || (sees_yields && !polled.yielded)
 }
 
-impl std::fmt::Debug for ScopeNode<dyn NodeTail> {
+impl std::fmt::Debug for ScopeNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScopeNode")
             // Relaxed: a diagnostic snapshot; nothing is read through it.
@@ -168,10 +159,19 @@ impl std::fmt::Debug for ScopeNode<dyn NodeTail> {
 }
 
 impl ScopeNode {
-    /// A node that is not entered yet (a `CancelScope` handle's); [`ScopeNode::enter`]
-    /// gives it a parent.
-    pub(crate) fn unentered(deadline: Option<Instant>, shield: bool) -> Arc<ScopeNode> {
-        Arc::new(ScopeNode::build(OnceLock::new(), deadline, shield, ()))
+    /// A node that is not entered yet; [`ScopeNode::enter`] gives it a parent.
+    pub(crate) fn new(deadline: Option<Instant>, shield: bool) -> ScopeNode {
+        let mut flags = if shield { SHIELD } else { 0 };
+        if deadline.is_some() {
+            flags |= HAS_DEADLINE;
+        }
+        ScopeNode {
+            parent: OnceLock::new(),
+            flags: AtomicU8::new(flags),
+            deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
+            waker_id: WakerIdentity::new(),
+            inner: Mutex::new(NodeInner::default()),
+        }
     }
 
     /// A node entered at once under `parent` (task groups and tasks).
@@ -184,12 +184,50 @@ impl ScopeNode {
         parent: Option<Arc<ScopeNode>>,
         deadline: Option<Instant>,
     ) -> Arc<ScopeNode> {
-        Arc::new(ScopeNode::build(
-            OnceLock::from(parent),
-            deadline,
-            false,
-            (),
-        ))
+        let mut node = ScopeNode::new(deadline, false);
+        node.parent = OnceLock::from(parent);
+        Arc::new(node)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, NodeInner> {
+        // A panic while holding a node lock cannot leave NodeInner inconsistent (every
+        // critical section is a few field writes), so a poisoned lock is still usable.
+        self.inner.lock()
+    }
+
+    /// Sets the parent. Returns false if the node was entered before.
+    pub(crate) fn enter(&self, parent: Option<Arc<ScopeNode>>) -> bool {
+        self.parent.set(parent).is_ok()
+    }
+
+    pub(crate) fn is_entered(&self) -> bool {
+        self.parent.get().is_some()
+    }
+
+    fn parent(&self) -> Option<&Arc<ScopeNode>> {
+        self.parent.get().and_then(Option::as_ref)
+    }
+
+    pub(crate) fn cancel_called(&self) -> bool {
+        // Acquire: pairs with the Release half of `cancel`'s fetch_or (see `flags` below).
+        self.flags.load(Ordering::Acquire) & CANCELLED != 0
+    }
+
+    pub(crate) fn cancelled_caught(&self) -> bool {
+        // Acquire: pairs with `set_caught`, so a handle that sees CAUGHT sees the scope's
+        // end that came before it.
+        self.flags.load(Ordering::Acquire) & CAUGHT != 0
+    }
+
+    pub(crate) fn set_caught(&self) {
+        // AcqRel: an RMW on the flag byte others update too; its Release half publishes
+        // the scope's end to `cancelled_caught`.
+        self.flags.fetch_or(CAUGHT, Ordering::AcqRel);
+    }
+
+    pub(crate) fn shield(&self) -> bool {
+        // Acquire: pairs with `set_shield`'s RMWs.
+        self.flags.load(Ordering::Acquire) & SHIELD != 0
     }
 
     /// Turns the shield on or off. Turning it off under a cancelled ancestor wakes the tasks
@@ -206,6 +244,54 @@ impl ScopeNode {
             if self.effectively_cancelled() {
                 wake_subtree(self.clone());
             }
+        }
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        // Acquire (both loads): pair with `set_deadline`'s Release store and RMW, so the
+        // deadline read is the one stored before HAS_DEADLINE was set (or a later one).
+        if self.flags.load(Ordering::Acquire) & HAS_DEADLINE != 0 {
+            Some(super::deadline::nanos_to_instant(
+                self.deadline.load(Ordering::Acquire),
+            ))
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn deadline_nanos(&self) -> Option<u64> {
+        // Acquire (both loads): as in `deadline`.
+        if self.flags.load(Ordering::Acquire) & HAS_DEADLINE != 0 {
+            Some(self.deadline.load(Ordering::Acquire))
+        } else {
+            None
+        }
+    }
+
+    /// Moves the deadline; `None` removes it. Wakes the task running the scope so that it
+    /// re-arms its timer for the new deadline.
+    pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
+        // Release (store) and AcqRel (RMWs): a reader that sees HAS_DEADLINE sees the value
+        // stored before it. The RMWs and `block`'s fetch_or(ENGAGED) are ordered on the
+        // one flag byte, so either the load of ENGAGED below sees the blocked task (and
+        // wakes it to re-arm its timer), or that task's Acquire RMW comes later and it
+        // reads the new deadline itself after blocking.
+        match deadline {
+            Some(at) => {
+                self.deadline.store(instant_to_nanos(at), Ordering::Release);
+                self.flags.fetch_or(HAS_DEADLINE, Ordering::AcqRel);
+            }
+            None => {
+                self.flags.fetch_and(!HAS_DEADLINE, Ordering::AcqRel);
+            }
+        }
+        // Acquire: see above.
+        if self.flags.load(Ordering::Acquire) & ENGAGED == 0 {
+            return;
+        }
+        let waker = self.lock().waker.clone();
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 
@@ -249,6 +335,16 @@ impl ScopeNode {
 
     pub(crate) fn effectively_cancelled(self: &Arc<Self>) -> bool {
         self.check().is_some()
+    }
+
+    /// Whether a cancellation of an ancestor is visible through this node (trio's
+    /// `parent_cancellation_is_visible_to_us`): decides whether this scope may absorb a
+    /// `Cancelled` error or must let it travel outward.
+    pub(crate) fn parent_cancellation_visible(&self) -> bool {
+        if self.shield() {
+            return false;
+        }
+        self.parent().is_some_and(|p| p.effectively_cancelled())
     }
 
     /// The nearest deadline that applies here: the earliest deadline among this node and its
@@ -364,135 +460,6 @@ impl ScopeNode {
                 _ => return,
             }
         }
-    }
-}
-
-impl<X: NodeTail> ScopeNode<X> {
-    fn build(
-        parent: OnceLock<Option<Arc<ScopeNode>>>,
-        deadline: Option<Instant>,
-        shield: bool,
-        tail: X,
-    ) -> ScopeNode<X> {
-        let mut flags = if shield { SHIELD } else { 0 };
-        if deadline.is_some() {
-            flags |= HAS_DEADLINE;
-        }
-        ScopeNode {
-            parent,
-            flags: AtomicU8::new(flags),
-            deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
-            waker_id: WakerIdentity::new(),
-            inner: Mutex::new(NodeInner::default()),
-            tail,
-        }
-    }
-
-    /// A node entered at once under `parent` that carries `tail` (a task's own node).
-    pub(crate) fn with_tail(parent: Option<Arc<ScopeNode>>, tail: X) -> ScopeNode<X> {
-        ScopeNode::build(OnceLock::from(parent), None, false, tail)
-    }
-}
-
-/// What needs no `Arc` of the node: the same for a task's own node (`ScopeNode<TaskTail>`).
-impl<X: ?Sized + NodeTail> ScopeNode<X> {
-    fn lock(&self) -> MutexGuard<'_, NodeInner> {
-        // A panic while holding a node lock cannot leave NodeInner inconsistent (every
-        // critical section is a few field writes), so a poisoned lock is still usable.
-        self.inner.lock()
-    }
-
-    /// Sets the parent. Returns false if the node was entered before.
-    pub(crate) fn enter(&self, parent: Option<Arc<ScopeNode>>) -> bool {
-        self.parent.set(parent).is_ok()
-    }
-
-    pub(crate) fn is_entered(&self) -> bool {
-        self.parent.get().is_some()
-    }
-
-    fn parent(&self) -> Option<&Arc<ScopeNode>> {
-        self.parent.get().and_then(Option::as_ref)
-    }
-
-    pub(crate) fn cancel_called(&self) -> bool {
-        // Acquire: pairs with the Release half of `cancel`'s fetch_or (see `flags` below).
-        self.flags.load(Ordering::Acquire) & CANCELLED != 0
-    }
-
-    pub(crate) fn cancelled_caught(&self) -> bool {
-        // Acquire: pairs with `set_caught`, so a handle that sees CAUGHT sees the scope's
-        // end that came before it.
-        self.flags.load(Ordering::Acquire) & CAUGHT != 0
-    }
-
-    pub(crate) fn set_caught(&self) {
-        // AcqRel: an RMW on the flag byte others update too; its Release half publishes
-        // the scope's end to `cancelled_caught`.
-        self.flags.fetch_or(CAUGHT, Ordering::AcqRel);
-    }
-
-    pub(crate) fn shield(&self) -> bool {
-        // Acquire: pairs with `set_shield`'s RMWs.
-        self.flags.load(Ordering::Acquire) & SHIELD != 0
-    }
-
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        // Acquire (both loads): pair with `set_deadline`'s Release store and RMW, so the
-        // deadline read is the one stored before HAS_DEADLINE was set (or a later one).
-        if self.flags.load(Ordering::Acquire) & HAS_DEADLINE != 0 {
-            Some(super::deadline::nanos_to_instant(
-                self.deadline.load(Ordering::Acquire),
-            ))
-        } else {
-            None
-        }
-    }
-
-    pub(crate) fn deadline_nanos(&self) -> Option<u64> {
-        // Acquire (both loads): as in `deadline`.
-        if self.flags.load(Ordering::Acquire) & HAS_DEADLINE != 0 {
-            Some(self.deadline.load(Ordering::Acquire))
-        } else {
-            None
-        }
-    }
-
-    /// Moves the deadline; `None` removes it. Wakes the task running the scope so that it
-    /// re-arms its timer for the new deadline.
-    pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
-        // Release (store) and AcqRel (RMWs): a reader that sees HAS_DEADLINE sees the value
-        // stored before it. The RMWs and `block`'s fetch_or(ENGAGED) are ordered on the
-        // one flag byte, so either the load of ENGAGED below sees the blocked task (and
-        // wakes it to re-arm its timer), or that task's Acquire RMW comes later and it
-        // reads the new deadline itself after blocking.
-        match deadline {
-            Some(at) => {
-                self.deadline.store(instant_to_nanos(at), Ordering::Release);
-                self.flags.fetch_or(HAS_DEADLINE, Ordering::AcqRel);
-            }
-            None => {
-                self.flags.fetch_and(!HAS_DEADLINE, Ordering::AcqRel);
-            }
-        }
-        // Acquire: see above.
-        if self.flags.load(Ordering::Acquire) & ENGAGED == 0 {
-            return;
-        }
-        let waker = self.lock().waker.clone();
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    /// Whether a cancellation of an ancestor is visible through this node (trio's
-    /// `parent_cancellation_is_visible_to_us`): decides whether this scope may absorb a
-    /// `Cancelled` error or must let it travel outward.
-    pub(crate) fn parent_cancellation_visible(&self) -> bool {
-        if self.shield() {
-            return false;
-        }
-        self.parent().is_some_and(|p| p.effectively_cancelled())
     }
 
     /// The scope has exited: unlink it and never link it again (invariant 5). A node that

@@ -381,11 +381,6 @@ impl GroupInner {
         &self.env
     }
 
-    /// The group's scope node: the parent of its children's nodes.
-    pub(crate) fn node(&self) -> &Arc<ScopeNode> {
-        &self.node
-    }
-
     fn reports(&self) -> MutexGuard<'_, Reports> {
         self.reports.lock()
     }
@@ -489,8 +484,8 @@ pin_project_lite::pin_project! {
     /// its group. A named future rather than an `async` block, which would keep the child's
     /// future twice in the task (as the captured value and as the awaited one).
     struct Child<F, S> {
-        // The child, which is also its scope node.
         core: Arc<TaskCore>,
+        node: Arc<ScopeNode>,
         // `None` once the end is reported.
         start: Option<S>,
         #[pin]
@@ -518,13 +513,12 @@ where
         let Some(start) = this.start.take() else {
             return Poll::Ready(());
         };
-        let node: &ScopeNode = &**this.core;
         let (outcome, report) = match out {
-            Some(out) => classify(node, out),
+            Some(out) => classify(this.node, out),
             // The group's future was dropped: nobody is left to report to.
             None => (Outcome::Cancelled, Report::Nothing),
         };
-        this.core.close();
+        this.node.close();
         this.core.unregister();
         let report = start.finished(report);
         this.core.complete(outcome);
@@ -745,18 +739,19 @@ impl TaskGroup {
             core.unregister();
             return Err(e);
         }
+        let node = ScopeNode::child_of(Some(inner.node.clone()));
         let handle = TaskHandle {
             core: core.clone(),
+            node: node.clone(),
             polled: false,
             _result: PhantomData,
         };
         let child = Child {
             core: core.clone(),
+            node: node.clone(),
             start: Some(start),
             fut: Some(AssertUnwindSafe(fut).catch_unwind()),
         };
-        // The child's node is its core (one allocation; see `TaskCore`).
-        let node: Arc<ScopeNode> = core.clone();
         inner.env.backend.spawn(TaskFuture::new(core, node, child));
         Ok(handle)
     }
@@ -767,7 +762,7 @@ fn poll_start<V, T>(slot: &StartSlot<V>, cx: &mut Context<'_>, child: &TaskHandl
     match slot.poll(cx.waker()) {
         Progress::Waiting => Poll::Pending,
         Progress::StatusDropped => {
-            child.node().cancel(
+            child.node.cancel(
                 Some(Arc::from(
                     "the task dropped its TaskStatus without calling started()",
                 )),
@@ -851,8 +846,8 @@ pub enum TaskState {
 /// sees first; await it in a [`CancelScope::shielded`] scope to always see how the child
 /// ended.
 pub struct TaskHandle<T> {
-    /// The child, which is also its scope node.
     core: Arc<TaskCore>,
+    node: Arc<ScopeNode>,
     polled: bool,
     _result: PhantomData<fn() -> T>,
 }
@@ -868,11 +863,6 @@ impl<T> fmt::Debug for TaskHandle<T> {
 }
 
 impl<T> TaskHandle<T> {
-    /// The child's scope node (its core).
-    fn node(&self) -> Arc<ScopeNode> {
-        self.core.clone()
-    }
-
     /// Cancels the task (its own scope, inside the group's). Has no effect once it has
     /// finished. The group is not cancelled.
     pub fn cancel(&self) {
@@ -885,14 +875,14 @@ impl<T> TaskHandle<T> {
                 ),
                 None => format!("task '{}' was cancelled", self.core.display_name()),
             };
-            self.node().cancel(Some(Arc::from(reason)), false);
+            self.node.cancel(Some(Arc::from(reason)), false);
         }
     }
 
     /// The task's status.
     pub fn status(&self) -> TaskState {
         match &self.core.outcome.lock().outcome {
-            None if self.core.cancel_called() => TaskState::Cancelling,
+            None if self.node.cancel_called() => TaskState::Cancelling,
             None => TaskState::Pending,
             Some(Outcome::Returned(_)) => TaskState::Finished,
             Some(Outcome::Cancelled) => TaskState::Cancelled,
