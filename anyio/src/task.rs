@@ -15,7 +15,7 @@
 //! [`wait_all_tasks_blocked`]: crate::testing::wait_all_tasks_blocked
 
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -30,7 +30,7 @@ use pin_project_lite::pin_project;
 use slab::Slab;
 
 use crate::backend::Handle;
-use crate::cancel::tree::{ScopeNode, WakerIdentity, must_link};
+use crate::cancel::tree::{ScopeNode, must_link};
 use crate::context;
 use crate::run::Backend;
 use crate::task_group::GroupInner;
@@ -154,12 +154,18 @@ pub(crate) struct TaskCore {
     origin: Origin,
     /// `NOTIFIED` from a wake until the next poll starts; `POLLING` during a poll.
     state: AtomicU8,
-    /// The executor's waker of the latest poll: our own waker passes wake-ups on to it.
-    /// A mutex rather than an `AtomicWaker`: waking by reference under it leaves the waker
-    /// in place, so the next poll need not clone it again (it is almost always the same).
-    inner_waker: Mutex<Option<Waker>>,
-    /// The identity of the waker in `inner_waker`, readable without the lock.
-    inner_waker_id: WakerIdentity,
+    /// The executor's waker of the first poll: our own waker passes wake-ups on to it with
+    /// no lock. The executors anyio spawns on (tokio's, smol's) give a task the same waker
+    /// at every poll, so this is the one almost always.
+    ///
+    /// # Invariant
+    /// Set by the first poll only (polls of one task never overlap); never replaced.
+    first_waker: OnceLock<Waker>,
+    /// Set once a poll came with another executor waker (a wrapper polled by some other
+    /// executor, say): from then on `later_waker` holds the current one, and wakes take
+    /// its lock. Never cleared.
+    waker_moved: AtomicBool,
+    later_waker: Mutex<Option<Waker>>,
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
@@ -238,8 +244,9 @@ impl TaskCore {
             parent: AtomicU64::new(parent.unwrap_or(0)),
             origin,
             state: AtomicU8::new(NOTIFIED),
-            inner_waker: Mutex::new(None),
-            inner_waker_id: WakerIdentity::new(),
+            first_waker: OnceLock::new(),
+            waker_moved: AtomicBool::new(false),
+            later_waker: Mutex::new(None),
             outcome: Mutex::new(OutcomeSlot::default()),
             slot: AtomicUsize::new(UNLISTED),
         });
@@ -276,18 +283,44 @@ impl TaskCore {
         }
     }
 
-    /// Keeps the executor's waker of this poll; takes the lock only when it changed (a
-    /// task's executor waker is almost always the same from one poll to the next).
+    /// Keeps the executor's waker of this poll. The first poll's is kept for good
+    /// ([`TaskTail::first_waker`]); only a different one later takes a lock.
     fn register_inner_waker(&self, waker: &Waker) {
-        if self.inner_waker_id.is(waker) {
+        // Acquire: pairs with the Release store below (a poll on another thread).
+        if !self.waker_moved.load(Ordering::Acquire) {
+            match self.first_waker.get() {
+                Some(w) if w.will_wake(waker) => return,
+                Some(_) => {}
+                None => {
+                    if self.first_waker.set(waker.clone()).is_ok() {
+                        return;
+                    }
+                }
+            }
+        }
+        let mut later = self.later_waker.lock();
+        match later.as_ref() {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *later = Some(waker.clone()),
+        }
+        // Release: a waker that reads `true` takes the lock and sees the waker stored
+        // above (the lock orders the rest).
+        self.waker_moved.store(true, Ordering::Release);
+    }
+
+    /// Passes a wake-up on to the executor's current waker.
+    fn wake_executor(&self) {
+        // Acquire: pairs with `register_inner_waker`'s Release store.
+        if !self.waker_moved.load(Ordering::Acquire) {
+            // Not polled yet (`None`): the executor polls a new task anyway.
+            if let Some(w) = self.first_waker.get() {
+                w.wake_by_ref();
+            }
             return;
         }
-        let mut inner = self.inner_waker.lock();
-        match inner.as_ref() {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *inner = Some(waker.clone()),
+        if let Some(w) = self.later_waker.lock().as_ref() {
+            w.wake_by_ref();
         }
-        self.inner_waker_id.set(waker);
     }
 
     /// Records how the task ended and wakes whoever waits for it.
@@ -382,10 +415,10 @@ impl Wake for TaskCore {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        // AcqRel: an RMW on the state the poller also updates; its Release half orders
+        // the waker's writes before the NOTIFIED that `wait_all_tasks_blocked` reads.
         self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
-        if let Some(w) = self.inner_waker.lock().as_ref() {
-            w.wake_by_ref();
-        }
+        self.wake_executor();
     }
 }
 
@@ -579,19 +612,70 @@ pub(crate) fn all_other_tasks_blocked() -> bool {
         None => true,
     }
 }
-#[cfg(test)]
-mod size_probe {
+
+#[cfg(all(test, feature = "tokio", not(loom)))]
+mod tests {
+    use std::future::poll_fn;
+    use std::pin::pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use super::{RunContext, TaskCore, TaskFuture};
+    use crate::cancel::tree::ScopeNode;
+
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            // SeqCst: a test flag, read after the wake on the same thread.
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn woken(flag: &Flag) -> bool {
+        // SeqCst: see `Flag::wake`.
+        flag.0.load(Ordering::SeqCst)
+    }
+
+    /// A wrapper polled with another executor waker than at its first poll passes later
+    /// wake-ups on to the new one (the slow path of `register_inner_waker`).
     #[test]
-    fn sizes() {
-        eprintln!(
-            "TaskCore {} ScopeNode {} OutcomeSlot {} Env {}",
-            std::mem::size_of::<super::TaskCore>(),
-            std::mem::size_of::<crate::cancel::tree::ScopeNode>(),
-            std::mem::size_of::<crate::loom::Mutex<super::OutcomeSlot>>(),
-            std::mem::size_of::<super::Env>()
-        );
-        let ev = crate::Event::new();
-        let f = async move { ev.wait().await };
-        eprintln!("event wait fut {}", std::mem::size_of_val(&f));
+    fn wake_reaches_the_executor_waker_of_the_latest_poll() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let handle = crate::backend::detect::current_handle().unwrap();
+            let run = RunContext::native(handle.backend());
+            let core = TaskCore::new(None, None, run, handle);
+            let inner: Arc<Mutex<Option<Waker>>> = Arc::default();
+            let stash = inner.clone();
+            let fut = poll_fn(move |cx: &mut Context<'_>| {
+                *stash.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            });
+            let mut task = pin!(TaskFuture::new(
+                core.clone(),
+                ScopeNode::child_of(None),
+                fut
+            ));
+            let (first, second) = (
+                Arc::new(Flag(AtomicBool::new(false))),
+                Arc::new(Flag(AtomicBool::new(false))),
+            );
+            for flag in [&first, &second] {
+                let waker = Waker::from(flag.clone());
+                assert!(
+                    task.as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_pending()
+                );
+            }
+            inner.lock().unwrap().take().unwrap().wake();
+            assert!(woken(&second), "the latest executor waker was not woken");
+            assert!(!woken(&first), "a stale executor waker was woken");
+            core.unregister();
+        });
     }
 }

@@ -94,7 +94,8 @@ struct NodeInner {
 
 /// The identity of a waker kept behind a lock (the two pointers `Waker::will_wake`
 /// compares), readable without that lock: the one place the crate caches "is this the
-/// waker I stored?" (the scope tree's nodes and the task wrapper use it).
+/// waker I stored?". (The task wrapper needs none: it keeps its executor's first waker
+/// in a `OnceLock`, which it compares without a lock.)
 ///
 /// # Invariant
 /// Written only by the holder of the lock that guards the waker, right after storing it;
@@ -451,6 +452,11 @@ impl ScopeNode {
     fn link(self: &Arc<Self>) {
         let mut node = self.clone();
         loop {
+            // Acquire: LINKED is never cleared, so a node seen linked needs no lock (the
+            // common case: a child links under a group linked by its siblings before).
+            if node.flags.load(Ordering::Acquire) & LINKED != 0 {
+                return;
+            }
             let linked = {
                 let mut inner = node.lock();
                 node.link_self(&mut inner)
