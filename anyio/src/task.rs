@@ -15,7 +15,7 @@
 //! [`wait_all_tasks_blocked`]: crate::testing::wait_all_tasks_blocked
 
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -30,7 +30,7 @@ use pin_project_lite::pin_project;
 use slab::Slab;
 
 use crate::backend::Handle;
-use crate::cancel::tree::{ScopeNode, must_link};
+use crate::cancel::tree::{ScopeNode, WakerIdentity, must_link};
 use crate::context;
 use crate::run::Backend;
 use crate::task_group::GroupInner;
@@ -85,11 +85,13 @@ impl RunContext {
 
     /// Marks the run's event loop as stopped: no task of it will be polled again.
     pub(crate) fn mark_finished(&self) {
+        // Release: pairs with `is_finished`'s Acquire on worker threads.
         self.finished.store(true, Ordering::Release);
     }
 
     /// Whether the run's event loop has stopped (see [`RunContext::mark_finished`]).
     pub(crate) fn is_finished(&self) -> bool {
+        // Acquire: see `mark_finished`.
         self.finished.load(Ordering::Acquire)
     }
 
@@ -154,18 +156,14 @@ pub(crate) struct TaskCore {
     origin: Origin,
     /// `NOTIFIED` from a wake until the next poll starts; `POLLING` during a poll.
     state: AtomicU8,
-    /// The executor's waker of the first poll: our own waker passes wake-ups on to it with
-    /// no lock. The executors anyio spawns on (tokio's, smol's) give a task the same waker
-    /// at every poll, so this is the one almost always.
-    ///
-    /// # Invariant
-    /// Set by the first poll only (polls of one task never overlap); never replaced.
-    first_waker: OnceLock<Waker>,
-    /// Set once a poll came with another executor waker (a wrapper polled by some other
-    /// executor, say): from then on `later_waker` holds the current one, and wakes take
-    /// its lock. Never cleared.
-    waker_moved: AtomicBool,
-    later_waker: Mutex<Option<Waker>>,
+    /// The executor's waker of the latest poll: our own waker passes wake-ups on to it.
+    /// A mutex rather than an `AtomicWaker`: waking by reference under it leaves the waker
+    /// in place, so the next poll need not clone it again (it is almost always the same).
+    /// (A lock-free `OnceLock` of the first poll's waker was measured: setting it cost
+    /// more per spawn than the lock it saved per wake.)
+    inner_waker: Mutex<Option<Waker>>,
+    /// The identity of the waker in `inner_waker`, readable without the lock.
+    inner_waker_id: WakerIdentity,
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
@@ -231,6 +229,7 @@ impl TaskCore {
         origin: Origin,
         spawned_at: Option<&'static Location<'static>>,
     ) -> Arc<TaskCore> {
+        // Relaxed: only uniqueness is needed, which every RMW on one atomic gives.
         let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
         let run = match &origin {
             Origin::Own(env) => &env.run,
@@ -244,9 +243,8 @@ impl TaskCore {
             parent: AtomicU64::new(parent.unwrap_or(0)),
             origin,
             state: AtomicU8::new(NOTIFIED),
-            first_waker: OnceLock::new(),
-            waker_moved: AtomicBool::new(false),
-            later_waker: Mutex::new(None),
+            inner_waker: Mutex::new(None),
+            inner_waker_id: WakerIdentity::new(),
             outcome: Mutex::new(OutcomeSlot::default()),
             slot: AtomicUsize::new(UNLISTED),
         });
@@ -283,42 +281,24 @@ impl TaskCore {
         }
     }
 
-    /// Keeps the executor's waker of this poll. The first poll's is kept for good
-    /// ([`TaskTail::first_waker`]); only a different one later takes a lock.
+    /// Keeps the executor's waker of this poll; takes the lock only when it changed (a
+    /// task's executor waker is almost always the same from one poll to the next).
     fn register_inner_waker(&self, waker: &Waker) {
-        // Acquire: pairs with the Release store below (a poll on another thread).
-        if !self.waker_moved.load(Ordering::Acquire) {
-            match self.first_waker.get() {
-                Some(w) if w.will_wake(waker) => return,
-                Some(_) => {}
-                None => {
-                    if self.first_waker.set(waker.clone()).is_ok() {
-                        return;
-                    }
-                }
-            }
-        }
-        let mut later = self.later_waker.lock();
-        match later.as_ref() {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *later = Some(waker.clone()),
-        }
-        // Release: a waker that reads `true` takes the lock and sees the waker stored
-        // above (the lock orders the rest).
-        self.waker_moved.store(true, Ordering::Release);
-    }
-
-    /// Passes a wake-up on to the executor's current waker.
-    fn wake_executor(&self) {
-        // Acquire: pairs with `register_inner_waker`'s Release store.
-        if !self.waker_moved.load(Ordering::Acquire) {
-            // Not polled yet (`None`): the executor polls a new task anyway.
-            if let Some(w) = self.first_waker.get() {
-                w.wake_by_ref();
-            }
+        if self.inner_waker_id.is(waker) {
             return;
         }
-        if let Some(w) = self.later_waker.lock().as_ref() {
+        let mut inner = self.inner_waker.lock();
+        match inner.as_ref() {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *inner = Some(waker.clone()),
+        }
+        self.inner_waker_id.set(waker);
+    }
+
+    /// Passes a wake-up on to the executor's waker of the latest poll (none before the
+    /// first poll: the executor polls a new task anyway).
+    fn wake_executor(&self) {
+        if let Some(w) = self.inner_waker.lock().as_ref() {
             w.wake_by_ref();
         }
     }
@@ -349,6 +329,7 @@ impl TaskCore {
 
     /// Neither woken since its last poll nor being polled.
     pub(crate) fn is_blocked(&self) -> bool {
+        // Acquire: pairs with the Release halves of the poll's and the wakers' updates.
         self.state.load(Ordering::Acquire) == 0
     }
 
@@ -456,6 +437,8 @@ impl<F: Future> Future for TaskFuture<F> {
                 return Poll::Pending;
             };
             core.register_inner_waker(cx.waker());
+            // Release: a poll starts; clears NOTIFIED (the wake-up is being served) and
+            // pairs with `is_blocked`'s Acquire.
             core.state.store(POLLING, Ordering::Release);
             // Debug mode only: the one test outside it.
             core.debug.as_deref().map(TaskDebug::begin)
@@ -639,7 +622,8 @@ mod tests {
     }
 
     /// A wrapper polled with another executor waker than at its first poll passes later
-    /// wake-ups on to the new one (the slow path of `register_inner_waker`).
+    /// wake-ups on to the new one (the slow path of `register_inner_waker`), not to the
+    /// stale one.
     #[test]
     fn wake_reaches_the_executor_waker_of_the_latest_poll() {
         let rt = tokio::runtime::Builder::new_current_thread()

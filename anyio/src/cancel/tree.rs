@@ -30,7 +30,8 @@
 //! 5. An exited node is `CLOSED`: it is unlinked from its parent, drops its waker and is
 //!    never linked again. Only an *engaged* node (one that stored a waker or was linked)
 //!    has anything to undo; the others exit without taking a lock.
-//! 6. Each fact has one home: the parent in `parent` (set once), "linked" and "closed" in
+//! 6. Each fact has one home: the parent in `parent` (set once; its variant says whether at
+//!    creation or at entry, so "entered" is read from it too), "linked" and "closed" in
 //!    `flags` (`LINKED`, `CLOSED`; `key` means something only while `LINKED` is set), the
 //!    stored waker's identity in a [`WakerIdentity`].
 //!
@@ -66,13 +67,22 @@ const CLOSED: u8 = 1 << 6;
 /// root, marked so that its next block takes the fast path. Set under the node's lock.
 const LINKED: u8 = 1 << 7;
 
+/// A node's parent: one field, whose variant says how (and so whether) it was set.
+enum Parent {
+    /// Set at creation: the node is entered from the start.
+    Fixed(Option<Arc<ScopeNode>>),
+    /// Set once, when the node is entered (unset: not entered yet). A `OnceLock` only
+    /// where it is needed: setting one costs more than the rest of creating a node.
+    Late(OnceLock<Option<Arc<ScopeNode>>>),
+}
+
 /// One node of the scope tree. See the module docs for the invariants.
 pub(crate) struct ScopeNode {
     /// # Invariant
     /// Set once, when the node is entered — at creation for task groups, tasks and the
     /// scopes of `move_on_after` and friends; at the first poll for a `CancelScope` handle —
     /// and before the node is published to checkpoints. Unset means "not entered yet".
-    parent: OnceLock<Option<Arc<ScopeNode>>>,
+    parent: Parent,
     flags: AtomicU8,
     /// Nanoseconds on the crate clock; meaningful only while `HAS_DEADLINE` is set.
     deadline: AtomicU64,
@@ -94,8 +104,7 @@ struct NodeInner {
 
 /// The identity of a waker kept behind a lock (the two pointers `Waker::will_wake`
 /// compares), readable without that lock: the one place the crate caches "is this the
-/// waker I stored?". (The task wrapper needs none: it keeps its executor's first waker
-/// in a `OnceLock`, which it compares without a lock.)
+/// waker I stored?" (the scope tree's nodes and the task wrapper use it).
 ///
 /// # Invariant
 /// Written only by the holder of the lock that guards the waker, right after storing it;
@@ -167,7 +176,7 @@ impl ScopeNode {
             flags |= HAS_DEADLINE;
         }
         ScopeNode {
-            parent: OnceLock::new(),
+            parent: Parent::Late(OnceLock::new()),
             flags: AtomicU8::new(flags),
             deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
             waker_id: WakerIdentity::new(),
@@ -186,7 +195,7 @@ impl ScopeNode {
         deadline: Option<Instant>,
     ) -> Arc<ScopeNode> {
         let mut node = ScopeNode::new(deadline, false);
-        node.parent = OnceLock::from(parent);
+        node.parent = Parent::Fixed(parent);
         Arc::new(node)
     }
 
@@ -198,15 +207,24 @@ impl ScopeNode {
 
     /// Sets the parent. Returns false if the node was entered before.
     pub(crate) fn enter(&self, parent: Option<Arc<ScopeNode>>) -> bool {
-        self.parent.set(parent).is_ok()
+        match &self.parent {
+            Parent::Fixed(_) => false,
+            Parent::Late(cell) => cell.set(parent).is_ok(),
+        }
     }
 
     pub(crate) fn is_entered(&self) -> bool {
-        self.parent.get().is_some()
+        match &self.parent {
+            Parent::Fixed(_) => true,
+            Parent::Late(cell) => cell.get().is_some(),
+        }
     }
 
     fn parent(&self) -> Option<&Arc<ScopeNode>> {
-        self.parent.get().and_then(Option::as_ref)
+        match &self.parent {
+            Parent::Fixed(parent) => parent.as_ref(),
+            Parent::Late(cell) => cell.get().and_then(Option::as_ref),
+        }
     }
 
     pub(crate) fn cancel_called(&self) -> bool {
@@ -283,6 +301,7 @@ impl ScopeNode {
                 self.flags.fetch_or(HAS_DEADLINE, Ordering::AcqRel);
             }
             None => {
+                // AcqRel: as above.
                 self.flags.fetch_and(!HAS_DEADLINE, Ordering::AcqRel);
             }
         }
@@ -503,6 +522,7 @@ fn check_from(start: &Arc<ScopeNode>) -> Option<Error> {
         }
         if flags & HAS_DEADLINE != 0 {
             let t = *now.get_or_insert_with(now_nanos);
+            // Acquire: as in `deadline`.
             if t >= node.deadline.load(Ordering::Acquire) {
                 node.cancel(Some(Arc::from("the deadline expired")), true);
                 return Some(Error::cancelled(Some("the deadline expired")));

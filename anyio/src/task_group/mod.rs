@@ -328,6 +328,7 @@ pub struct TaskGroup {
 
 impl fmt::Debug for TaskGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Acquire: pairs with the RMWs on `live`; a snapshot for display.
         let live = self.inner.live.load(Ordering::Acquire);
         f.debug_struct("TaskGroup")
             .field("active", &(live & INACTIVE == 0))
@@ -403,6 +404,8 @@ impl GroupInner {
 
     /// Counts a new child in; fails once the group has exited.
     fn enter_child(&self) -> Result<()> {
+        // AcqRel (both): RMWs on the count the host's exit CAS reads; one total order on
+        // `live` decides whether this child came before the group went INACTIVE.
         if self.live.fetch_add(1, Ordering::AcqRel) & INACTIVE != 0 {
             self.live.fetch_sub(1, Ordering::AcqRel);
             return Err(Error::new(
@@ -418,6 +421,8 @@ impl GroupInner {
         self.host_waker.register(cx.waker());
         if self
             .live
+            // AcqRel / Acquire: the Acquire half pairs with each child's Release decrement,
+            // so the host sees every report recorded before it (invariant 1).
             .compare_exchange(0, INACTIVE, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
@@ -432,6 +437,7 @@ impl GroupInner {
     }
 
     fn is_aborted(&self) -> bool {
+        // Acquire: pairs with `AbortOnDrop`'s Release store (invariant 3).
         self.aborted.load(Ordering::Acquire)
     }
 
@@ -459,6 +465,8 @@ impl GroupInner {
         if let Some(why) = cancel {
             self.cancel_because(why);
         }
+        // AcqRel: the Release half publishes this child's report to the host that sees
+        // `live == 0` (invariant 1).
         if self.live.fetch_sub(1, Ordering::AcqRel) & !INACTIVE == 1 {
             self.host_waker.wake();
         }
@@ -471,7 +479,10 @@ struct AbortOnDrop(Arc<GroupInner>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         let group = &self.0;
+        // AcqRel: ordered with `enter_child`'s RMW: a child counted after this fails to
+        // start; one counted before is aborted below.
         if group.live.fetch_or(INACTIVE, Ordering::AcqRel) & !INACTIVE != 0 {
+            // Release: pairs with `is_aborted`'s Acquire, before the wake-up below.
             group.aborted.store(true, Ordering::Release);
             group.node.wake_all();
         }
@@ -563,6 +574,7 @@ impl TaskGroup {
 
     /// Whether children can still be started (the group has not exited).
     pub fn is_active(&self) -> bool {
+        // Acquire: pairs with the RMW that set INACTIVE (the group's exit or drop).
         self.inner.live.load(Ordering::Acquire) & INACTIVE == 0
     }
 
