@@ -99,7 +99,9 @@ struct NodeInner {
     /// node has a parent.
     key: usize,
     waker: Option<Waker>,
-    reason: Option<Arc<str>>,
+    /// Why the node was cancelled. Boxed: a thin pointer keeps every node 8 bytes
+    /// smaller, and only a cancellation pays the box.
+    reason: Option<Box<Arc<str>>>,
 }
 
 /// The identity of a waker kept behind a lock (the two pointers `Waker::will_wake`
@@ -323,7 +325,7 @@ impl ScopeNode {
             if self.cancel_called() {
                 return;
             }
-            inner.reason = reason;
+            inner.reason = reason.map(Box::new);
             let extra = if by_deadline { BY_DEADLINE } else { 0 };
             // AcqRel: Release publishes the flag (and the reason) to the lock-free pull
             // side; the push side's ordering comes from the node locks (invariant 4).
@@ -518,7 +520,9 @@ fn check_from(start: &Arc<ScopeNode>) -> Option<Error> {
         // Acquire (this and the deadline load): as in `check` and `deadline`.
         let flags = node.flags.load(Ordering::Acquire);
         if flags & CANCELLED != 0 {
-            return Some(Error::cancelled(node.lock().reason.as_deref()));
+            return Some(Error::cancelled(
+                node.lock().reason.as_deref().map(|r| &**r),
+            ));
         }
         if flags & HAS_DEADLINE != 0 {
             let t = *now.get_or_insert_with(now_nanos);
