@@ -26,6 +26,7 @@ case "$case_id" in
     spawn | timers | parked-memory | checkpoints | yields | cancel-scope) bench=core ;;
     semaphore | event | lock | mutex) bench=sync ;;
     memory-*) bench=memory ;;
+    tcp-*) bench=net ;;
     to_thread | to_thread-seq | portal) bench=threads ;;
     *)
         echo "unknown case $case_id" >&2

@@ -106,6 +106,10 @@ pub enum ErrorKind {
     InvalidState,
     /// An operating-system I/O error; the source is the [`std::io::Error`].
     Io,
+    /// A TLS handshake or record failed (a certificate that does not verify, a peer that
+    /// speaks something else); the source is the `rustls::Error`.
+    #[doc(alias = "SSLError")]
+    Tls,
     /// Any other failure, usually carrying a foreign error as its source.
     Other,
 }
@@ -131,6 +135,7 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::InvalidState => "invalid state",
             ErrorKind::Io => "I/O error",
+            ErrorKind::Tls => "TLS error",
             ErrorKind::Other => "error",
         }
     }

@@ -37,6 +37,7 @@
 //! | Using synchronization primitives | [`sync`]: [`Event`], [`Lock`], [`Mutex`], [`Semaphore`], [`Condition`], [`CapacityLimiter`], [`ResourceGuard`] |
 //! | Working with threads | [`to_thread`]: [`run_sync`](to_thread::run_sync); [`from_thread`]: [`BlockingPortal`](from_thread::BlockingPortal), [`start_blocking_portal`](from_thread::start_blocking_portal) |
 //! | Streams | [`streams`]: [`create_memory_object_stream`], [memory object streams](streams::memory), [`StapledObjectStream`](streams::StapledObjectStream), the stream traits |
+//! | Using sockets | [`net`]: [`connect_tcp`](net::connect_tcp), [`create_tcp_listener`](net::create_tcp_listener), [`TcpStream`](net::TcpStream), [`getaddrinfo`](net::getaddrinfo); byte streams in [`streams::bytes`] |
 //! | Low-level | [`lowlevel`]: checkpoints, [`RunVar`](lowlevel::RunVar) |
 //! | Testing | [`testing`], [`#[anyio::test]`](test) |
 //! | Errors | [`Error`], [`ErrorKind`] |
@@ -74,7 +75,10 @@ mod loom;
 #[cfg(all(test, loom))]
 mod loom_models;
 pub mod lowlevel;
+pub mod net;
 pub mod run;
+#[cfg(unix)]
+pub mod signal;
 pub mod streams;
 pub mod sync;
 mod task;

@@ -14,6 +14,7 @@
 //! through a vtable and no timer is boxed behind a trait object.
 
 pub(crate) mod detect;
+pub(crate) mod io;
 #[cfg(feature = "smol")]
 pub(crate) mod smol;
 #[cfg(feature = "tokio")]

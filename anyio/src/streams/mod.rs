@@ -101,13 +101,20 @@
 //! # }).unwrap();
 //! ```
 
+pub mod bytes;
 pub mod memory;
 pub mod stapled;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::fmt;
 use std::future::Future;
 use std::io;
 
+pub use bytes::{
+    AttributeRequest, BusyFlag, BusyGuard, ByteReceiveStream, ByteSendStream, ByteStream, Listener,
+    SharedResource, TypedAttribute, TypedAttributeProvider, aclose_forcefully,
+};
 pub use memory::{
     MemoryObjectReceiveStream, MemoryObjectSendStream, MemoryObjectSink,
     MemoryObjectStreamStatistics, create_memory_object_stream,
