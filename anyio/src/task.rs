@@ -15,7 +15,7 @@
 //! [`wait_all_tasks_blocked`]: crate::testing::wait_all_tasks_blocked
 
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -23,14 +23,14 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, Weak};
-use std::task::{Context, Poll, RawWakerVTable, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 use slab::Slab;
 
 use crate::backend::Handle;
-use crate::cancel::tree::ScopeNode;
+use crate::cancel::tree::{ScopeNode, WakerIdentity, must_link};
 use crate::context;
 use crate::run::Backend;
 use crate::task_group::GroupInner;
@@ -85,11 +85,13 @@ impl RunContext {
 
     /// Marks the run's event loop as stopped: no task of it will be polled again.
     pub(crate) fn mark_finished(&self) {
+        // Release: pairs with `is_finished`'s Acquire on worker threads.
         self.finished.store(true, Ordering::Release);
     }
 
     /// Whether the run's event loop has stopped (see [`RunContext::mark_finished`]).
     pub(crate) fn is_finished(&self) -> bool {
+        // Acquire: see `mark_finished`.
         self.finished.load(Ordering::Acquire)
     }
 
@@ -157,19 +159,22 @@ pub(crate) struct TaskCore {
     /// The executor's waker of the latest poll: our own waker passes wake-ups on to it.
     /// A mutex rather than an `AtomicWaker`: waking by reference under it leaves the waker
     /// in place, so the next poll need not clone it again (it is almost always the same).
+    /// (A lock-free `OnceLock` of the first poll's waker was measured: setting it cost
+    /// more per spawn than the lock it saved per wake.)
     inner_waker: Mutex<Option<Waker>>,
     /// The identity of the waker in `inner_waker`, readable without the lock.
-    inner_waker_data: AtomicUsize,
-    inner_waker_vtable: AtomicUsize,
+    inner_waker_id: WakerIdentity,
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
     /// so a child costs one allocation fewer; a unit result is not even boxed).
     pub(crate) outcome: Mutex<OutcomeSlot>,
     /// Debug mode's state (`None` outside debug mode): read on every poll.
     debug: Option<Box<TaskDebug>>,
-    /// Whether the task is still listed in its run's registry, and where.
-    registered: AtomicBool,
+    /// Where the task is listed in its run's registry; [`UNLISTED`] once it left it.
     slot: AtomicUsize,
 }
+
+/// [`TaskCore::slot`] of a task no longer in its run's registry (no slab key reaches it).
+const UNLISTED: usize = usize::MAX;
 
 /// How a task ended, as its handle reports it.
 pub(crate) enum Outcome {
@@ -214,14 +219,8 @@ impl TaskCore {
         parent: Option<u64>,
         group: Arc<GroupInner>,
     ) -> Arc<TaskCore> {
-        let caller = Location::caller();
-        // `start` is an async fn, through which `#[track_caller]` does not reach: its
-        // children would show anyio's own line, which says nothing.
-        let ours = std::path::Path::new(caller.file())
-            .parent()
-            .is_some_and(|dir| dir.ends_with("src/task_group"));
-        let spawned_at = (!ours).then_some(caller);
-        TaskCore::with_origin(name, parent, Origin::Group(group), spawned_at)
+        let spawned_at = Location::caller();
+        TaskCore::with_origin(name, parent, Origin::Group(group), Some(spawned_at))
     }
 
     fn with_origin(
@@ -230,6 +229,7 @@ impl TaskCore {
         origin: Origin,
         spawned_at: Option<&'static Location<'static>>,
     ) -> Arc<TaskCore> {
+        // Relaxed: only uniqueness is needed, which every RMW on one atomic gives.
         let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
         let run = match &origin {
             Origin::Own(env) => &env.run,
@@ -244,14 +244,17 @@ impl TaskCore {
             origin,
             state: AtomicU8::new(NOTIFIED),
             inner_waker: Mutex::new(None),
-            inner_waker_data: AtomicUsize::new(0),
-            inner_waker_vtable: AtomicUsize::new(0),
+            inner_waker_id: WakerIdentity::new(),
             outcome: Mutex::new(OutcomeSlot::default()),
-            registered: AtomicBool::new(true),
-            slot: AtomicUsize::new(0),
+            slot: AtomicUsize::new(UNLISTED),
         });
-        let slot = core.env().run.tasks.lock().insert(Arc::downgrade(&core));
-        core.slot.store(slot, Ordering::Release);
+        {
+            let mut tasks = core.env().run.tasks.lock();
+            let slot = tasks.insert(Arc::downgrade(&core));
+            // Relaxed: written under the registry's lock, and read by `unregister` only
+            // after the task was spawned (which publishes the core to its executor).
+            core.slot.store(slot, Ordering::Relaxed);
+        }
         core
     }
 
@@ -281,11 +284,7 @@ impl TaskCore {
     /// Keeps the executor's waker of this poll; takes the lock only when it changed (a
     /// task's executor waker is almost always the same from one poll to the next).
     fn register_inner_waker(&self, waker: &Waker) {
-        let data = waker.data() as usize;
-        let vtable = waker.vtable() as *const RawWakerVTable as usize;
-        if self.inner_waker_data.load(Ordering::Acquire) == data
-            && self.inner_waker_vtable.load(Ordering::Acquire) == vtable
-        {
+        if self.inner_waker_id.is(waker) {
             return;
         }
         let mut inner = self.inner_waker.lock();
@@ -293,8 +292,15 @@ impl TaskCore {
             Some(w) if w.will_wake(waker) => {}
             _ => *inner = Some(waker.clone()),
         }
-        self.inner_waker_data.store(data, Ordering::Release);
-        self.inner_waker_vtable.store(vtable, Ordering::Release);
+        self.inner_waker_id.set(waker);
+    }
+
+    /// Passes a wake-up on to the executor's waker of the latest poll (none before the
+    /// first poll: the executor polls a new task anyway).
+    fn wake_executor(&self) {
+        if let Some(w) = self.inner_waker.lock().as_ref() {
+            w.wake_by_ref();
+        }
     }
 
     /// Records how the task ended and wakes whoever waits for it.
@@ -323,6 +329,7 @@ impl TaskCore {
 
     /// Neither woken since its last poll nor being polled.
     pub(crate) fn is_blocked(&self) -> bool {
+        // Acquire: pairs with the Release halves of the poll's and the wakers' updates.
         self.state.load(Ordering::Acquire) == 0
     }
 
@@ -330,12 +337,11 @@ impl TaskCore {
     /// task group that has exited lists none of its children, even while the executor is
     /// still dropping their wrappers.
     pub(crate) fn unregister(&self) {
-        if self.registered.swap(false, Ordering::AcqRel) {
-            self.env()
-                .run
-                .tasks
-                .lock()
-                .try_remove(self.slot.load(Ordering::Acquire));
+        // AcqRel: the swap makes "unlist once" race-free between the task's end and the
+        // drop of its wrapper; its Acquire half sees the slot stored at creation.
+        let slot = self.slot.swap(UNLISTED, Ordering::AcqRel);
+        if slot != UNLISTED {
+            self.env().run.tasks.lock().try_remove(slot);
         }
     }
 
@@ -390,10 +396,10 @@ impl Wake for TaskCore {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        // AcqRel: an RMW on the state the poller also updates; its Release half orders
+        // the waker's writes before the NOTIFIED that `wait_all_tasks_blocked` reads.
         self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
-        if let Some(w) = self.inner_waker.lock().as_ref() {
-            w.wake_by_ref();
-        }
+        self.wake_executor();
     }
 }
 
@@ -431,6 +437,8 @@ impl<F: Future> Future for TaskFuture<F> {
                 return Poll::Pending;
             };
             core.register_inner_waker(cx.waker());
+            // Release: a poll starts; clears NOTIFIED (the wake-up is being served) and
+            // pairs with `is_blocked`'s Acquire.
             core.state.store(POLLING, Ordering::Release);
             // Debug mode only: the one test outside it.
             core.debug.as_deref().map(TaskDebug::begin)
@@ -444,14 +452,19 @@ impl<F: Future> Future for TaskFuture<F> {
         let (Some(core), Some(node)) = (frame.core.as_ref(), frame.node.as_ref()) else {
             return out;
         };
+        // AcqRel (both): RMWs on the state that wakers update from any thread; their
+        // Release half orders the poll before the end of POLLING that
+        // `wait_all_tasks_blocked` reads. A task that yielded is runnable: one swap ends the
+        // poll and marks it notified.
         if polled.yielded {
-            core.state.fetch_or(NOTIFIED, Ordering::AcqRel);
+            core.state.swap(NOTIFIED, Ordering::AcqRel);
+        } else {
+            core.state.fetch_and(!POLLING, Ordering::AcqRel);
         }
-        core.state.fetch_and(!POLLING, Ordering::AcqRel);
-        // Linked whenever it is pending, not only when an anyio operation blocked: a child
-        // parked in a foreign future must still be reachable when its group is aborted.
-        // (Once linked, this costs three loads.)
-        if out.is_pending() {
+        // Linked by the tree's one rule (`must_link`): a child parked in a foreign future
+        // must still be reachable when its group is aborted; one that only yielded will be
+        // polled again anyway. (Once linked, this costs three loads.)
+        if out.is_pending() && must_link(&polled, true) {
             node.block(waker);
         }
         if let (Some(begun), Some(debug)) = (begun, core.debug.as_deref()) {
@@ -482,6 +495,14 @@ impl TaskDebug {
         if run.slow_poll.is_none() && run.cancel_watchdog.is_none() {
             return None;
         }
+        // `start` is an async fn, through which `#[track_caller]` does not reach: its
+        // children would show anyio's own line, which says nothing. (Worked out only in
+        // debug mode: parsing the path costs more than the rest of a spawn.)
+        let spawned_at = spawned_at.filter(|caller| {
+            !std::path::Path::new(caller.file())
+                .parent()
+                .is_some_and(|dir| dir.ends_with("src/task_group"))
+        });
         Some(Box::new(TaskDebug {
             slow_poll: run.slow_poll,
             watch: run.cancel_watchdog.map(|_| TaskWatch::new(spawned_at)),
@@ -572,5 +593,73 @@ pub(crate) fn all_other_tasks_blocked() -> bool {
             .filter(|t| Some(t.id) != me)
             .all(|t| t.is_blocked()),
         None => true,
+    }
+}
+
+#[cfg(all(test, feature = "tokio", not(loom)))]
+mod tests {
+    use std::future::poll_fn;
+    use std::pin::pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use super::{RunContext, TaskCore, TaskFuture};
+    use crate::cancel::tree::ScopeNode;
+
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            // SeqCst: a test flag, read after the wake on the same thread.
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn woken(flag: &Flag) -> bool {
+        // SeqCst: see `Flag::wake`.
+        flag.0.load(Ordering::SeqCst)
+    }
+
+    /// A wrapper polled with another executor waker than at its first poll passes later
+    /// wake-ups on to the new one (the slow path of `register_inner_waker`), not to the
+    /// stale one.
+    #[test]
+    fn wake_reaches_the_executor_waker_of_the_latest_poll() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let handle = crate::backend::detect::current_handle().unwrap();
+            let run = RunContext::native(handle.backend());
+            let core = TaskCore::new(None, None, run, handle);
+            let inner: Arc<Mutex<Option<Waker>>> = Arc::default();
+            let stash = inner.clone();
+            let fut = poll_fn(move |cx: &mut Context<'_>| {
+                *stash.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            });
+            let mut task = pin!(TaskFuture::new(
+                core.clone(),
+                ScopeNode::child_of(None),
+                fut
+            ));
+            let (first, second) = (
+                Arc::new(Flag(AtomicBool::new(false))),
+                Arc::new(Flag(AtomicBool::new(false))),
+            );
+            for flag in [&first, &second] {
+                let waker = Waker::from(flag.clone());
+                assert!(
+                    task.as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_pending()
+                );
+            }
+            inner.lock().unwrap().take().unwrap().wake();
+            assert!(woken(&second), "the latest executor waker was not woken");
+            assert!(!woken(&first), "a stale executor waker was woken");
+            core.unregister();
+        });
     }
 }

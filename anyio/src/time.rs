@@ -3,13 +3,13 @@
 //! Every sleep is a checkpoint: it fails with `Cancelled` when the enclosing scope is
 //! cancelled, whether before or during the sleep.
 
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::backend::Timer;
 use crate::backend::detect::current_backend;
 pub use crate::cancel::current_time;
 use crate::cancel::deadline;
-use crate::context;
 use crate::error::Result;
 use crate::lowlevel;
 
@@ -47,7 +47,8 @@ pub async fn sleep(duration: Duration) -> Result<()> {
         return lowlevel::checkpoint().await;
     }
     match deadline::deadline_after(duration) {
-        Some(deadline) => sleep_until(deadline).await,
+        // Ahead of now by construction: no second clock read.
+        Some(deadline) => sleep_in_range(deadline).await,
         None => sleep_forever().await,
     }
 }
@@ -69,11 +70,24 @@ pub async fn sleep_until(deadline: Instant) -> Result<()> {
     if deadline::in_range(deadline).is_none() {
         return sleep_forever().await;
     }
-    if let Some(e) = context::check_cancelled() {
-        return Err(e);
-    }
-    let mut timer = Timer::at(current_backend()?, deadline)?;
-    lowlevel::wait(|cx| timer.poll_fire(cx)).await
+    sleep_in_range(deadline).await
+}
+
+/// Sleeps until `deadline`, a future instant in the crate's range. The timer is created at
+/// the first poll of the wait, after its cancellation check: a cancelled sleep arms none.
+async fn sleep_in_range(deadline: Instant) -> Result<()> {
+    let mut timer: Option<Timer> = None;
+    lowlevel::wait(|cx| {
+        let timer = match &mut timer {
+            Some(timer) => timer,
+            None => match current_backend().and_then(|b| Timer::at(b, deadline)) {
+                Ok(t) => timer.insert(t),
+                Err(e) => return Poll::Ready(Err(e)),
+            },
+        };
+        timer.poll_fire(cx).map(Ok)
+    })
+    .await?
 }
 
 /// Waits until cancelled; always returns `Err` with the cancellation.

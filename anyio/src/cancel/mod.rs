@@ -346,7 +346,7 @@ impl Driver {
                 Poll::Ready(v)
             }
             Poll::Pending => {
-                if polled.blocked {
+                if tree::must_link(&polled, false) {
                     self.blocked(cx);
                 } else {
                     // A foreign future (or a yield): debug mode's watchdog wants to know.

@@ -15,9 +15,10 @@
 //! 2. The pull side needs no lock and no allocation: flags and the deadline are atomics, the
 //!    parent pointer is written once — at creation, or (for a `CancelScope` handle made
 //!    before it runs) when the node is entered — before any checkpoint can see the node.
-//! 3. A node appears in its parent's `children` list only once some task blocked beneath it
+//! 3. A node appears in its parent's `children` list only once some task waits beneath it
 //!    (lazy linking: scopes that never block cost no lock). Linking a node links its
-//!    ancestors too, so every blocked task is reachable from every ancestor scope.
+//!    ancestors too, so every blocked task is reachable from every ancestor scope. When a
+//!    node links is decided in one place, [`must_link`].
 //! 4. A node's `waker` is stored *before* the node is linked, and the node re-checks
 //!    cancellation *after* it stored a new waker or was newly linked. `cancel` sets the flag
 //!    *before* it walks down. The walk takes each node's lock to read its waker and
@@ -26,9 +27,13 @@
 //!    sees the flag when it re-checks and wakes itself: a cancellation is never lost. (A
 //!    node can be linked by its children before its own task stored a waker there — a
 //!    group's node, say — so re-checking only on a new link would not do: issue 7.)
-//! 5. An exited node is `closed`: it is unlinked from its parent and never linked again.
-//!    Only an *engaged* node (one that stored a waker or was linked) has anything to undo;
-//!    the others exit without taking a lock.
+//! 5. An exited node is `CLOSED`: it is unlinked from its parent, drops its waker and is
+//!    never linked again. Only an *engaged* node (one that stored a waker or was linked)
+//!    has anything to undo; the others exit without taking a lock.
+//! 6. Each fact has one home: the parent in `parent` (set once; its variant says whether at
+//!    creation or at entry, so "entered" is read from it too), "linked" and "closed" in
+//!    `flags` (`LINKED`, `CLOSED`; `key` means something only while `LINKED` is set), the
+//!    stored waker's identity in a [`WakerIdentity`].
 //!
 //! # Deadlock safety
 //!
@@ -45,6 +50,7 @@ use std::time::Instant;
 use slab::Slab;
 
 use super::deadline::{instant_to_nanos, now_nanos};
+use crate::context::Polled;
 use crate::error::Error;
 
 const CANCELLED: u8 = 1;
@@ -55,39 +61,104 @@ const CAUGHT: u8 = 1 << 4;
 /// Some task stored its waker here, or the node is linked into its parent: exiting and
 /// moving the deadline must take the lock. Scopes that never block skip it.
 const ENGAGED: u8 = 1 << 5;
+/// The scope has exited (invariant 5). Set once, never cleared.
 const CLOSED: u8 = 1 << 6;
-/// The node is linked into its parent's children.
+/// The node is linked: into its parent's children (at slot `NodeInner::key`), or, for a
+/// root, marked so that its next block takes the fast path. Set under the node's lock.
 const LINKED: u8 = 1 << 7;
+
+/// A node's parent: one field, whose variant says how (and so whether) it was set.
+enum Parent {
+    /// Set at creation: the node is entered from the start.
+    Fixed(Option<Arc<ScopeNode>>),
+    /// Set once, when the node is entered (unset: not entered yet). A `OnceLock` only
+    /// where it is needed: setting one costs more than the rest of creating a node.
+    Late(OnceLock<Option<Arc<ScopeNode>>>),
+}
 
 /// One node of the scope tree. See the module docs for the invariants.
 pub(crate) struct ScopeNode {
-    /// The parent of a node created already entered (`early`): task groups, tasks, and the
-    /// scopes of `move_on_after` and friends, which are created at their first poll.
-    parent: Option<Arc<ScopeNode>>,
     /// # Invariant
-    /// For a node created before it is entered (a `CancelScope` handle): set once, when the
-    /// node is entered, before the node is published to checkpoints.
-    late_parent: OnceLock<Option<Arc<ScopeNode>>>,
-    early: bool,
+    /// Set once, when the node is entered — at creation for task groups, tasks and the
+    /// scopes of `move_on_after` and friends; at the first poll for a `CancelScope` handle —
+    /// and before the node is published to checkpoints. Unset means "not entered yet".
+    parent: Parent,
     flags: AtomicU8,
     /// Nanoseconds on the crate clock; meaningful only while `HAS_DEADLINE` is set.
     deadline: AtomicU64,
-    /// The data and vtable pointers of the waker stored in `inner`, readable without the
-    /// lock: a task that blocks again with the same waker under a linked node has nothing
-    /// to do (the common case, since a task's waker never changes).
-    waker_data: AtomicUsize,
-    waker_vtable: AtomicUsize,
+    /// The identity of `inner.waker`: a task that blocks again with the same waker under a
+    /// linked node has nothing to do (the common case, since a task's waker never changes).
+    waker_id: WakerIdentity,
     inner: Mutex<NodeInner>,
 }
 
 #[derive(Default)]
 struct NodeInner {
     children: Slab<Weak<ScopeNode>>,
-    /// Our slot in the parent's `children`, while linked.
-    key: Option<usize>,
-    closed: bool,
+    /// Our slot in the parent's `children`; meaningful only while `LINKED` is set and the
+    /// node has a parent.
+    key: usize,
     waker: Option<Waker>,
-    reason: Option<Arc<str>>,
+    /// Why the node was cancelled. Boxed: a thin pointer keeps every node 8 bytes
+    /// smaller, and only a cancellation pays the box.
+    reason: Option<Box<Arc<str>>>,
+}
+
+/// The identity of a waker kept behind a lock (the two pointers `Waker::will_wake`
+/// compares), readable without that lock: the one place the crate caches "is this the
+/// waker I stored?" (the scope tree's nodes and the task wrapper use it).
+///
+/// # Invariant
+/// Written only by the holder of the lock that guards the waker, right after storing it;
+/// a reader that sees a match may skip the lock, since the stored waker then wakes its task.
+pub(crate) struct WakerIdentity {
+    data: AtomicUsize,
+    vtable: AtomicUsize,
+}
+
+impl WakerIdentity {
+    /// No waker stored.
+    pub(crate) fn new() -> WakerIdentity {
+        WakerIdentity {
+            data: AtomicUsize::new(0),
+            vtable: AtomicUsize::new(0),
+        }
+    }
+
+    fn of(waker: &Waker) -> (usize, usize) {
+        (
+            waker.data() as usize,
+            waker.vtable() as *const RawWakerVTable as usize,
+        )
+    }
+
+    /// Whether `waker` is the waker last stored.
+    pub(crate) fn is(&self, waker: &Waker) -> bool {
+        let (data, vtable) = WakerIdentity::of(waker);
+        // Acquire (both): pair with the Release stores of `set` (an earlier poll, maybe on
+        // another thread), so what was published before them is visible here.
+        self.data.load(Ordering::Acquire) == data && self.vtable.load(Ordering::Acquire) == vtable
+    }
+
+    /// Records that `waker` is now the one stored (call under the waker's lock).
+    pub(crate) fn set(&self, waker: &Waker) {
+        let (data, vtable) = WakerIdentity::of(waker);
+        // Release (both): a reader that matches sees what was written before (the waker,
+        // and for a node the flags set before it).
+        self.data.store(data, Ordering::Release);
+        self.vtable.store(vtable, Ordering::Release);
+    }
+}
+
+/// The one rule for when a future's node links itself into the tree (invariant 3): after a
+/// pending poll that waits for a wake-up — an anyio operation blocked, or (seen only by a
+/// task's wrapper, which alone learns of its task's yields) the poll ended pending without
+/// a yield, i.e. in a foreign future, which must still be reachable when its group is
+/// aborted. A poll that only yielded is polled again soon and links nothing; a scope
+/// around a foreign future cannot tell it from a yield and links nothing either (foreign
+/// futures do not see cancel scopes; the task's own node is linked).
+pub(crate) fn must_link(polled: &Polled, sees_yields: bool) -> bool {
+    polled.blocked || (sees_yields && !polled.yielded)
 }
 
 impl std::fmt::Debug for ScopeNode {
@@ -107,13 +178,10 @@ impl ScopeNode {
             flags |= HAS_DEADLINE;
         }
         ScopeNode {
-            parent: None,
-            late_parent: OnceLock::new(),
-            early: false,
+            parent: Parent::Late(OnceLock::new()),
             flags: AtomicU8::new(flags),
             deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
-            waker_data: AtomicUsize::new(0),
-            waker_vtable: AtomicUsize::new(0),
+            waker_id: WakerIdentity::new(),
             inner: Mutex::new(NodeInner::default()),
         }
     }
@@ -129,8 +197,7 @@ impl ScopeNode {
         deadline: Option<Instant>,
     ) -> Arc<ScopeNode> {
         let mut node = ScopeNode::new(deadline, false);
-        node.parent = parent;
-        node.early = true;
+        node.parent = Parent::Fixed(parent);
         Arc::new(node)
     }
 
@@ -142,18 +209,23 @@ impl ScopeNode {
 
     /// Sets the parent. Returns false if the node was entered before.
     pub(crate) fn enter(&self, parent: Option<Arc<ScopeNode>>) -> bool {
-        !self.early && self.late_parent.set(parent).is_ok()
+        match &self.parent {
+            Parent::Fixed(_) => false,
+            Parent::Late(cell) => cell.set(parent).is_ok(),
+        }
     }
 
     pub(crate) fn is_entered(&self) -> bool {
-        self.early || self.late_parent.get().is_some()
+        match &self.parent {
+            Parent::Fixed(_) => true,
+            Parent::Late(cell) => cell.get().is_some(),
+        }
     }
 
     fn parent(&self) -> Option<&Arc<ScopeNode>> {
-        if self.early {
-            self.parent.as_ref()
-        } else {
-            self.late_parent.get().and_then(Option::as_ref)
+        match &self.parent {
+            Parent::Fixed(parent) => parent.as_ref(),
+            Parent::Late(cell) => cell.get().and_then(Option::as_ref),
         }
     }
 
@@ -231,6 +303,7 @@ impl ScopeNode {
                 self.flags.fetch_or(HAS_DEADLINE, Ordering::AcqRel);
             }
             None => {
+                // AcqRel: as above.
                 self.flags.fetch_and(!HAS_DEADLINE, Ordering::AcqRel);
             }
         }
@@ -252,7 +325,7 @@ impl ScopeNode {
             if self.cancel_called() {
                 return;
             }
-            inner.reason = reason;
+            inner.reason = reason.map(Box::new);
             let extra = if by_deadline { BY_DEADLINE } else { 0 };
             // AcqRel: Release publishes the flag (and the reason) to the lock-free pull
             // side; the push side's ordering comes from the node locks (invariant 4).
@@ -326,34 +399,38 @@ impl ScopeNode {
     /// every poll would be woken once per change while its node is cancelled and it stays
     /// blocked; executors and the usual combinators keep a task's waker.)
     pub(crate) fn block(self: &Arc<Self>, waker: &Waker) {
-        let (data, vtable) = waker_identity(waker);
-        // Acquire (all three): pair with `link`'s RMW and the Release stores of the
-        // identity below (made by an earlier poll, maybe on another thread).
-        if self.flags.load(Ordering::Acquire) & LINKED != 0
-            && self.waker_data.load(Ordering::Acquire) == data
-            && self.waker_vtable.load(Ordering::Acquire) == vtable
-        {
+        // Acquire: pairs with the Release RMW of `link` that set LINKED, so the link (and
+        // the identity stored before it) is seen complete.
+        if self.flags.load(Ordering::Acquire) & LINKED != 0 && self.waker_id.is(waker) {
             return;
         }
-        let stored = {
+        let (stored, newly_linked) = {
             let mut inner = self.lock();
+            // Acquire: CLOSED is set by `close` before it takes this lock, or seen here.
+            let flags = self.flags.load(Ordering::Acquire);
+            if flags & CLOSED != 0 {
+                // Exited (a late poll of a dropped wrapper): keep no waker (invariant 5).
+                return;
+            }
             let stored = match &inner.waker {
                 Some(w) if w.will_wake(waker) => false,
                 _ => {
                     inner.waker = Some(waker.clone());
-                    // Release (both): a fast-path reader that sees this identity also sees
-                    // the LINKED flag set after it; the waker itself is read under the lock.
-                    self.waker_data.store(data, Ordering::Release);
-                    self.waker_vtable.store(vtable, Ordering::Release);
+                    self.waker_id.set(waker);
                     true
                 }
             };
             // AcqRel: ENGAGED tells `close`/`set_deadline` to take the lock; published
             // before the lock is released, so they see it with the waker.
             self.flags.fetch_or(ENGAGED, Ordering::AcqRel);
-            stored
+            let newly_linked = flags & LINKED == 0 && self.link_self(&mut inner);
+            (stored, newly_linked)
         };
-        if self.link() {
+        if newly_linked {
+            // The rest of the chain, one node at a time (each takes its own lock).
+            if let Some(parent) = self.parent() {
+                parent.link();
+            }
             // Newly linked: a walk may have passed the parent before the link, so this
             // node and everything linked beneath it may have been missed.
             if self.effectively_cancelled() {
@@ -366,61 +443,69 @@ impl ScopeNode {
         }
     }
 
-    /// Links this node and its ancestors; returns whether this node was newly linked.
-    fn link(self: &Arc<Self>) -> bool {
-        if self.parent().is_none() {
+    /// Links this node into its parent, under this node's lock (`inner`); returns whether
+    /// it was newly linked into a parent (a root is only marked).
+    fn link_self(self: &Arc<Self>, inner: &mut NodeInner) -> bool {
+        // Acquire: see `block`; the flags are re-read under the lock.
+        let flags = self.flags.load(Ordering::Acquire);
+        if flags & (LINKED | CLOSED) != 0 {
+            return false;
+        }
+        let Some(parent) = self.parent() else {
             // A root has nothing to link to: mark it so the next block takes the fast path.
             // AcqRel: an RMW on the shared flag byte; Release publishes LINKED to the fast
             // path.
             self.flags.fetch_or(ENGAGED | LINKED, Ordering::AcqRel);
             return false;
+        };
+        let mut p = parent.lock();
+        // Acquire: the parent's CLOSED, set before its `close` takes this lock.
+        if parent.flags.load(Ordering::Acquire) & CLOSED != 0 {
+            return false;
         }
-        let mut node = self.clone();
-        let mut first = true;
-        let mut linked_self = false;
-        while let Some(parent) = node.parent().cloned() {
-            {
-                let mut inner = node.lock();
-                if inner.key.is_some() || inner.closed || node.is_closed() {
-                    break;
-                }
-                let mut p = parent.lock();
-                if p.closed {
-                    break;
-                }
-                inner.key = Some(p.children.insert(Arc::downgrade(&node)));
-                // AcqRel: as for a root above; the link itself is ordered by the locks.
-                node.flags.fetch_or(ENGAGED | LINKED, Ordering::AcqRel);
-            }
-            if first {
-                linked_self = true;
-            }
-            first = false;
-            node = parent;
-        }
-        linked_self
+        inner.key = p.children.insert(Arc::downgrade(self));
+        // AcqRel: as for a root above; the link itself is ordered by the locks.
+        self.flags.fetch_or(ENGAGED | LINKED, Ordering::AcqRel);
+        true
     }
 
-    fn is_closed(&self) -> bool {
-        // Acquire: pairs with `close`'s RMW.
-        self.flags.load(Ordering::Acquire) & CLOSED != 0
+    /// Links this node and its ancestors, up to the first one linked already.
+    fn link(self: &Arc<Self>) {
+        let mut node = self.clone();
+        loop {
+            // Acquire: LINKED is never cleared, so a node seen linked needs no lock (the
+            // common case: a child links under a group linked by its siblings before).
+            if node.flags.load(Ordering::Acquire) & LINKED != 0 {
+                return;
+            }
+            let linked = {
+                let mut inner = node.lock();
+                node.link_self(&mut inner)
+            };
+            match node.parent() {
+                Some(parent) if linked => node = parent.clone(),
+                _ => return,
+            }
+        }
     }
 
     /// The scope has exited: unlink it and never link it again (invariant 5). A node that
     /// was never engaged (no task blocked under it) has nothing to undo and takes no lock.
+    /// A second call does nothing.
     pub(crate) fn close(&self) {
         // AcqRel: ordered with `block`'s fetch_or(ENGAGED) on the same byte: either this
-        // sees ENGAGED and takes the lock, or `link`, coming later, sees CLOSED.
-        if self.flags.fetch_or(CLOSED, Ordering::AcqRel) & ENGAGED == 0 {
+        // sees ENGAGED and takes the lock, or `block`, coming later, sees CLOSED.
+        let before = self.flags.fetch_or(CLOSED, Ordering::AcqRel);
+        if before & CLOSED != 0 || before & ENGAGED == 0 {
             return;
         }
         let mut inner = self.lock();
-        inner.closed = true;
         inner.waker = None;
-        if let (Some(key), Some(parent)) = (inner.key.take(), self.parent()) {
-            let mut p = parent.lock();
-            if p.children.contains(key) {
-                p.children.remove(key);
+        // Acquire: LINKED is set under the lock we hold, so this reads its latest value.
+        if self.flags.load(Ordering::Acquire) & LINKED != 0 {
+            if let Some(parent) = self.parent() {
+                let mut p = parent.lock();
+                p.children.try_remove(inner.key);
             }
         }
     }
@@ -435,10 +520,13 @@ fn check_from(start: &Arc<ScopeNode>) -> Option<Error> {
         // Acquire (this and the deadline load): as in `check` and `deadline`.
         let flags = node.flags.load(Ordering::Acquire);
         if flags & CANCELLED != 0 {
-            return Some(Error::cancelled(node.lock().reason.as_deref()));
+            return Some(Error::cancelled(
+                node.lock().reason.as_deref().map(|r| &**r),
+            ));
         }
         if flags & HAS_DEADLINE != 0 {
             let t = *now.get_or_insert_with(now_nanos);
+            // Acquire: as in `deadline`.
             if t >= node.deadline.load(Ordering::Acquire) {
                 node.cancel(Some(Arc::from("the deadline expired")), true);
                 return Some(Error::cancelled(Some("the deadline expired")));
@@ -452,14 +540,6 @@ fn check_from(start: &Arc<ScopeNode>) -> Option<Error> {
             None => return None,
         }
     }
-}
-
-/// A waker's identity as two integers (the pointers `Waker::will_wake` compares).
-fn waker_identity(waker: &Waker) -> (usize, usize) {
-    (
-        waker.data() as usize,
-        waker.vtable() as *const RawWakerVTable as usize,
-    )
 }
 
 impl ScopeNode {

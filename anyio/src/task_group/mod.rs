@@ -175,6 +175,7 @@ use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 use futures_lite::FutureExt;
+use futures_lite::future::CatchUnwind;
 
 use crate::cancel::tree::ScopeNode;
 use crate::cancel::{CancelScope, Driver, absorbs};
@@ -330,6 +331,7 @@ pub struct TaskGroup {
 
 impl fmt::Debug for TaskGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Acquire: pairs with the RMWs on `live`; a snapshot for display.
         let live = self.inner.live.load(Ordering::Acquire);
         f.debug_struct("TaskGroup")
             .field("active", &(live & INACTIVE == 0))
@@ -405,6 +407,8 @@ impl GroupInner {
 
     /// Counts a new child in; fails once the group has exited.
     fn enter_child(&self) -> Result<()> {
+        // AcqRel (both): RMWs on the count the host's exit CAS reads; one total order on
+        // `live` decides whether this child came before the group went INACTIVE.
         if self.live.fetch_add(1, Ordering::AcqRel) & INACTIVE != 0 {
             self.live.fetch_sub(1, Ordering::AcqRel);
             return Err(Error::new(
@@ -420,6 +424,8 @@ impl GroupInner {
         self.host_waker.register(cx.waker());
         if self
             .live
+            // AcqRel / Acquire: the Acquire half pairs with each child's Release decrement,
+            // so the host sees every report recorded before it (invariant 1).
             .compare_exchange(0, INACTIVE, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
@@ -434,6 +440,7 @@ impl GroupInner {
     }
 
     fn is_aborted(&self) -> bool {
+        // Acquire: pairs with `AbortOnDrop`'s Release store (invariant 3).
         self.aborted.load(Ordering::Acquire)
     }
 
@@ -461,6 +468,8 @@ impl GroupInner {
         if let Some(why) = cancel {
             self.cancel_because(why);
         }
+        // AcqRel: the Release half publishes this child's report to the host that sees
+        // `live == 0` (invariant 1).
         if self.live.fetch_sub(1, Ordering::AcqRel) & !INACTIVE == 1 {
             self.host_waker.wake();
         }
@@ -473,7 +482,10 @@ struct AbortOnDrop(Arc<GroupInner>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         let group = &self.0;
+        // AcqRel: ordered with `enter_child`'s RMW: a child counted after this fails to
+        // start; one counted before is aborted below.
         if group.live.fetch_or(INACTIVE, Ordering::AcqRel) & !INACTIVE != 0 {
+            // Release: pairs with `is_aborted`'s Acquire, before the wake-up below.
             group.aborted.store(true, Ordering::Release);
             group.node.wake_all();
         }
@@ -481,27 +493,53 @@ impl Drop for AbortOnDrop {
 }
 
 pin_project_lite::pin_project! {
-    /// A child's future, dropped unpolled once its group is aborted.
-    struct Abortable<'a, F> {
-        core: &'a TaskCore,
+    /// A child task's body: polls the child's future — or drops it unpolled once its group
+    /// is aborted (invariant 3) — then reports how it ended to its handle, its starter and
+    /// its group. A named future rather than an `async` block, which would keep the child's
+    /// future twice in the task (as the captured value and as the awaited one).
+    struct Child<F, S> {
+        core: Arc<TaskCore>,
+        node: Arc<ScopeNode>,
+        // `None` once the end is reported.
+        start: Option<S>,
         #[pin]
-        fut: Option<F>,
+        fut: Option<CatchUnwind<AssertUnwindSafe<F>>>,
     }
 }
 
-impl<F: Future> Future for Abortable<'_, F> {
-    type Output = Option<F::Output>;
+impl<F, T, S> Future for Child<F, S>
+where
+    F: Future<Output = Result<T>>,
+    T: Send + 'static,
+    S: StartHook,
+{
+    type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        if this.core.group().is_some_and(|g| g.is_aborted()) {
-            this.fut.set(None);
-            return Poll::Ready(None);
+        let aborted = this.core.group().is_some_and(|g| g.is_aborted());
+        let out = match this.fut.as_mut().as_pin_mut() {
+            Some(fut) if !aborted => Some(std::task::ready!(fut.poll(cx))),
+            _ => None,
+        };
+        // The child's future is dropped before anyone learns that it ended.
+        this.fut.set(None);
+        let Some(start) = this.start.take() else {
+            return Poll::Ready(());
+        };
+        let (outcome, report) = match out {
+            Some(out) => classify(this.node, out),
+            // The group's future was dropped: nobody is left to report to.
+            None => (Outcome::Cancelled, Report::Nothing),
+        };
+        this.node.close();
+        this.core.unregister();
+        let report = start.finished(report);
+        this.core.complete(outcome);
+        if let Some(group) = this.core.group() {
+            group.child_finished(this.core, report);
         }
-        match this.fut.as_mut().as_pin_mut() {
-            Some(fut) => fut.poll(cx).map(Some),
-            None => Poll::Ready(None),
-        }
+        Poll::Ready(())
     }
 }
 
@@ -539,6 +577,7 @@ impl TaskGroup {
 
     /// Whether children can still be started (the group has not exited).
     pub fn is_active(&self) -> bool {
+        // Acquire: pairs with the RMW that set INACTIVE (the group's exit or drop).
         self.inner.live.load(Ordering::Acquire) & INACTIVE == 0
     }
 
@@ -692,25 +731,11 @@ impl TaskGroup {
             polled: false,
             _result: PhantomData,
         };
-        let child_node = node.clone();
-        let child_core = core.clone();
-        let child = async move {
-            let guarded = Abortable {
-                core: &child_core,
-                fut: Some(AssertUnwindSafe(fut).catch_unwind()),
-            };
-            let (outcome, report) = match guarded.await {
-                Some(out) => classify(&child_node, out),
-                // The group's future was dropped: nobody is left to report to.
-                None => (Outcome::Cancelled, Report::Nothing),
-            };
-            child_node.close();
-            child_core.unregister();
-            let report = start.finished(report);
-            child_core.complete(outcome);
-            if let Some(group) = child_core.group() {
-                group.child_finished(&child_core, report);
-            }
+        let child = Child {
+            core: core.clone(),
+            node: node.clone(),
+            start: Some(start),
+            fut: Some(AssertUnwindSafe(fut).catch_unwind()),
         };
         inner.env.backend.spawn(TaskFuture::new(core, node, child));
         Ok(handle)
