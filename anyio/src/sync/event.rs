@@ -115,11 +115,11 @@ impl Waiters {
     /// Takes every waker and forgets every waiter.
     fn drain(&mut self, wake: &mut WakeList) {
         if let Some(Some(w)) = self.first.take() {
-            wake.push(w);
+            wake.push(Some(w));
         }
         for (_, waker) in self.rest.iter_mut() {
             if let Some(w) = waker.take() {
-                wake.push(w);
+                wake.push(Some(w));
             }
         }
         self.rest.clear();

@@ -67,11 +67,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use super::wait_list::WaitList;
 use super::{MemoryObjectStreamStatistics, SendError};
 use crate::cancel::tree::ScopeNode;
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
+use crate::sync::waiters::{WaitList, WakeList, set_waker};
 
 // ---------------------------------------------------------------------------------------
 // The shared state.
@@ -353,48 +353,6 @@ impl<T> State<T> {
     }
 }
 
-/// Wakers collected under the lock, woken when this is dropped — after the guard, when it
-/// is declared before the guard (locals drop in reverse order).
-struct WakeList {
-    first: Option<Waker>,
-    rest: Vec<Waker>,
-}
-
-impl WakeList {
-    fn new() -> WakeList {
-        WakeList {
-            first: None,
-            rest: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, waker: Option<Waker>) {
-        let Some(w) = waker else { return };
-        if self.first.is_none() {
-            self.first = Some(w);
-        } else {
-            self.rest.push(w);
-        }
-    }
-}
-
-impl Drop for WakeList {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(w) = self.first.take() {
-            w.wake();
-        }
-        // Almost always empty (it fills only on close, when cancelled receivers are
-        // skipped, and with several waiting Stream polls): keep the common path free of
-        // the iterator.
-        if !self.rest.is_empty() {
-            for w in std::mem::take(&mut self.rest) {
-                w.wake();
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Errors.
 
@@ -447,13 +405,6 @@ fn receive_would_block() -> Error {
 /// link themselves for cancellation wake-ups.
 fn park() {
     context::mark_blocked();
-}
-
-fn set_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
-    match slot {
-        Some(w) if w.will_wake(cx.waker()) => {}
-        _ => *slot = Some(cx.waker().clone()),
-    }
 }
 
 /// Where an operation is: the checkpoint at its start, or the work itself.
@@ -553,7 +504,7 @@ impl RecvOp {
                     self.key = None;
                     return Poll::Ready(Err(e));
                 }
-                set_waker(&mut st.receivers.get_mut(key).waker, cx);
+                set_waker(&mut st.receivers.get_mut(key).waker, cx.waker());
                 drop(st);
                 park();
                 return Poll::Pending;
@@ -728,7 +679,7 @@ impl StreamRecv {
                 if st.watchers[key].is_none() {
                     st.watching += 1;
                 }
-                set_waker(&mut st.watchers[key], cx);
+                set_waker(&mut st.watchers[key], cx.waker());
                 drop(st);
                 park();
                 Poll::Pending
@@ -838,7 +789,7 @@ impl<T> SendOp<T> {
             let item = w.item.expect("a sender entry not taken holds its item");
             return Poll::Ready(Err(SendError::new(e, item)));
         }
-        set_waker(&mut st.senders.get_mut(key).waker, cx);
+        set_waker(&mut st.senders.get_mut(key).waker, cx.waker());
         drop(st);
         park();
         Poll::Pending
