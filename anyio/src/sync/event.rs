@@ -181,9 +181,7 @@ impl Event {
     /// # }).unwrap();
     /// ```
     pub async fn wait(&self) -> Result<()> {
-        if let Some(e) = context::check_cancelled() {
-            return Err(e);
-        }
+        lowlevel::Checkpoint::check()?;
         if self.is_set() {
             lowlevel::cancel_shielded_checkpoint().await;
             return Ok(());

@@ -356,6 +356,20 @@ impl WakeList {
         }
     }
 
+    /// Adds `waker` unless a waker in the list already wakes the same task.
+    pub(crate) fn register(&mut self, waker: &Waker) {
+        let known = self.one.as_ref().is_some_and(|w| w.will_wake(waker))
+            || self.more.iter().any(|w| w.will_wake(waker));
+        if !known {
+            self.push(Some(waker.clone()));
+        }
+    }
+
+    /// Moves every waker out, leaving the list empty.
+    pub(crate) fn take(&mut self) -> WakeList {
+        std::mem::take(self)
+    }
+
     /// Wakes every waker (the same as dropping the list; says so at the call).
     pub(crate) fn wake_all(self) {
         drop(self);
