@@ -50,11 +50,139 @@ use crate::task::RunContext;
 /// # Ok::<_, anyio::Error>(())
 /// # }).unwrap();
 /// ```
-pub async fn checkpoint() -> Result<()> {
-    if context::check_and_spend()? {
-        crate::backend::yield_now().await;
+pub fn checkpoint() -> Checkpoint {
+    Checkpoint::new()
+}
+
+/// The checkpoint as a nameable future: what [`checkpoint`] returns, and the one place
+/// where an anyio operation observes cancellation and yields on its way in — `checkpoint`,
+/// [`cancel_shielded_checkpoint`], every blocking operation's prelude (the internal
+/// `wait`), and the memory object streams' operations, which keep one inside their own
+/// futures (trio's `_core/_traps.py` has this role in trio).
+///
+/// It checks the enclosing cancel scopes and spends one unit of the task's cooperative
+/// budget; when the budget is spent, it yields once (waking its task at once: the executor
+/// runs every other ready task first) and checks the scopes again when resumed. It holds
+/// nothing and registers nothing, so dropping it at any point leaves no trace.
+///
+/// # Cancellation
+///
+/// Resolves to `Cancelled` when the enclosing scope is cancelled (never for
+/// [`Checkpoint::shielded`]); nothing to undo.
+///
+/// # Examples
+///
+/// ```
+/// use anyio::lowlevel::Checkpoint;
+///
+/// # anyio::run(|| async {
+/// let checkpoint: Checkpoint = anyio::lowlevel::checkpoint();
+/// checkpoint.await?;
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Checkpoint {
+    phase: Phase,
+    /// `false` for a schedule point that does not look at cancellation.
+    cancellable: bool,
+}
+
+/// Where a [`Checkpoint`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not polled yet.
+    Start,
+    /// Yielded once; check again when resumed.
+    Yielded,
+    /// Passed.
+    Done,
+}
+
+impl Default for Checkpoint {
+    fn default() -> Self {
+        Checkpoint::new()
     }
-    Ok(())
+}
+
+impl Checkpoint {
+    /// A checkpoint: a cancellation check and a schedule point.
+    pub fn new() -> Checkpoint {
+        Checkpoint {
+            phase: Phase::Start,
+            cancellable: true,
+        }
+    }
+
+    /// A schedule point that ignores cancellation (what [`cancel_shielded_checkpoint`]
+    /// awaits); it always resolves to `Ok`.
+    pub fn shielded() -> Checkpoint {
+        Checkpoint {
+            phase: Phase::Start,
+            cancellable: false,
+        }
+    }
+
+    /// Polls the checkpoint in place, for a future that keeps one inside (a memory stream
+    /// operation): `Ready(Ok)` once passed, and again on every later poll until
+    /// [`reset`](Self::reset).
+    pub(crate) fn poll_in_place(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match self.phase {
+            Phase::Start => {
+                // The schedule point comes first: a future dropped while it yields has
+                // taken nothing, whereas yielding after a completed operation would lose
+                // its value on such a drop.
+                let must_yield = if self.cancellable {
+                    context::check_and_spend()?
+                } else {
+                    context::spend_budget()
+                };
+                if must_yield {
+                    self.phase = Phase::Yielded;
+                    context::mark_yielded();
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            }
+            Phase::Yielded => {
+                if let Some(e) = self.cancellable.then(context::check_cancelled).flatten() {
+                    return Poll::Ready(Err(e));
+                }
+            }
+            Phase::Done => {}
+        }
+        self.phase = Phase::Done;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Whether the checkpoint was passed.
+    pub(crate) fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// Makes the checkpoint new again, for the next operation of the same future.
+    pub(crate) fn reset(&mut self) {
+        self.phase = Phase::Start;
+    }
+
+    /// The cancellation check alone, with no schedule point: the first step of the sync
+    /// primitives' acquisitions (AnyIO's `checkpoint_if_cancelled`), whose fast path then
+    /// completes in the same poll.
+    pub(crate) fn check() -> Result<()> {
+        match context::check_cancelled() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Future for Checkpoint {
+    type Output = Result<()>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.poll_in_place(cx)
+    }
 }
 
 /// Checks for cancellation without yielding.
@@ -63,10 +191,7 @@ pub async fn checkpoint() -> Result<()> {
 ///
 /// [`ErrorKind::Cancelled`] when the enclosing scope is cancelled.
 pub async fn checkpoint_if_cancelled() -> Result<()> {
-    match context::check_cancelled() {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    Checkpoint::check()
 }
 
 /// A schedule point that does not check for cancellation: it completes even in a
@@ -77,7 +202,8 @@ pub async fn checkpoint_if_cancelled() -> Result<()> {
 ///
 /// Not a cancellation point.
 pub async fn cancel_shielded_checkpoint() {
-    schedule_point().await;
+    // A shielded checkpoint cannot fail.
+    let _ = Checkpoint::shielded().await;
 }
 
 /// Yields to the scheduler now, whatever the budget: every other ready task runs before
@@ -100,13 +226,6 @@ pub async fn yield_now() {
     crate::backend::yield_now().await;
 }
 
-/// Spends one unit of the budget; yields when it is exhausted.
-pub(crate) async fn schedule_point() {
-    if context::spend_budget() {
-        crate::backend::yield_now().await;
-    }
-}
-
 /// The shared shape of every blocking anyio operation: a cancellation check, then `poll`
 /// until it is ready. A wake-up by cancellation makes it return `Cancelled` — unless `poll`
 /// is ready by then, in which case the result wins (the operation completed, so nothing may
@@ -116,11 +235,7 @@ pub(crate) async fn schedule_point() {
 /// `poll` must register `cx`'s waker before returning `Pending`; an operation that hands
 /// out resources must withdraw its waiter when the returned future is dropped or cancelled.
 pub(crate) async fn wait<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Result<T> {
-    // The schedule point comes first: a future dropped while it yields has taken nothing,
-    // whereas yielding after a completed operation would lose its value on such a drop.
-    if context::check_and_spend()? {
-        crate::backend::yield_now().await;
-    }
+    Checkpoint::new().await?;
     poll_fn(|cx| {
         if let Poll::Ready(v) = poll(cx) {
             return Poll::Ready(Ok(v));

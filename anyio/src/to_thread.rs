@@ -101,7 +101,7 @@ use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::from_thread::{Slot, WorkerContext};
 use crate::lowlevel::RunVar;
-use crate::sync::{Borrower, CapacityLimiter};
+use crate::sync::CapacityLimiter;
 
 /// AnyIO's default number of worker threads.
 const DEFAULT_THREAD_TOKENS: usize = 40;
@@ -352,8 +352,9 @@ impl Builder {
                 Err(e) => return Err(RunError::not_started(e, f)),
             },
         };
-        // A fresh borrower per call: one task may run several calls at once.
-        let token = match limiter.acquire_on_behalf_of(Borrower::new()).await {
+        // An anonymous loan: one task may run several calls at once, and no one looks a
+        // call's loan up by borrower.
+        let token = match limiter.acquire_anonymous().await {
             Ok(token) => token,
             Err(e) => return Err(RunError::not_started(e, f)),
         };

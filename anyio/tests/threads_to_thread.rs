@@ -124,6 +124,10 @@ async fn custom_limiter_bounds_concurrent_threads() -> anyio::Result<()> {
         wait_all_tasks_blocked().await?; // the fourth call is parked on the limiter
         assert_eq!(a.load(Ordering::SeqCst), 3);
         assert_eq!(l.borrowed_tokens(), 3);
+        let stats = l.statistics();
+        assert_eq!((stats.borrowed_tokens, stats.tasks_waiting), (3, 1));
+        // A call's loan is anonymous: it counts, but names no borrower.
+        assert!(stats.borrowers.is_empty(), "{:?}", stats.borrowers);
         r.open();
         Ok(())
     })

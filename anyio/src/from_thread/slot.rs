@@ -8,48 +8,40 @@
 //! 1. The state moves only forward: `Waiting` → `Full` → `Taken`, or `Waiting` → `Closed`
 //!    (the [`Sender`] was dropped without sending: the producer is gone).
 //! 2. A waiter's waker is stored under the same lock the sender takes to fill the slot, so
-//!    a value sent between a waiter's check and its registration is never missed.
+//!    a value sent between a waiter's check and its registration is never missed (the
+//!    cell's invariant 2: the slot is a [`Oneshot`](crate::sync::oneshot::Oneshot)).
 
-use crate::loom::{Condvar, Mutex, MutexGuard};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::sync::oneshot::Oneshot;
+
+/// Where the slot stands (invariant 1).
 enum State<T> {
-    Waiting(Option<Waker>),
+    Waiting,
     Full(T),
     Taken,
     Closed,
 }
 
-/// The receiving side: shared by whoever waits (see the module docs).
+/// The receiving side: poll it from a task or wait on it from a thread (a [`Oneshot`]
+/// cell underneath).
 pub(crate) struct Slot<T> {
-    state: Mutex<Inner<T>>,
-    filled: Condvar,
+    cell: Oneshot<State<T>>,
 }
 
-struct Inner<T> {
-    state: State<T>,
-    /// Threads blocked in `wait`: the condvar is notified only when there are some (a
-    /// notification is a system call, and most slots are awaited by a task instead).
-    sleepers: usize,
-}
-
-/// The producing side. Dropping it unsent closes the slot, so no waiter hangs.
+/// The producing side; dropping it without sending closes the slot.
 pub(crate) struct Sender<T> {
     slot: Arc<Slot<T>>,
     sent: bool,
 }
 
 impl<T> Slot<T> {
-    /// A new empty slot and its sender.
+    /// A fresh slot and its sender.
     pub(crate) fn new() -> (Sender<T>, Arc<Slot<T>>) {
         let slot = Arc::new(Slot {
-            state: Mutex::new(Inner {
-                state: State::Waiting(None),
-                sleepers: 0,
-            }),
-            filled: Condvar::new(),
+            cell: Oneshot::new(State::Waiting),
         });
         let sender = Sender {
             slot: slot.clone(),
@@ -58,77 +50,43 @@ impl<T> Slot<T> {
         (sender, slot)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        // Every critical section is one assignment: a poisoned lock is still consistent.
-        self.state.lock()
-    }
-
-    /// Whether the value was sent (and perhaps taken) or the sender is gone.
+    /// Whether the value arrived (or the sender is gone).
     pub(crate) fn is_done(&self) -> bool {
-        !matches!(self.lock().state, State::Waiting(_))
+        self.cell.with(|st| !matches!(st, State::Waiting))
     }
 
-    /// Takes the value once sent; `Ready(None)` when the sender is gone or the value was
-    /// taken before. Registers `cx`'s waker otherwise.
+    /// Takes the value for a task: `Ready(None)` once the sender is gone without a value
+    /// (or the value was taken).
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let mut st = self.lock();
-        match &mut st.state {
-            State::Waiting(waker) => {
-                match waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
-            state => Poll::Ready(take(state)),
-        }
+        self.cell.poll(cx.waker(), ready)
     }
 
-    /// Blocks the thread until the value is sent, and takes it; `None` when the sender is
-    /// gone or the value was taken before.
+    /// Blocks the calling thread until the value arrives (`None`: the sender is gone).
     pub(crate) fn wait(&self) -> Option<T> {
-        let mut st = self.lock();
-        st.sleepers += 1;
-        while matches!(st.state, State::Waiting(_)) {
-            st = self.filled.wait(st);
-        }
-        st.sleepers -= 1;
-        take(&mut st.state)
+        self.cell.wait(ready)
     }
 
-    /// As [`wait`](Self::wait), for at most `timeout`: `Err(())` when it ran out first.
+    /// [`wait`](Self::wait) for at most `timeout`; `Err` when it ran out first.
     pub(crate) fn wait_timeout(&self, timeout: Duration) -> Result<Option<T>, ()> {
-        let mut st = self.lock();
-        st.sleepers += 1;
-        let (mut st, _) = self
-            .filled
-            .wait_timeout_while(st, timeout, |st| matches!(st.state, State::Waiting(_)));
-        st.sleepers -= 1;
-        match st.state {
-            State::Waiting(_) => Err(()),
-            ref mut state => Ok(take(state)),
-        }
+        self.cell.wait_timeout(timeout, ready).ok_or(())
     }
 
     fn finish(&self, new: State<T>) {
-        let (waker, sleepers) = {
-            let mut st = self.lock();
-            let waker = match std::mem::replace(&mut st.state, new) {
-                State::Waiting(waker) => waker,
-                // Unreachable by invariant 1 (a sender finishes once); keep the old state.
-                old => {
-                    st.state = old;
-                    None
-                }
-            };
-            (waker, st.sleepers)
-        };
-        if sleepers > 0 {
-            self.filled.notify_all();
-        }
-        if let Some(w) = waker {
-            w.wake();
-        }
+        self.cell.update(|st| match st {
+            State::Waiting => {
+                *st = new;
+                (true, ())
+            }
+            // Unreachable by invariant 1 (a sender finishes once); keep the old state.
+            _ => (false, ()),
+        });
+    }
+}
+
+fn ready<T>(st: &mut State<T>) -> Poll<Option<T>> {
+    match st {
+        State::Waiting => Poll::Pending,
+        st => Poll::Ready(take(st)),
     }
 }
 

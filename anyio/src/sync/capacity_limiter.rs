@@ -5,6 +5,7 @@
 use crate::loom::{Mutex, MutexGuard};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -148,9 +149,12 @@ struct State {
     total: usize,
     /// Every holder, with the number of its loan (so that a guard releases only the loan it
     /// was given, not a later one of the same borrower).
-    borrowers: HashMap<Borrower, u64>,
+    /// # Invariant
+    /// `borrowed` = `borrowers.len()` + the anonymous loans out.
+    borrowed: usize,
+    borrowers: HashMap<Borrower, u64, Cheap>,
     /// Every borrower with a queued (or just skipped) waiter.
-    waiting: HashSet<Borrower>,
+    waiting: HashSet<Borrower, Cheap>,
     next_loan: u64,
     waiters: WaitQueue<Loan>,
 }
@@ -159,6 +163,38 @@ struct State {
 struct Loan {
     borrower: Borrower,
     id: u64,
+    /// A loan of the crate's own (`to_thread`) that no borrower map records: it can only
+    /// be given back by its guard, so nothing needs to look it up.
+    anonymous: bool,
+}
+
+/// The hasher of the borrower maps. A borrower is two small integers that no outsider
+/// chooses freely (task ids and `Borrower::new`'s counter), so SipHash's defence against
+/// chosen keys buys nothing here, and it was 18% of a busy `to_thread`'s time.
+type Cheap = BuildHasherDefault<BorrowerHasher>;
+
+/// A multiply-rotate hasher (FxHash's scheme) for [`Cheap`].
+#[derive(Default)]
+struct BorrowerHasher(u64);
+
+impl Hasher for BorrowerHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as u64);
+    }
 }
 
 impl State {
@@ -171,14 +207,19 @@ impl State {
 
     fn lend(&mut self, borrower: Borrower) -> Loan {
         let id = self.next_loan_id();
-        let loan = Loan { borrower, id };
+        let loan = Loan {
+            borrower,
+            id,
+            anonymous: false,
+        };
         self.borrowers.insert(borrower, loan.id);
+        self.borrowed += 1;
         loan
     }
 
     /// Hands free tokens to waiters, first come first served.
     fn grant(&mut self, wake: &mut WakeList) {
-        while self.borrowers.len() < self.total {
+        while self.borrowed < self.total {
             let id = self.next_loan.wrapping_add(1); // as in `next_loan_id`
             let Some(loan) = self.waiters.grant_next(wake) else {
                 return;
@@ -186,17 +227,23 @@ impl State {
             self.next_loan = id;
             loan.id = id; // the waiter's `Wait` returns this loan
             let loan = *loan;
-            self.borrowers.insert(loan.borrower, loan.id);
-            self.waiting.remove(&loan.borrower);
+            self.borrowed += 1;
+            if !loan.anonymous {
+                self.borrowers.insert(loan.borrower, loan.id);
+                self.waiting.remove(&loan.borrower);
+            }
         }
     }
 
     /// Returns `loan`'s token (when it is still out) and hands it on.
     fn give_back(&mut self, loan: Loan, wake: &mut WakeList) -> bool {
-        if self.borrowers.get(&loan.borrower) != Some(&loan.id) {
-            return false;
+        if !loan.anonymous {
+            if self.borrowers.get(&loan.borrower) != Some(&loan.id) {
+                return false;
+            }
+            self.borrowers.remove(&loan.borrower);
         }
-        self.borrowers.remove(&loan.borrower);
+        self.borrowed -= 1;
         self.grant(wake);
         true
     }
@@ -219,7 +266,7 @@ impl State {
     }
 
     fn has_free_token(&self) -> bool {
-        self.waiters.is_empty() && self.borrowers.len() < self.total
+        self.waiters.is_empty() && self.borrowed < self.total
     }
 }
 
@@ -236,11 +283,16 @@ impl Handoff for Inner {
     }
 
     fn try_take(state: &mut State, data: &mut Loan) -> bool {
-        if state.borrowers.len() >= state.total {
+        if state.borrowed >= state.total {
             return false;
         }
-        *data = state.lend(data.borrower);
-        state.waiting.remove(&data.borrower);
+        if data.anonymous {
+            data.id = state.next_loan_id();
+            state.borrowed += 1;
+        } else {
+            *data = state.lend(data.borrower);
+            state.waiting.remove(&data.borrower);
+        }
         true
     }
 
@@ -249,7 +301,9 @@ impl Handoff for Inner {
     }
 
     fn withdrawn(state: &mut State, data: &Loan) {
-        state.waiting.remove(&data.borrower);
+        if !data.anonymous {
+            state.waiting.remove(&data.borrower);
+        }
     }
 }
 
@@ -274,8 +328,9 @@ impl CapacityLimiter {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
                     total: total_tokens,
-                    borrowers: HashMap::new(),
-                    waiting: HashSet::new(),
+                    borrowed: 0,
+                    borrowers: HashMap::default(),
+                    waiting: HashSet::default(),
                     next_loan: 0,
                     waiters: WaitQueue::new(),
                 }),
@@ -327,14 +382,14 @@ impl CapacityLimiter {
 
     /// The number of tokens held now.
     pub fn borrowed_tokens(&self) -> usize {
-        self.state().borrowers.len()
+        self.state().borrowed
     }
 
     /// The number of tokens that can be borrowed now (0 while tasks wait, or when the
     /// total was lowered below the number borrowed).
     pub fn available_tokens(&self) -> usize {
         let state = self.state();
-        state.total.saturating_sub(state.borrowers.len())
+        state.total.saturating_sub(state.borrowed)
     }
 
     /// Borrows a token for the current task, waiting for one if none is free.
@@ -397,9 +452,7 @@ impl CapacityLimiter {
     /// # }).unwrap();
     /// ```
     pub async fn acquire_on_behalf_of(&self, borrower: Borrower) -> Result<CapacityLimiterGuard> {
-        if let Some(e) = context::check_cancelled() {
-            return Err(e);
-        }
+        lowlevel::Checkpoint::check()?;
         let queued = {
             let mut state = self.state();
             state.check_borrower(borrower)?;
@@ -407,7 +460,12 @@ impl CapacityLimiter {
                 Err(state.lend(borrower))
             } else {
                 state.waiting.insert(borrower);
-                Ok(state.waiters.push_back(Loan { borrower, id: 0 }, true))
+                let loan = Loan {
+                    borrower,
+                    id: 0,
+                    anonymous: false,
+                };
+                Ok(state.waiters.push_back(loan, true))
             }
         };
         match queued {
@@ -415,6 +473,43 @@ impl CapacityLimiter {
                 let guard = self.guard(loan);
                 // An uncontended acquisition is still a schedule point (AnyIO yields
                 // here); the token is ours already, so it is not a cancellation point.
+                lowlevel::cancel_shielded_checkpoint().await;
+                Ok(guard)
+            }
+            Ok(key) => {
+                let loan = Wait::new(&*self.inner, key, true).await?;
+                Ok(self.guard(loan))
+            }
+        }
+    }
+
+    /// Borrows a token that no borrower map records (for `to_thread`, whose calls need no
+    /// identity: one task may run several at once). The same protocol as
+    /// [`acquire_on_behalf_of`](Self::acquire_on_behalf_of), without its bookkeeping; the
+    /// loan shows in `borrowed_tokens` but not in `statistics().borrowers`.
+    pub(crate) async fn acquire_anonymous(&self) -> Result<CapacityLimiterGuard> {
+        lowlevel::Checkpoint::check()?;
+        let queued = {
+            let mut state = self.state();
+            let loan = Loan {
+                borrower: Borrower::new(),
+                id: 0,
+                anonymous: true,
+            };
+            if state.has_free_token() {
+                state.borrowed += 1;
+                Err(Loan {
+                    id: state.next_loan_id(),
+                    ..loan
+                })
+            } else {
+                Ok(state.waiters.push_back(loan, true))
+            }
+        };
+        match queued {
+            Err(loan) => {
+                let guard = self.guard(loan);
+                // As in `acquire_on_behalf_of`: a schedule point, not a cancellation point.
                 lowlevel::cancel_shielded_checkpoint().await;
                 Ok(guard)
             }
@@ -523,7 +618,12 @@ impl CapacityLimiter {
                     "this borrower isn't holding any of this capacity limiter's tokens",
                 ));
             };
-            state.give_back(Loan { borrower, id }, &mut wake);
+            let loan = Loan {
+                borrower,
+                id,
+                anonymous: false,
+            };
+            state.give_back(loan, &mut wake);
         }
         wake.wake_all();
         Ok(())
@@ -535,7 +635,7 @@ impl CapacityLimiter {
         let mut borrowers: Vec<Borrower> = state.borrowers.keys().copied().collect();
         borrowers.sort();
         CapacityLimiterStatistics {
-            borrowed_tokens: state.borrowers.len(),
+            borrowed_tokens: state.borrowed,
             total_tokens: state.total,
             borrowers,
             tasks_waiting: state.waiters.len(),
@@ -548,7 +648,7 @@ impl fmt::Debug for CapacityLimiter {
         let state = self.state();
         f.debug_struct("CapacityLimiter")
             .field("total_tokens", &state.total)
-            .field("borrowed_tokens", &state.borrowers.len())
+            .field("borrowed_tokens", &state.borrowed)
             .field("tasks_waiting", &state.waiters.len())
             .finish()
     }
@@ -579,6 +679,11 @@ impl CapacityLimiterGuard {
     /// the borrower is the current task). AnyIO's manual `acquire()` / `release()`.
     pub fn forget(mut self) -> Borrower {
         self.forgotten = true;
+        if self.loan.anonymous {
+            // Give the loan a name, so that `release_on_behalf_of` can find it.
+            let mut state = self.limiter.state();
+            state.borrowers.insert(self.loan.borrower, self.loan.id);
+        }
         self.loan.borrower
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::lock::{Lock, LockStatistics};
 use super::waiters::{Handoff, Wait, WaitQueue, WakeList};
-use crate::context;
 use crate::error::{Error, ErrorKind, Result};
+use crate::lowlevel;
 
 /// Statistics of a [`Condition`], as [`Condition::statistics`] reports them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,9 +274,7 @@ impl ConditionGuard<'_> {
                 "this condition guard lost its lock when an earlier wait was dropped",
             ));
         }
-        if let Some(e) = context::check_cancelled() {
-            return Err(e);
-        }
+        lowlevel::Checkpoint::check()?;
         let inner = &*self.cond.inner;
         // Queued before the lock is released: a notifier needs the lock, so no
         // notification can slip in between.

@@ -115,11 +115,11 @@ impl Waiters {
     /// Takes every waker and forgets every waiter.
     fn drain(&mut self, wake: &mut WakeList) {
         if let Some(Some(w)) = self.first.take() {
-            wake.push(w);
+            wake.push(Some(w));
         }
         for (_, waker) in self.rest.iter_mut() {
             if let Some(w) = waker.take() {
-                wake.push(w);
+                wake.push(Some(w));
             }
         }
         self.rest.clear();
@@ -181,9 +181,7 @@ impl Event {
     /// # }).unwrap();
     /// ```
     pub async fn wait(&self) -> Result<()> {
-        if let Some(e) = context::check_cancelled() {
-            return Err(e);
-        }
+        lowlevel::Checkpoint::check()?;
         if self.is_set() {
             lowlevel::cancel_shielded_checkpoint().await;
             return Ok(());

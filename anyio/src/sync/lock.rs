@@ -239,9 +239,7 @@ impl<V> Core<V> {
     /// `lock()` of [`Lock`] and [`Mutex`](crate::Mutex): a checkpoint, then the lock (see
     /// [`Lock::lock`] for the contract).
     pub(super) async fn lock(&self, fast_acquire: bool) -> Result<Held<'_, V>> {
-        if let Some(e) = context::check_cancelled() {
-            return Err(e);
-        }
+        lowlevel::Checkpoint::check()?;
         match self.start(true)? {
             Start::Taken(value) => {
                 let held = Held { core: self, value };

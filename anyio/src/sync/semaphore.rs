@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::waiters::{Handoff, Wait, WaitQueue, WakeList};
-use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lowlevel;
 
@@ -216,9 +215,7 @@ impl Semaphore {
     /// # }).unwrap();
     /// ```
     pub async fn acquire(&self) -> Result<SemaphorePermit<'_>> {
-        if let Some(e) = context::check_cancelled() {
-            return Err(e);
-        }
+        lowlevel::Checkpoint::check()?;
         let queued = {
             let mut state = self.inner.state();
             if state.value > 0 {

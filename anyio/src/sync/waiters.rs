@@ -59,6 +59,144 @@ use crate::error::Result;
 
 const NIL: usize = usize::MAX;
 
+/// The one FIFO list of waiters of the crate: a doubly linked list threaded through a slab,
+/// so that a waiter leaves from the middle in O(1) and its key stays valid until its owner
+/// frees it. [`WaitQueue`] (the sync primitives) and the memory object streams' lists of
+/// senders and receivers are both this list.
+///
+/// An entry is *linked* while it waits; [`pop_front`](WaitList::pop_front) and
+/// [`unlink`](WaitList::unlink) take it out of the order but keep it in the slab, so the
+/// future that owns it can still read what was left there for it (an item, a grant) before
+/// it [`remove`](WaitList::remove)s it.
+pub(crate) struct WaitList<W> {
+    slab: Slab<Entry<W>>,
+    head: usize,
+    tail: usize,
+    linked: usize,
+}
+
+struct Entry<W> {
+    value: W,
+    prev: usize,
+    next: usize,
+    linked: bool,
+}
+
+impl<W> Default for WaitList<W> {
+    fn default() -> Self {
+        WaitList::new()
+    }
+}
+
+impl<W> WaitList<W> {
+    /// An empty list (no allocation until the first entry).
+    pub(crate) const fn new() -> WaitList<W> {
+        WaitList {
+            slab: Slab::new(),
+            head: NIL,
+            tail: NIL,
+            linked: 0,
+        }
+    }
+
+    /// The number of linked (still waiting) entries.
+    pub(crate) fn len(&self) -> usize {
+        self.linked
+    }
+
+    /// Links a new entry at the back.
+    pub(crate) fn push_back(&mut self, value: W) -> usize {
+        let key = self.slab.insert(Entry {
+            value,
+            prev: self.tail,
+            next: NIL,
+            linked: true,
+        });
+        match self.tail {
+            NIL => self.head = key,
+            tail => self.slab[tail].next = key,
+        }
+        self.tail = key;
+        self.linked += 1;
+        key
+    }
+
+    /// Links a new entry at the front (a waiter woken for nothing keeps its place).
+    pub(crate) fn push_front(&mut self, value: W) -> usize {
+        let key = self.slab.insert(Entry {
+            value,
+            prev: NIL,
+            next: self.head,
+            linked: true,
+        });
+        match self.head {
+            NIL => self.tail = key,
+            head => self.slab[head].prev = key,
+        }
+        self.head = key;
+        self.linked += 1;
+        key
+    }
+
+    /// Unlinks the first entry and returns its key; the entry stays in the slab.
+    pub(crate) fn pop_front(&mut self) -> Option<usize> {
+        match self.head {
+            NIL => None,
+            key => {
+                self.unlink(key);
+                Some(key)
+            }
+        }
+    }
+
+    /// Whether the entry still waits in the list.
+    pub(crate) fn is_linked(&self, key: usize) -> bool {
+        self.slab[key].linked
+    }
+
+    /// The entry's value.
+    pub(crate) fn get(&self, key: usize) -> &W {
+        &self.slab[key].value
+    }
+
+    /// The entry's value.
+    pub(crate) fn get_mut(&mut self, key: usize) -> &mut W {
+        &mut self.slab[key].value
+    }
+
+    /// Takes the entry out of the order (if it is still in it); it stays in the slab.
+    pub(crate) fn unlink(&mut self, key: usize) {
+        let entry = &mut self.slab[key];
+        if !entry.linked {
+            return;
+        }
+        entry.linked = false;
+        let (prev, next) = (entry.prev, entry.next);
+        entry.prev = NIL;
+        entry.next = NIL;
+        match prev {
+            NIL => self.head = next,
+            prev => self.slab[prev].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            next => self.slab[next].prev = prev,
+        }
+        self.linked -= 1;
+    }
+
+    /// Unlinks (if need be) and frees the entry.
+    pub(crate) fn remove(&mut self, key: usize) -> W {
+        self.unlink(key);
+        self.slab.remove(key).value
+    }
+
+    /// Every entry, linked or not.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut W)> {
+        self.slab.iter_mut().map(|(k, e)| (k, &mut e.value))
+    }
+}
+
 /// Where a node stands (see invariant 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -71,8 +209,6 @@ pub(crate) enum Status {
 }
 
 struct Node<D> {
-    prev: usize,
-    next: usize,
     status: Status,
     waker: Option<Waker>,
     /// The cancel scope of the waiting task; `None` for a wait that cannot be cancelled.
@@ -80,19 +216,16 @@ struct Node<D> {
     data: D,
 }
 
-/// A FIFO queue of waiters: a doubly linked list threaded through a slab, so that a
-/// cancelled waiter leaves from the middle in O(1).
+/// The hand-off queue of a sync primitive: a [`WaitList`] of nodes that remember their
+/// waker, their cancel scope and what they were granted.
 pub(crate) struct WaitQueue<D> {
-    nodes: Slab<Node<D>>,
-    head: usize,
-    tail: usize,
-    queued: usize,
+    list: WaitList<Node<D>>,
 }
 
 impl<D> fmt::Debug for WaitQueue<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitQueue")
-            .field("queued", &self.queued)
+            .field("queued", &self.list.len())
             .finish_non_exhaustive()
     }
 }
@@ -104,116 +237,59 @@ impl<D> Default for WaitQueue<D> {
 }
 
 impl<D> WaitQueue<D> {
-    pub(crate) fn new() -> WaitQueue<D> {
+    pub(crate) const fn new() -> WaitQueue<D> {
         WaitQueue {
-            nodes: Slab::new(),
-            head: NIL,
-            tail: NIL,
-            queued: 0,
+            list: WaitList::new(),
         }
     }
 
     /// The number of queued nodes (granted and aborted ones no longer count).
     pub(crate) fn len(&self) -> usize {
-        self.queued
+        self.list.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.queued == 0
+        self.list.len() == 0
     }
 
-    fn new_node(&mut self, data: D, cancellable: bool) -> usize {
+    fn node(data: D, cancellable: bool) -> Node<D> {
         let scope = if cancellable {
             context::current_scope()
         } else {
             None
         };
-        self.nodes.insert(Node {
-            prev: NIL,
-            next: NIL,
+        Node {
             status: Status::Queued,
             waker: None,
             scope,
             data,
-        })
+        }
     }
 
     /// Queues a waiter of the current task at the back. A `cancellable` node remembers the
     /// current cancel scope, so that a hand-off can skip it once that scope is cancelled.
     pub(crate) fn push_back(&mut self, data: D, cancellable: bool) -> usize {
-        let key = self.new_node(data, cancellable);
-        self.link_back(key);
-        key
+        self.list.push_back(Self::node(data, cancellable))
     }
 
     /// Queues a waiter at the front (a waiter that was skipped but is not cancelled after
     /// all, because a shield was raised meanwhile, keeps its place).
     pub(crate) fn push_front(&mut self, data: D, cancellable: bool) -> usize {
-        let key = self.new_node(data, cancellable);
-        let old = self.head;
-        self.nodes[key].next = old;
-        if old == NIL {
-            self.tail = key;
-        } else {
-            self.nodes[old].prev = key;
-        }
-        self.head = key;
-        self.queued += 1;
-        key
-    }
-
-    fn link_back(&mut self, key: usize) {
-        let old = self.tail;
-        self.nodes[key].prev = old;
-        if old == NIL {
-            self.head = key;
-        } else {
-            self.nodes[old].next = key;
-        }
-        self.tail = key;
-        self.queued += 1;
-    }
-
-    fn unlink(&mut self, key: usize) {
-        let (prev, next) = {
-            let n = &mut self.nodes[key];
-            let links = (n.prev, n.next);
-            n.prev = NIL;
-            n.next = NIL;
-            links
-        };
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.nodes[prev].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.nodes[next].prev = prev;
-        }
-        self.queued -= 1;
+        self.list.push_front(Self::node(data, cancellable))
     }
 
     pub(crate) fn status(&self, key: usize) -> Status {
-        self.nodes[key].status
+        self.list.get(key).status
     }
 
     /// Stores the waker to wake at the hand-off (cloning it only when it changed).
     pub(crate) fn set_waker(&mut self, key: usize, waker: &Waker) {
-        let slot = &mut self.nodes[key].waker;
-        match slot {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
+        set_waker(&mut self.list.get_mut(key).waker, waker);
     }
 
     /// Removes a node, whatever its state; returns the state it was in and its data.
     pub(crate) fn remove(&mut self, key: usize) -> (Status, D) {
-        if self.nodes[key].status == Status::Queued {
-            self.unlink(key);
-        }
-        let node = self.nodes.remove(key);
+        let node = self.list.remove(key);
         (node.status, node.data)
     }
 
@@ -222,10 +298,8 @@ impl<D> WaitQueue<D> {
     /// met on the way are aborted. Returns `None` (and changes nothing but the aborted
     /// nodes) when no node can take it.
     pub(crate) fn grant_next(&mut self, wake: &mut WakeList) -> Option<&mut D> {
-        while self.head != NIL {
-            let key = self.head;
-            self.unlink(key);
-            let node = &mut self.nodes[key];
+        while let Some(key) = self.list.pop_front() {
+            let node = self.list.get_mut(key);
             let cancelled = node
                 .scope
                 .as_ref()
@@ -235,19 +309,28 @@ impl<D> WaitQueue<D> {
             } else {
                 Status::Granted
             };
-            if let Some(w) = node.waker.take() {
-                wake.push(w);
-            }
+            wake.push(node.waker.take());
             if !cancelled {
-                return Some(&mut self.nodes[key].data);
+                return Some(&mut self.list.get_mut(key).data);
             }
         }
         None
     }
 }
 
-/// Wakers collected under a primitive's mutex, woken after it is released. One waker (the
-/// common case: one hand-off) needs no allocation.
+/// Stores `waker` in `slot`, cloning it only when it would not wake the same task.
+pub(crate) fn set_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(w) if w.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
+}
+
+/// The one list of wakers of the crate: wakers collected under a lock, woken after it is
+/// released — explicitly by [`wake_all`](WakeList::wake_all), or when the list is dropped
+/// (declared before the lock's guard, it drops after it: locals drop in reverse order).
+/// One waker, the common case, needs no allocation.
+///
 #[derive(Default)]
 pub(crate) struct WakeList {
     one: Option<Waker>,
@@ -255,24 +338,55 @@ pub(crate) struct WakeList {
 }
 
 impl WakeList {
-    pub(crate) fn new() -> WakeList {
-        WakeList::default()
+    /// An empty list (no allocation).
+    pub(crate) const fn new() -> WakeList {
+        WakeList {
+            one: None,
+            more: Vec::new(),
+        }
     }
 
-    pub(crate) fn push(&mut self, waker: Waker) {
+    /// Adds a waker to wake (nothing for `None`).
+    pub(crate) fn push(&mut self, waker: Option<Waker>) {
+        let Some(w) = waker else { return };
         if self.one.is_none() {
-            self.one = Some(waker);
+            self.one = Some(w);
         } else {
-            self.more.push(waker);
+            self.more.push(w);
         }
     }
 
+    /// Adds `waker` unless a waker in the list already wakes the same task.
+    pub(crate) fn register(&mut self, waker: &Waker) {
+        let known = self.one.as_ref().is_some_and(|w| w.will_wake(waker))
+            || self.more.iter().any(|w| w.will_wake(waker));
+        if !known {
+            self.push(Some(waker.clone()));
+        }
+    }
+
+    /// Moves every waker out, leaving the list empty.
+    pub(crate) fn take(&mut self) -> WakeList {
+        std::mem::take(self)
+    }
+
+    /// Wakes every waker (the same as dropping the list; says so at the call).
     pub(crate) fn wake_all(self) {
-        if let Some(w) = self.one {
+        drop(self);
+    }
+}
+
+impl Drop for WakeList {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(w) = self.one.take() {
             w.wake();
         }
-        for w in self.more {
-            w.wake();
+        // Almost always empty: keep the common path free of the iterator.
+        if !self.more.is_empty() {
+            for w in std::mem::take(&mut self.more) {
+                w.wake();
+            }
         }
     }
 }
@@ -412,5 +526,34 @@ impl<P: Handoff> fmt::Debug for Wait<'_, P> {
             .field("key", &self.key)
             .field("cancellable", &self.cancellable)
             .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_list_is_fifo_and_removes_from_the_middle() {
+        let mut list = WaitList::new();
+        let a = list.push_back('a');
+        let b = list.push_back('b');
+        let c = list.push_back('c');
+        assert_eq!(list.len(), 3);
+        assert_eq!(list.remove(b), 'b');
+        assert_eq!(list.pop_front(), Some(a));
+        assert!(!list.is_linked(a));
+        assert_eq!(*list.get(a), 'a'); // still in the slab for its owner
+        assert_eq!(list.pop_front(), Some(c));
+        assert_eq!(list.pop_front(), None);
+        assert_eq!(list.len(), 0);
+        let d = list.push_back('d');
+        let e = list.push_front('e');
+        assert_eq!(list.pop_front(), Some(e));
+        assert_eq!(list.pop_front(), Some(d));
+        for key in [e, a, c, d] {
+            list.remove(key);
+        }
+        assert!(list.slab.is_empty());
     }
 }

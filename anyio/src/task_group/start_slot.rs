@@ -17,12 +17,14 @@
 //!    transition wakes it after releasing the lock: a transition between its check and its
 //!    registration cannot be missed.
 //!
-//! The type needs no runtime: a loom model can drive it with plain wakers.
+//! The lock, the waker and the wake-after-unlock are the crate's one-shot cell
+//! ([`Oneshot`]); this file keeps only the states and their transitions. The type needs no
+//! runtime: a loom model can drive it with plain wakers.
 
 use std::task::Waker;
 
 use crate::error::Error;
-use crate::loom::Mutex;
+use crate::sync::oneshot::Oneshot;
 
 /// Where the starter stands, as [`StartSlot::poll`] reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,38 +48,22 @@ enum State<V> {
     Finished(Option<Error>),
 }
 
-struct Inner<V> {
-    state: State<V>,
-    waker: Option<Waker>,
-}
-
 /// The cell shared by a starter, a [`TaskStatus`](crate::TaskStatus) and the child's end.
 pub(crate) struct StartSlot<V> {
-    inner: Mutex<Inner<V>>,
+    cell: Oneshot<State<V>>,
 }
 
 impl<V> StartSlot<V> {
     /// A slot waiting for its child.
     pub(crate) fn new() -> StartSlot<V> {
         StartSlot {
-            inner: Mutex::new(Inner {
-                state: State::Waiting,
-                waker: None,
-            }),
+            cell: Oneshot::new(State::Waiting),
         }
     }
 
     /// Applies `step` under the lock, then wakes the starter if `step` changed anything.
     fn transition<R>(&self, step: impl FnOnce(&mut State<V>) -> (bool, R)) -> R {
-        let (waker, out) = {
-            let mut inner = self.inner.lock();
-            let (changed, out) = step(&mut inner.state);
-            (changed.then(|| inner.waker.take()).flatten(), out)
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-        out
+        self.cell.update(step)
     }
 
     /// `TaskStatus::started(value)`: returns `false` (and drops `value`) when the child had
@@ -120,29 +106,22 @@ impl<V> StartSlot<V> {
 
     /// Where the starter stands; registers `waker` unless settled.
     pub(crate) fn poll(&self, waker: &Waker) -> Progress {
-        let mut inner = self.inner.lock();
-        let progress = match inner.state {
-            State::Waiting => Progress::Waiting,
-            State::Dropped => Progress::StatusDropped,
-            State::Started(_) | State::Finished(_) => return Progress::Settled,
-        };
-        match &mut inner.waker {
-            Some(w) if w.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
-        }
-        progress
+        self.cell.poll_with(waker, |st| match st {
+            State::Waiting => (Progress::Waiting, true),
+            State::Dropped => (Progress::StatusDropped, true),
+            State::Started(_) | State::Finished(_) => (Progress::Settled, false),
+        })
     }
 
     /// The starter's outcome, once settled: `Ok(value)` when the child started, `Err(Some(e))`
     /// when it failed first, `Err(None)` when it ended without starting (or this was
     /// already taken).
     pub(crate) fn take(&self) -> Result<V, Option<Error>> {
-        let mut inner = self.inner.lock();
-        match &mut inner.state {
+        self.cell.with(|st| match st {
             State::Started(v) => v.take().ok_or(None),
             State::Finished(e) => Err(e.take()),
             State::Waiting | State::Dropped => Err(None),
-        }
+        })
     }
 }
 

@@ -67,11 +67,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use super::wait_list::WaitList;
 use super::{MemoryObjectStreamStatistics, SendError};
 use crate::cancel::tree::ScopeNode;
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
+use crate::lowlevel::Checkpoint;
+use crate::sync::waiters::{WaitList, WakeList, set_waker};
 
 // ---------------------------------------------------------------------------------------
 // The shared state.
@@ -353,48 +354,6 @@ impl<T> State<T> {
     }
 }
 
-/// Wakers collected under the lock, woken when this is dropped — after the guard, when it
-/// is declared before the guard (locals drop in reverse order).
-struct WakeList {
-    first: Option<Waker>,
-    rest: Vec<Waker>,
-}
-
-impl WakeList {
-    fn new() -> WakeList {
-        WakeList {
-            first: None,
-            rest: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, waker: Option<Waker>) {
-        let Some(w) = waker else { return };
-        if self.first.is_none() {
-            self.first = Some(w);
-        } else {
-            self.rest.push(w);
-        }
-    }
-}
-
-impl Drop for WakeList {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(w) = self.first.take() {
-            w.wake();
-        }
-        // Almost always empty (it fills only on close, when cancelled receivers are
-        // skipped, and with several waiting Stream polls): keep the common path free of
-        // the iterator.
-        if !self.rest.is_empty() {
-            for w in std::mem::take(&mut self.rest) {
-                w.wake();
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Errors.
 
@@ -441,7 +400,7 @@ fn receive_would_block() -> Error {
 }
 
 // ---------------------------------------------------------------------------------------
-// The checkpoint at the start of every operation.
+// Waiting. (The checkpoint every operation starts with is `lowlevel::Checkpoint`.)
 
 /// A real wait begins: tell the enclosing scopes, so they arm their deadline timers and
 /// link themselves for cancellation wake-ups.
@@ -449,61 +408,13 @@ fn park() {
     context::mark_blocked();
 }
 
-fn set_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
-    match slot {
-        Some(w) if w.will_wake(cx.waker()) => {}
-        _ => *slot = Some(cx.waker().clone()),
-    }
-}
-
-/// Where an operation is: the checkpoint at its start, or the work itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Not polled yet: check for cancellation, maybe yield.
-    Start,
-    /// Yielded once at the start; check for cancellation again when resumed.
-    Yielded,
-    /// Past the checkpoint: trying, or waiting in a list.
-    Running,
-}
-
-/// The checkpoint every operation starts with. `Ready(Some(e))`: cancelled;
-/// `Ready(None)`: go on to the work.
-fn poll_checkpoint(phase: &mut Phase, cx: &mut Context<'_>) -> Poll<Option<Error>> {
-    match *phase {
-        Phase::Start => {
-            // A schedule point under the task's cooperative budget (see `lowlevel`). It
-            // comes *before* the operation, so a future dropped while it yields has taken
-            // nothing. The wake-up is immediate: the executor runs the task again after the
-            // other ready ones.
-            let must_yield = match context::check_and_spend() {
-                Ok(must_yield) => must_yield,
-                Err(e) => return Poll::Ready(Some(e)),
-            };
-            if must_yield {
-                *phase = Phase::Yielded;
-                context::mark_yielded();
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-        }
-        Phase::Yielded => {
-            if let Some(e) = context::check_cancelled() {
-                return Poll::Ready(Some(e));
-            }
-        }
-        Phase::Running => {}
-    }
-    *phase = Phase::Running;
-    Poll::Ready(None)
-}
-
 // ---------------------------------------------------------------------------------------
 // One receive operation: the state a receive future keeps.
 
 #[derive(Debug)]
 struct RecvOp {
-    phase: Phase,
+    /// The checkpoint every operation starts with.
+    checkpoint: Checkpoint,
     /// Our entry in `receivers`, once we waited.
     key: Option<usize>,
 }
@@ -511,7 +422,7 @@ struct RecvOp {
 impl RecvOp {
     fn new() -> RecvOp {
         RecvOp {
-            phase: Phase::Start,
+            checkpoint: Checkpoint::new(),
             key: None,
         }
     }
@@ -519,7 +430,7 @@ impl RecvOp {
     fn poll<T>(&mut self, chan: &Chan<T>, closed: bool, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let out = self.poll_inner(chan, closed, cx);
         if out.is_ready() {
-            self.phase = Phase::Start;
+            self.checkpoint.reset();
         }
         out
     }
@@ -530,7 +441,7 @@ impl RecvOp {
         closed: bool,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T>> {
-        if let Some(e) = std::task::ready!(poll_checkpoint(&mut self.phase, cx)) {
+        if let Err(e) = std::task::ready!(self.checkpoint.poll_in_place(cx)) {
             return Poll::Ready(Err(e));
         }
         if closed && self.key.is_none() {
@@ -553,7 +464,7 @@ impl RecvOp {
                     self.key = None;
                     return Poll::Ready(Err(e));
                 }
-                set_waker(&mut st.receivers.get_mut(key).waker, cx);
+                set_waker(&mut st.receivers.get_mut(key).waker, cx.waker());
                 drop(st);
                 park();
                 return Poll::Pending;
@@ -598,7 +509,7 @@ impl RecvOp {
     /// to it goes to the next waiting receiver or back to the head of the buffer; a
     /// notification goes to the next receiver.
     fn abandon<T>(&mut self, chan: &Chan<T>) {
-        self.phase = Phase::Start;
+        self.checkpoint.reset();
         let Some(key) = self.key.take() else { return };
         let mut wake = WakeList::new();
         let mut st = chan.lock();
@@ -661,14 +572,15 @@ impl<T> Drop for ReceiveFuture<'_, T> {
 /// dropped at any point leaves no trace.
 #[derive(Debug)]
 pub(super) struct StreamRecv {
-    phase: Phase,
+    /// The checkpoint every operation starts with.
+    checkpoint: Checkpoint,
     watch: Option<usize>,
 }
 
 impl StreamRecv {
     pub(super) fn new() -> StreamRecv {
         StreamRecv {
-            phase: Phase::Start,
+            checkpoint: Checkpoint::new(),
             watch: None,
         }
     }
@@ -688,7 +600,7 @@ impl StreamRecv {
     ) -> Poll<Result<T>> {
         let out = self.poll_inner(chan, closed, cx);
         if out.is_ready() {
-            self.phase = Phase::Start;
+            self.checkpoint.reset();
         }
         out
     }
@@ -699,13 +611,13 @@ impl StreamRecv {
         closed: bool,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T>> {
-        if self.phase == Phase::Running {
+        if self.checkpoint.is_done() {
             // Polled again after waiting: a cancelled receive takes nothing.
             if let Some(e) = context::check_cancelled() {
                 return Poll::Ready(Err(e));
             }
         }
-        if let Some(e) = std::task::ready!(poll_checkpoint(&mut self.phase, cx)) {
+        if let Err(e) = std::task::ready!(self.checkpoint.poll_in_place(cx)) {
             return Poll::Ready(Err(e));
         }
         if closed {
@@ -728,7 +640,7 @@ impl StreamRecv {
                 if st.watchers[key].is_none() {
                     st.watching += 1;
                 }
-                set_waker(&mut st.watchers[key], cx);
+                set_waker(&mut st.watchers[key], cx.waker());
                 drop(st);
                 park();
                 Poll::Pending
@@ -741,7 +653,8 @@ impl StreamRecv {
 // One send operation.
 
 pub(super) struct SendOp<T> {
-    phase: Phase,
+    /// The checkpoint every operation starts with.
+    checkpoint: Checkpoint,
     /// The item, until it is sent or queued in our entry.
     item: Option<T>,
     /// Our entry in `senders`, once we waited.
@@ -751,7 +664,7 @@ pub(super) struct SendOp<T> {
 impl<T> SendOp<T> {
     pub(super) fn new(item: Option<T>) -> SendOp<T> {
         SendOp {
-            phase: Phase::Start,
+            checkpoint: Checkpoint::new(),
             item,
             key: None,
         }
@@ -769,7 +682,7 @@ impl<T> SendOp<T> {
     ) -> Poll<Result<(), SendError<T>>> {
         let out = self.poll_inner(chan, closed, cx);
         if out.is_ready() {
-            self.phase = Phase::Start;
+            self.checkpoint.reset();
         }
         out
     }
@@ -780,7 +693,7 @@ impl<T> SendOp<T> {
         closed: bool,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), SendError<T>>> {
-        if let Some(e) = std::task::ready!(poll_checkpoint(&mut self.phase, cx)) {
+        if let Err(e) = std::task::ready!(self.checkpoint.poll_in_place(cx)) {
             return Poll::Ready(Err(self.fail(e)));
         }
         if closed && self.key.is_none() {
@@ -838,7 +751,7 @@ impl<T> SendOp<T> {
             let item = w.item.expect("a sender entry not taken holds its item");
             return Poll::Ready(Err(SendError::new(e, item)));
         }
-        set_waker(&mut st.senders.get_mut(key).waker, cx);
+        set_waker(&mut st.senders.get_mut(key).waker, cx.waker());
         drop(st);
         park();
         Poll::Pending
@@ -850,7 +763,7 @@ impl<T> SendOp<T> {
             self.key.is_none(),
             "a queued send keeps its item in its entry"
         );
-        self.phase = Phase::Start;
+        self.checkpoint.reset();
         self.item = Some(item);
     }
 
@@ -868,7 +781,7 @@ impl<T> SendOp<T> {
     /// not taken (the caller drops it, outside the lock). A receiver notified for it finds
     /// nothing and waits on.
     pub(super) fn abandon(&mut self, chan: &Chan<T>) -> Option<T> {
-        self.phase = Phase::Start;
+        self.checkpoint.reset();
         let key = self.key.take()?;
         let w = chan.lock().senders.remove(key);
         w.item

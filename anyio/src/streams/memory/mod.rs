@@ -200,7 +200,6 @@ use crate::error::{Error, ErrorKind, Result};
 
 mod chan;
 mod sink;
-mod wait_list;
 
 use chan::{Chan, ReceiveFuture, SendFuture, StreamRecv, closed_receive, closed_send};
 pub use sink::MemoryObjectSink;
