@@ -264,7 +264,10 @@ impl Stream for ReadDir {
     type Item = Result<DirEntry>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<DirEntry>>> {
-        self.get_mut().inner.poll_item(cx).map(|o| o.map(|r| r.and_then(|x| x)))
+        self.get_mut()
+            .inner
+            .poll_item(cx)
+            .map(|o| o.map(|r| r.and_then(|x| x)))
     }
 }
 
@@ -357,7 +360,10 @@ impl Stream for Walk {
     type Item = Result<DirEntry>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<DirEntry>>> {
-        self.get_mut().inner.poll_item(cx).map(|o| o.map(|r| r.and_then(|x| x)))
+        self.get_mut()
+            .inner
+            .poll_item(cx)
+            .map(|o| o.map(|r| r.and_then(|x| x)))
     }
 }
 
@@ -451,6 +457,9 @@ impl Stream for Glob {
     type Item = Result<Path>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Path>>> {
-        self.get_mut().inner.poll_item(cx).map(|o| o.map(|r| r.and_then(|x| x)))
+        self.get_mut()
+            .inner
+            .poll_item(cx)
+            .map(|o| o.map(|r| r.and_then(|x| x)))
     }
 }

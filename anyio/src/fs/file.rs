@@ -824,7 +824,9 @@ impl AsyncFile {
                 break;
             };
             match self.poll_op(cx) {
-                Poll::Pending if kind == OpKind::WriteBehind && self.staging.len() < WRITE_BEHIND_MAX => {
+                Poll::Pending
+                    if kind == OpKind::WriteBehind && self.staging.len() < WRITE_BEHIND_MAX =>
+                {
                     if let Some(e) = context::check_cancelled() {
                         return Poll::Ready(Err(e));
                     }
@@ -1127,8 +1129,12 @@ impl AsyncFile {
                 Some(_) => ready!(self.poll_idle(cx))?,
                 None if self.writes_pending() => ready!(self.poll_idle(cx))?,
                 None => {
-                    let pos = pos.or(self.pending_seek.take()).unwrap_or(SeekFrom::Current(0));
-                    self.start(OpKind::Seek, "seeking in a file", move |inner| inner.seek(pos));
+                    let pos = pos
+                        .or(self.pending_seek.take())
+                        .unwrap_or(SeekFrom::Current(0));
+                    self.start(OpKind::Seek, "seeking in a file", move |inner| {
+                        inner.seek(pos)
+                    });
                 }
             }
         }
@@ -1226,13 +1232,21 @@ impl futures_io::AsyncRead for AsyncFile {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_read_buffered(cx, buf).map_err(io::Error::from)
+        self.get_mut()
+            .poll_read_buffered(cx, buf)
+            .map_err(io::Error::from)
     }
 }
 
 impl futures_io::AsyncWrite for AsyncFile {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_write_behind(cx, buf).map_err(io::Error::from)
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_write_behind(cx, buf)
+            .map_err(io::Error::from)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -1245,8 +1259,14 @@ impl futures_io::AsyncWrite for AsyncFile {
 }
 
 impl futures_io::AsyncSeek for AsyncFile {
-    fn poll_seek(self: Pin<&mut Self>, cx: &mut Context<'_>, pos: SeekFrom) -> Poll<io::Result<u64>> {
-        self.get_mut().poll_seek_to(cx, Some(pos)).map_err(io::Error::from)
+    fn poll_seek(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        pos: SeekFrom,
+    ) -> Poll<io::Result<u64>> {
+        self.get_mut()
+            .poll_seek_to(cx, Some(pos))
+            .map_err(io::Error::from)
     }
 }
 
@@ -1266,8 +1286,14 @@ impl tokio::io::AsyncRead for AsyncFile {
 
 #[cfg(feature = "tokio")]
 impl tokio::io::AsyncWrite for AsyncFile {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_write_behind(cx, buf).map_err(io::Error::from)
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_write_behind(cx, buf)
+            .map_err(io::Error::from)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -1283,14 +1309,19 @@ impl tokio::io::AsyncWrite for AsyncFile {
 impl tokio::io::AsyncSeek for AsyncFile {
     fn start_seek(self: Pin<&mut Self>, position: SeekFrom) -> io::Result<()> {
         let this = self.get_mut();
-        if this.pending_seek.is_some() || this.op.as_ref().is_some_and(|op| op.kind == OpKind::Seek) {
-            return Err(io::Error::other("another seek is in progress: call poll_complete first"));
+        if this.pending_seek.is_some() || this.op.as_ref().is_some_and(|op| op.kind == OpKind::Seek)
+        {
+            return Err(io::Error::other(
+                "another seek is in progress: call poll_complete first",
+            ));
         }
         this.pending_seek = Some(position);
         Ok(())
     }
 
     fn poll_complete(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
-        self.get_mut().poll_seek_to(cx, None).map_err(io::Error::from)
+        self.get_mut()
+            .poll_seek_to(cx, None)
+            .map_err(io::Error::from)
     }
 }

@@ -67,7 +67,11 @@ pub async fn gettempdir() -> Result<Path> {
 /// # Errors
 ///
 /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the directory is missing or not writable.
-pub async fn mkstemp(prefix: &str, suffix: &str, dir: Option<&StdPath>) -> Result<(AsyncFile, Path)> {
+pub async fn mkstemp(
+    prefix: &str,
+    suffix: &str,
+    dir: Option<&StdPath>,
+) -> Result<(AsyncFile, Path)> {
     let (prefix, suffix) = (prefix.to_owned(), suffix.to_owned());
     let dir = dir.map_or_else(std::env::temp_dir, StdPath::to_path_buf);
     let (file, path) = create("creating a temporary file", move || {
@@ -149,7 +153,10 @@ impl TemporaryFile {
     /// [`ErrorKind::Io`](crate::ErrorKind::Io) when it cannot be created there.
     pub async fn create_in(dir: impl AsRef<StdPath>) -> Result<AsyncFile> {
         let dir = dir.as_ref().to_path_buf();
-        let file = create("creating a temporary file", move || tempfile::tempfile_in(dir)).await?;
+        let file = create("creating a temporary file", move || {
+            tempfile::tempfile_in(dir)
+        })
+        .await?;
         Ok(wrap_file(file))
     }
 }
@@ -229,7 +236,9 @@ impl NamedTemporaryFile {
     pub fn keep(mut self) -> Result<(AsyncFile, PathBuf)> {
         let file = self.file.take().expect("present until consumed");
         let path = self.path.take().expect("present until consumed");
-        let path = path.keep().map_err(|e| io_error("keeping a temporary file".to_owned(), e.error))?;
+        let path = path
+            .keep()
+            .map_err(|e| io_error("keeping a temporary file".to_owned(), e.error))?;
         Ok((file, path))
     }
 
@@ -425,7 +434,10 @@ impl SpooledTemporaryFile {
                 self.spool = Spool::File(file);
                 Ok(())
             }
-            Err(e) => Err(io_error("rolling a spooled file over to disk".to_owned(), e)),
+            Err(e) => Err(io_error(
+                "rolling a spooled file over to disk".to_owned(),
+                e,
+            )),
         }
     }
 
@@ -444,7 +456,9 @@ impl SpooledTemporaryFile {
             Spool::File(f) => f.write_all(data).await,
             Spool::Memory(cursor) => {
                 checkpoint_if_cancelled().await?;
-                cursor.write_all(data).map_err(|e| io_error("writing".to_owned(), e))?;
+                cursor
+                    .write_all(data)
+                    .map_err(|e| io_error("writing".to_owned(), e))?;
                 if cursor.get_ref().len() > self.max_size {
                     self.rollover().await?;
                 }
@@ -508,7 +522,9 @@ impl SpooledTemporaryFile {
             Spool::File(f) => f.seek(pos).await,
             Spool::Memory(cursor) => {
                 checkpoint_if_cancelled().await?;
-                cursor.seek(pos).map_err(|e| io_error("seeking".to_owned(), e))
+                cursor
+                    .seek(pos)
+                    .map_err(|e| io_error("seeking".to_owned(), e))
             }
         }
     }
