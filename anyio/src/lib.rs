@@ -71,6 +71,7 @@ mod concurrency;
 mod context;
 pub mod error;
 pub mod from_thread;
+pub mod fs;
 mod loom;
 #[cfg(all(test, loom))]
 mod loom_models;
