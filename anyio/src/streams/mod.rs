@@ -103,6 +103,7 @@
 
 pub mod bytes;
 pub mod memory;
+pub mod pipe;
 pub mod stapled;
 #[cfg(feature = "tls")]
 pub mod tls;
