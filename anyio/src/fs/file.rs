@@ -413,7 +413,7 @@ struct Finished {
 /// # anyio::run(|| async {
 /// # let dir = anyio::fs::tempfile::TemporaryDirectory::new().await?;
 /// let path = dir.path().join("data.bin");
-/// let mut f = anyio::fs::OpenOptions::new()
+/// let mut f: AsyncFile = anyio::fs::OpenOptions::new()
 ///     .read(true)
 ///     .write(true)
 ///     .create(true)
@@ -819,10 +819,7 @@ impl AsyncFile {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        loop {
-            let Some(kind) = self.op.as_ref().map(|op| op.kind) else {
-                break;
-            };
+        while let Some(kind) = self.op.as_ref().map(|op| op.kind) {
             match self.poll_op(cx) {
                 Poll::Pending
                     if kind == OpKind::WriteBehind && self.staging.len() < WRITE_BEHIND_MAX =>

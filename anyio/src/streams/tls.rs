@@ -15,6 +15,7 @@
 //! let tls = TlsStream::wrap(tcp, TlsConfig::client("example.com")).await?;
 //! tls.send(b"GET / HTTP/1.0\r\nHost: example.com\r\n\r\n").await?;
 //! let reply = tls.receive(65536).await?;
+//! println!("{}", String::from_utf8_lossy(&reply));
 //! # Ok::<_, anyio::Error>(())
 //! # }).unwrap();
 //! ```
@@ -114,6 +115,7 @@ impl TlsConfig {
     ///
     /// ```
     /// let config = anyio::streams::tls::TlsConfig::client("example.com");
+    /// assert!(!config.is_server());
     /// ```
     pub fn client(server_name: impl Into<String>) -> TlsConfig {
         TlsConfig {
@@ -755,6 +757,7 @@ impl crate::net::ConnectTcp {
     /// let tls = anyio::net::connect_tcp("example.com", 443)
     ///     .tls(TlsConfig::client("example.com"))
     ///     .await?;
+    /// println!("{tls:?}");
     /// # anyio::Ok(())
     /// # }).unwrap();
     /// ```
