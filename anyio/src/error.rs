@@ -106,6 +106,11 @@ pub enum ErrorKind {
     InvalidState,
     /// An operating-system I/O error; the source is the [`std::io::Error`].
     Io,
+    /// A child process run by [`run_process`](crate::process::run_process) exited with a
+    /// non-zero status; the source is a
+    /// [`CalledProcessError`](crate::process::CalledProcessError) with the status and output.
+    #[doc(alias = "CalledProcessError")]
+    ProcessFailed,
     /// Any other failure, usually carrying a foreign error as its source.
     Other,
 }
@@ -131,6 +136,7 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::InvalidState => "invalid state",
             ErrorKind::Io => "I/O error",
+            ErrorKind::ProcessFailed => "the child process failed",
             ErrorKind::Other => "error",
         }
     }

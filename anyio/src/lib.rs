@@ -76,6 +76,7 @@ mod loom;
 mod loom_models;
 pub mod lowlevel;
 pub mod net;
+pub mod process;
 pub mod run;
 pub mod streams;
 pub mod sync;
