@@ -66,7 +66,7 @@ pub(super) fn poll_read(
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>> {
     loop {
-        match (&mut &*a.get_ref()).read(buf) {
+        match (&mut a.get_ref()).read(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             res => return Poll::Ready(res),
         }
@@ -80,7 +80,7 @@ pub(super) fn poll_write(
     buf: &[u8],
 ) -> Poll<io::Result<usize>> {
     loop {
-        match (&mut &*a.get_ref()).write(buf) {
+        match (&mut a.get_ref()).write(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             res => return Poll::Ready(res),
         }
