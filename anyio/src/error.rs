@@ -110,6 +110,11 @@ pub enum ErrorKind {
     /// speaks something else); the source is the `rustls::Error`.
     #[doc(alias = "SSLError")]
     Tls,
+    /// A child process run by [`run_process`](crate::process::run_process) exited with a
+    /// non-zero status; the source is a
+    /// [`CalledProcessError`](crate::process::CalledProcessError) with the status and output.
+    #[doc(alias = "CalledProcessError")]
+    ProcessFailed,
     /// Any other failure, usually carrying a foreign error as its source.
     Other,
 }
@@ -136,6 +141,7 @@ impl ErrorKind {
             ErrorKind::InvalidState => "invalid state",
             ErrorKind::Io => "I/O error",
             ErrorKind::Tls => "TLS error",
+            ErrorKind::ProcessFailed => "the child process failed",
             ErrorKind::Other => "error",
         }
     }

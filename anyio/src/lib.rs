@@ -77,6 +77,7 @@ mod loom;
 mod loom_models;
 pub mod lowlevel;
 pub mod net;
+pub mod process;
 pub mod run;
 #[cfg(unix)]
 pub mod signal;

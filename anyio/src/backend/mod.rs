@@ -15,6 +15,7 @@
 
 pub(crate) mod detect;
 pub(crate) mod io;
+pub(crate) mod process;
 #[cfg(feature = "smol")]
 pub(crate) mod smol;
 #[cfg(feature = "tokio")]
