@@ -264,7 +264,7 @@ async fn nothing_starts_in_a_cancelled_scope() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn terminate_kill_and_returncode() -> anyio::Result<()> {
-    let p = open_process(&Command::new("sleep").arg("30")).await?;
+    let p = open_process(Command::new("sleep").arg("30")).await?;
     assert!(p.pid() > 0);
     assert_eq!(p.returncode(), None);
     p.terminate()?;
@@ -275,7 +275,7 @@ async fn terminate_kill_and_returncode() -> anyio::Result<()> {
     p.kill()?;
     p.terminate()?;
     assert_eq!(p.wait().await?.signal(), Some(SIGTERM));
-    let p = open_process(&Command::new("sleep").arg("30")).await?;
+    let p = open_process(Command::new("sleep").arg("30")).await?;
     p.kill()?;
     assert_eq!(p.wait().await?.signal(), Some(SIGKILL));
     assert_eq!(p.returncode(), Some(-SIGKILL));
@@ -354,7 +354,7 @@ async fn several_tasks_wait_at_once() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn aclose_cancelled_kills_and_reaps() -> anyio::Result<()> {
-    let p = open_process(&Command::new("sleep").arg("30")).await?;
+    let p = open_process(Command::new("sleep").arg("30")).await?;
     let scope = CancelScope::new();
     scope.cancel();
     let r = scope.run(p.aclose()).await?;
@@ -429,16 +429,12 @@ async fn run_process_drains_ten_mib_on_both_outputs() -> anyio::Result<()> {
 #[anyio::test]
 async fn run_process_cancelled_by_a_deadline() -> anyio::Result<()> {
     let r = anyio::move_on_after(Duration::from_millis(100), async {
-        run_process(&Command::new("sleep").arg("30"))
-            .await
-            .map(drop)
+        run_process(Command::new("sleep").arg("30")).await.map(drop)
     })
     .await?;
     assert!(r.is_none());
     let err = anyio::fail_after(Duration::from_millis(100), async {
-        run_process(&Command::new("sleep").arg("30"))
-            .await
-            .map(drop)
+        run_process(Command::new("sleep").arg("30")).await.map(drop)
     })
     .await
     .unwrap_err();
@@ -533,7 +529,7 @@ async fn second_receiver_is_busy_and_cancelled_receive_is_lossless() -> anyio::R
 
 #[anyio::test]
 async fn dropped_process_is_killed_and_reaped() -> anyio::Result<()> {
-    let p = open_process(&Command::new("sleep").arg("30")).await?;
+    let p = open_process(Command::new("sleep").arg("30")).await?;
     let pid = p.pid();
     drop(p);
     // The backend reaps it in the background; poll /proc for its disappearance as our
