@@ -8,6 +8,7 @@
 //! threads are joined.
 
 mod memory;
+mod start_slot;
 mod tree;
 mod waiters;
 

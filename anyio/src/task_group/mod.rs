@@ -185,7 +185,7 @@ use crate::lowlevel;
 use crate::task::{Env, Outcome, RunContext, TaskCore, TaskFuture};
 
 mod builder;
-mod start_slot;
+pub(crate) mod start_slot;
 
 pub use builder::TaskBuilder;
 

@@ -153,6 +153,7 @@ mod tests {
         let (count, waker) = counting();
         assert_eq!(slot.poll(&waker), Progress::Waiting);
         assert!(slot.started(7));
+        // Relaxed: the test is single-threaded; the count orders nothing.
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
         let e = Error::new(ErrorKind::Other, "late");
         assert_eq!(slot.child_finished(Some(e)).unwrap().message(), "late");
@@ -176,6 +177,7 @@ mod tests {
         slot.status_dropped();
         assert_eq!(slot.poll(&waker), Progress::StatusDropped);
         assert!(slot.child_finished(None).is_none());
+        // Relaxed: the test is single-threaded; the count orders nothing.
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
         assert_eq!(slot.poll(&waker), Progress::Settled);
         assert!(slot.take().unwrap_err().is_none());
