@@ -397,7 +397,7 @@ struct Finished {
 ///
 /// # Buffering
 ///
-/// Reads are read ahead (the file's OS position runs ahead of [`stream_position`]
+/// Reads are read ahead (the file's OS position runs ahead of [`stream_position`](Self::stream_position)
 /// (Self::stream_position), which is the logical one). Writes through the `AsyncWrite`
 /// traits are written behind: call `flush` (or [`flush`](Self::flush) /
 /// [`close`](Self::close)) to learn their outcome. A file dropped with written-behind data

@@ -31,7 +31,7 @@
 //! # Closing, and AnyIO's `standard_compatible`
 //!
 //! [`aclose`](SharedResource::aclose) sends a `close_notify` alert before closing the
-//! transport, unless it runs in a cancelled scope ([`aclose_forcefully`](super::aclose_forcefully)).
+//! transport, unless it runs in a cancelled scope ([`aclose_forcefully`]).
 //! A peer that closes the transport without sending `close_notify` (a "ragged EOF") is
 //! reported as [`ErrorKind::BrokenResource`] when the stream is *standard compatible* (the
 //! default, as in AnyIO), and as [`ErrorKind::EndOfStream`] when it is not — for protocols
