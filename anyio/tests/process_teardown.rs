@@ -42,10 +42,12 @@ fn our_children() -> Vec<(u32, char)> {
     children
 }
 
-/// This process's open fds and what each is (the listing's own fd included, in both
-/// counts alike).
+/// This process's open fds and what each is, without the listing's own fd (whose number
+/// is whichever is lowest free at the time, so it can take the number of an fd that closed
+/// between two listings).
 fn open_fds() -> Vec<(String, String)> {
     let listing = std::fs::read_dir("/proc/self/fd").unwrap().flatten();
+    let own = format!("/proc/{}/fd", std::process::id());
     let mut fds: Vec<_> = listing
         .map(|e| {
             let target = std::fs::read_link(e.path()).unwrap_or_default();
@@ -54,6 +56,7 @@ fn open_fds() -> Vec<(String, String)> {
                 target.display().to_string(),
             )
         })
+        .filter(|(_, target)| *target != own)
         .collect();
     fds.sort();
     fds
