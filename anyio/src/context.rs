@@ -343,3 +343,18 @@ fn enter<'a, R>(
     std::mem::forget(guard);
     (out, polled)
 }
+
+/// The backend's fair schedule point ([`crate::backend::yield_now`]), with the task marked
+/// as having yielded while its wake-up is deferred, so it counts as runnable (not blocked)
+/// for `wait_all_tasks_blocked`.
+pub(crate) async fn yield_now() {
+    let mut inner = std::pin::pin!(crate::backend::yield_now());
+    std::future::poll_fn(|cx| {
+        let p = inner.as_mut().poll(cx);
+        if p.is_pending() {
+            mark_yielded();
+        }
+        p
+    })
+    .await
+}

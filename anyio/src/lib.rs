@@ -58,6 +58,8 @@
 //! * `smol`: the smol backend (async-io, async-executor, blocking).
 //! * `macros` (default): [`#[anyio::main]`](main) and [`#[anyio::test]`](test).
 //! * `anyhow`: conversions from `anyhow::Error` that keep cancellation recognisable.
+//! * `tls`: TLS streams on rustls ([`streams::tls`], `connect_tcp(..).tls(..)`).
+//! * `tls-webpki-roots`: Mozilla's root certificates as an alternative trust store.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -65,30 +67,41 @@
 
 extern crate self as anyio;
 
-mod backend;
-pub mod cancel;
-mod concurrency;
-mod context;
+// The modules in layers, bottom to top: a module imports only from its own layer and the
+// layers below (`.ci/module-deps.py` checks it in CI).
+//
+// Foundation: errors, and the loom switch for the synchronisation primitives.
 pub mod error;
+mod loom;
+// Backends: tokio and smol behind one contract (spawn, timers, blocking pool, readiness
+// I/O, child processes); they know nothing of tasks or scopes.
+mod backend;
+// Core: the thread-local context, backend detection, cancel scopes, tasks and task groups,
+// time, the runner.
+pub mod cancel;
+mod context;
+mod detect;
+pub mod lowlevel;
+pub mod run;
+mod task;
+pub mod task_group;
+pub mod time;
+mod watchdog;
+// Library: everything a program uses, written once on the core.
+mod concurrency;
 pub mod from_thread;
 pub mod fs;
-mod loom;
-#[cfg(all(test, loom))]
-mod loom_models;
-pub mod lowlevel;
 pub mod net;
 pub mod process;
-pub mod run;
 #[cfg(unix)]
 pub mod signal;
 pub mod streams;
 pub mod sync;
-mod task;
-pub mod task_group;
-pub mod testing;
-pub mod time;
 pub mod to_thread;
-mod watchdog;
+// Tools: testing helpers, and the loom models of the core's concurrent cells.
+#[cfg(all(test, loom))]
+mod loom_models;
+pub mod testing;
 
 pub use cancel::{
     CancelScope, CancellableExt, Deadline, cancellable, current_effective_deadline, fail_after,

@@ -223,7 +223,7 @@ pub async fn cancel_shielded_checkpoint() {
 /// ```
 pub async fn yield_now() {
     context::refill_budget();
-    crate::backend::yield_now().await;
+    crate::context::yield_now().await;
 }
 
 /// The shared shape of every blocking anyio operation: a cancellation check, then `poll`

@@ -59,9 +59,7 @@
 //! an event loop is an error rather than a nested loop; from a worker thread of
 //! [`to_thread`](crate::to_thread) it starts a new event loop, as on any other thread.
 
-use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 use std::time::Duration;
 
 #[cfg(feature = "smol")]
@@ -73,89 +71,7 @@ use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::task::{RunContext, TaskCore, TaskFuture};
 
-#[cfg(not(any(feature = "tokio", feature = "smol")))]
-compile_error!("anyio needs a backend: enable the `tokio` feature, the `smol` feature, or both");
-
-/// An event-loop implementation anyio can run on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Backend {
-    /// tokio: the default (cargo feature `tokio`), in asyncio's role.
-    #[cfg(feature = "tokio")]
-    Tokio,
-    /// smol: async-io's reactor with async-executor (cargo feature `smol`), in trio's role.
-    #[cfg(feature = "smol")]
-    Smol,
-}
-
-const ALL_NAMES: &[&str] = &["tokio", "smol"];
-
-impl Backend {
-    /// The backend's name: `"tokio"` or `"smol"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            #[cfg(feature = "tokio")]
-            Backend::Tokio => "tokio",
-            #[cfg(feature = "smol")]
-            Backend::Smol => "smol",
-        }
-    }
-}
-
-/// The default backend: tokio when its feature is on, smol otherwise.
-impl Default for Backend {
-    fn default() -> Backend {
-        available_backends()[0]
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Backend {
-    type Err = Error;
-
-    /// Parses `"tokio"` or `"smol"` (ASCII case ignored).
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::BackendUnavailable`] for an unknown name or a backend whose cargo
-    /// feature is off; the message names the available backends.
-    fn from_str(s: &str) -> Result<Backend> {
-        if let Some(b) = available_backends()
-            .iter()
-            .find(|b| b.name().eq_ignore_ascii_case(s))
-        {
-            return Ok(*b);
-        }
-        let available: Vec<&str> = available_backends().iter().map(|b| b.name()).collect();
-        let why = if ALL_NAMES.iter().any(|n| n.eq_ignore_ascii_case(s)) {
-            format!(
-                "backend '{s}' is not enabled: enable the `{}` feature of `anyio`",
-                s.to_ascii_lowercase()
-            )
-        } else {
-            format!("unknown backend '{s}'")
-        };
-        Err(Error::new(
-            ErrorKind::BackendUnavailable,
-            format!("{why} (available: {})", available.join(", ")),
-        ))
-    }
-}
-
-/// The backends compiled into this build, the default first.
-pub fn available_backends() -> &'static [Backend] {
-    &[
-        #[cfg(feature = "tokio")]
-        Backend::Tokio,
-        #[cfg(feature = "smol")]
-        Backend::Smol,
-    ]
-}
+pub use crate::backend::{Backend, available_backends};
 
 /// Runs `main` as the root task of a new event loop on the default backend (tokio when
 /// enabled) and returns its result.
@@ -208,10 +124,7 @@ pub struct Runner {
     backend: Backend,
     slow_poll: Option<Duration>,
     cancel_watchdog: Option<Duration>,
-    #[cfg(feature = "tokio")]
-    tokio: TokioOptions,
-    #[cfg(feature = "smol")]
-    smol: SmolOptions,
+    options: crate::backend::Options,
 }
 
 /// asyncio's `slow_callback_duration`: the default threshold of [`Runner::debug`].
@@ -226,6 +139,12 @@ impl Runner {
         }
     }
 
+    /// This runner with every backend's options replaced by `options`.
+    pub(crate) fn backend_options(mut self, options: crate::backend::Options) -> Runner {
+        self.options = options;
+        self
+    }
+
     /// The backend this runner uses.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -234,14 +153,14 @@ impl Runner {
     /// Options for the tokio backend (ignored when running on smol).
     #[cfg(feature = "tokio")]
     pub fn tokio_options(mut self, options: TokioOptions) -> Runner {
-        self.tokio = options;
+        self.options.tokio = options;
         self
     }
 
     /// Options for the smol backend (ignored when running on tokio).
     #[cfg(feature = "smol")]
     pub fn smol_options(mut self, options: SmolOptions) -> Runner {
-        self.smol = options;
+        self.options.smol = options;
         self
     }
 
@@ -302,12 +221,7 @@ impl Runner {
             let core = TaskCore::new(Some("main".into()), None, root_run, handle);
             TaskFuture::new(core, ScopeNode::child_of(None), main())
         };
-        let out = match backend {
-            #[cfg(feature = "tokio")]
-            Backend::Tokio => crate::backend::tokio::run(self.tokio, root),
-            #[cfg(feature = "smol")]
-            Backend::Smol => crate::backend::smol::run(self.smol, root),
-        };
+        let out = crate::backend::run(backend, self.options, root);
         run.mark_finished();
         out.map_err(E::from)?
     }
@@ -323,7 +237,7 @@ fn in_async_context() -> bool {
     if context::current_task().is_some() {
         return true;
     }
-    !context::is_worker_thread() && crate::backend::detect::in_tokio_context()
+    !context::is_worker_thread() && crate::backend::in_tokio_context()
 }
 
 /// The name of the backend that serves anyio calls made here: `"tokio"` or `"smol"`
@@ -340,5 +254,5 @@ fn in_async_context() -> bool {
 /// [`ErrorKind::NoEventLoop`] on an anyio worker thread, and outside tokio when the `smol`
 /// feature is off.
 pub fn current_async_library() -> Result<&'static str> {
-    crate::backend::detect::current_backend().map(Backend::name)
+    crate::detect::current_backend().map(Backend::name)
 }

@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 use pin_project_lite::pin_project;
 use slab::Slab;
 
+use crate::backend::Backend;
 use crate::backend::Handle;
 use crate::cancel::tree::{ScopeNode, WakerIdentity, must_link};
 use crate::context;
-use crate::run::Backend;
 use crate::task_group::GroupInner;
 use crate::watchdog::TaskWatch;
 
@@ -113,7 +113,7 @@ impl RunContext {
         if let Some(run) = context::with_current_task(|t| t.map(|t| t.env().run.clone())) {
             return Some(run);
         }
-        crate::backend::detect::current_backend()
+        crate::detect::current_backend()
             .ok()
             .map(RunContext::native)
     }
@@ -630,7 +630,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let handle = crate::backend::detect::current_handle().unwrap();
+            let handle = crate::detect::current_handle().unwrap();
             let run = RunContext::native(handle.backend());
             let core = TaskCore::new(None, None, run, handle);
             let inner: Arc<Mutex<Option<Waker>>> = Arc::default();

@@ -7,9 +7,9 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::backend::Timer;
-use crate::backend::detect::current_backend;
 pub use crate::cancel::current_time;
 use crate::cancel::deadline;
+use crate::detect::current_backend;
 use crate::error::Result;
 use crate::lowlevel;
 

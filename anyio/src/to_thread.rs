@@ -96,8 +96,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::Poll;
 
-use crate::backend::detect;
 use crate::context;
+use crate::detect;
 use crate::error::{Error, ErrorKind, Result};
 use crate::from_thread::{Slot, WorkerContext};
 use crate::lowlevel::RunVar;

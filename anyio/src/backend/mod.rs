@@ -13,8 +13,8 @@
 //! once when the value is created (tokio's `scheduler::Handle` pattern), so no call goes
 //! through a vtable and no timer is boxed behind a trait object.
 
-pub(crate) mod detect;
 pub(crate) mod io;
+mod kind;
 pub(crate) mod process;
 #[cfg(feature = "smol")]
 pub(crate) mod smol;
@@ -26,7 +26,78 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::error::Result;
-use crate::run::Backend;
+pub use kind::{Backend, available_backends};
+
+/// The per-backend options a [`crate::Runner`] carries: only the chosen backend's are used.
+#[derive(Debug, Default)]
+pub(crate) struct Options {
+    #[cfg(feature = "tokio")]
+    pub(crate) tokio: tokio::TokioOptions,
+    #[cfg(feature = "smol")]
+    pub(crate) smol: smol::SmolOptions,
+}
+
+impl Options {
+    /// Options for an event loop that runs on the calling thread alone (a portal's): tokio
+    /// current-thread (its default is multi-thread); smol already runs on one thread.
+    pub(crate) fn own_thread() -> Options {
+        Options {
+            #[cfg(feature = "tokio")]
+            tokio: tokio::TokioOptions::new().flavor(tokio::Flavor::CurrentThread),
+            ..Options::default()
+        }
+    }
+}
+
+/// Runs an event loop of `backend` with `options` on this thread: `root` builds the root
+/// future from the loop's spawn handle, and the loop ends when that future does.
+pub(crate) fn run<F: Future>(
+    backend: Backend,
+    options: Options,
+    root: impl FnOnce(Handle) -> F,
+) -> Result<F::Output> {
+    match backend {
+        #[cfg(feature = "tokio")]
+        Backend::Tokio => tokio::run(options.tokio, root),
+        #[cfg(feature = "smol")]
+        Backend::Smol => smol::run(options.smol, root),
+    }
+}
+
+/// The backend a call made outside any anyio task is served by, with the executor handle
+/// for tasks spawned from there: tokio inside a tokio runtime context (`#[tokio::main]`,
+/// `Runtime::block_on`, a `tokio::spawn`ed task); otherwise smol, whose reactor serves any
+/// thread and any executor, when its feature is on; `None` without either.
+pub(crate) fn ambient_handle() -> Option<Handle> {
+    #[cfg(feature = "tokio")]
+    if let Ok(h) = ::tokio::runtime::Handle::try_current() {
+        return Some(Handle::Tokio(h));
+    }
+    #[cfg(feature = "smol")]
+    return Some(Handle::Smol(smol::global_executor()));
+    #[cfg(not(feature = "smol"))]
+    None
+}
+
+/// The backend of [`ambient_handle`], without cloning a handle.
+pub(crate) fn ambient_backend() -> Option<Backend> {
+    if in_tokio_context() {
+        #[cfg(feature = "tokio")]
+        return Some(Backend::Tokio);
+    }
+    #[cfg(feature = "smol")]
+    return Some(Backend::Smol);
+    #[cfg(not(feature = "smol"))]
+    None
+}
+
+/// Whether a tokio runtime context (a handle, at least) is current on this thread.
+pub(crate) fn in_tokio_context() -> bool {
+    #[cfg(feature = "tokio")]
+    return ::tokio::runtime::Handle::try_current().is_ok();
+    #[cfg(not(feature = "tokio"))]
+    false
+}
 
 /// A handle to the executor that runs a task's children.
 #[derive(Clone, Debug)]
@@ -108,21 +179,13 @@ impl Timer {
 
 /// A fair schedule point. tokio's `yield_now` defers the wake-up until the scheduler has
 /// polled other ready tasks (and falls back to waking at once outside a tokio scheduler, so
-/// it is correct on any executor); without tokio, futures-lite's yield is used. The task is
-/// marked as having yielded, so it counts as runnable while its wake-up is deferred.
-pub(crate) async fn yield_now() {
+/// it is correct on any executor); without tokio, futures-lite's yield is used.
+/// [`crate::context::yield_now`] wraps it to mark the task as runnable meanwhile.
+pub(crate) fn yield_now() -> impl Future<Output = ()> + Send {
     #[cfg(feature = "tokio")]
-    let mut inner = std::pin::pin!(::tokio::task::yield_now());
+    return ::tokio::task::yield_now();
     #[cfg(not(feature = "tokio"))]
-    let mut inner = std::pin::pin!(futures_lite::future::yield_now());
-    std::future::poll_fn(|cx| {
-        let p = inner.as_mut().poll(cx);
-        if p.is_pending() {
-            crate::context::mark_yielded();
-        }
-        p
-    })
-    .await
+    return futures_lite::future::yield_now();
 }
 
 impl Handle {

@@ -377,7 +377,7 @@ impl Driver {
                 timer
             }
             None => {
-                let Ok(backend) = crate::backend::detect::current_backend() else {
+                let Ok(backend) = crate::detect::current_backend() else {
                     return;
                 };
                 match Timer::at(backend, deadline::nanos_to_instant(at)) {

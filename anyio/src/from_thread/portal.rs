@@ -31,8 +31,6 @@ use crate::context;
 use crate::error::{Error, ErrorKind, Result, is_cancellation};
 use crate::lowlevel;
 use crate::run::{Backend, Runner};
-#[cfg(feature = "tokio")]
-use crate::run::{Flavor, TokioOptions};
 use crate::task::RunContext;
 use crate::task_group::{TaskBuilder, TaskGroup, TaskStatus, task_group};
 
@@ -704,9 +702,7 @@ impl PortalBuilder {
     /// alone (on tokio, a current-thread runtime; [`runner`](Self::runner) can choose a
     /// multi-thread one); the thread is named `anyio-portal-<backend>`.
     pub fn new(backend: Backend) -> PortalBuilder {
-        let runner = Runner::new(backend);
-        #[cfg(feature = "tokio")]
-        let runner = runner.tokio_options(TokioOptions::new().flavor(Flavor::CurrentThread));
+        let runner = Runner::new(backend).backend_options(crate::backend::Options::own_thread());
         PortalBuilder { runner, name: None }
     }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use crate::backend::io::{Direction, Registered, SocketKind};
+use crate::backend::io::{Direction, SocketKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::TcpStream;
 use crate::streams::bytes::{Gate, os_error};
@@ -199,7 +199,7 @@ async fn attempt(
         Err(e) => return Err(Failed::Os(e)),
     }
     let _ = socket.set_tcp_nodelay(true);
-    let io = Registered::new(socket, SocketKind::TcpStream).map_err(Failed::Anyio)?;
+    let io = crate::net::socket::register(socket, SocketKind::TcpStream).map_err(Failed::Anyio)?;
     let stream = TcpStream::from_registered(io);
     let mut gate = Gate::new();
     let connected = std::future::poll_fn(|cx| {

@@ -22,10 +22,22 @@ use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 
-use crate::backend::io::{Direction, Registered};
+use crate::backend::io::{Direction, Registered, SocketKind};
 use crate::error::Result;
 use crate::streams::BusyFlag;
 use crate::streams::bytes::closed;
+
+/// Registers `socket`, which the caller has made non-blocking, with the backend that
+/// serves a call made here.
+///
+/// # Errors
+///
+/// [`ErrorKind::NoEventLoop`](crate::ErrorKind::NoEventLoop) outside any async context;
+/// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) on a tokio runtime without
+/// its I/O driver; the OS error when registration fails.
+pub(crate) fn register(socket: socket2::Socket, kind: SocketKind) -> Result<Registered> {
+    Registered::on(crate::detect::current_backend()?, socket, kind)
+}
 
 /// One socket, shared by every handle to it.
 pub(crate) struct SocketCore {

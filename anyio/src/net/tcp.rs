@@ -92,7 +92,7 @@ impl TcpStream {
         socket
             .set_nonblocking(true)
             .map_err(|e| os_error("TcpStream::from_std: making the socket non-blocking", e))?;
-        Ok(TcpStream::from_registered(Registered::new(
+        Ok(TcpStream::from_registered(crate::net::socket::register(
             socket,
             SocketKind::TcpStream,
         )?))
@@ -299,7 +299,7 @@ impl TcpListener {
             .set_nonblocking(true)
             .map_err(|e| os_error("making a listening socket non-blocking", e))?;
         Ok(TcpListener {
-            core: Arc::new(SocketCore::new(Registered::new(
+            core: Arc::new(SocketCore::new(crate::net::socket::register(
                 socket,
                 SocketKind::TcpListener,
             )?)),
@@ -535,6 +535,7 @@ impl ConnectTcp {
     }
 
     /// The host name this connection goes to, when it was given by name (`connect_tcp`).
+    #[cfg(feature = "tls")]
     pub(crate) fn host(&self) -> Option<&str> {
         match &self.target {
             Target::Host(host, _) => Some(host),

@@ -130,7 +130,7 @@ pub async fn open_process(cmd: &Command) -> Result<Process> {
 }
 
 fn spawn(cmd: &Command, default_pipes: bool) -> Result<Process> {
-    let backend = crate::backend::detect::current_backend()?;
+    let backend = crate::detect::current_backend()?;
     let std_cmd = cmd.to_std()?;
     let stdin_default = default_pipes || cmd.input.is_some();
     let (stdin_child, stdin) = command::plan(&cmd.stdin, stdin_default, true)?;

@@ -446,7 +446,7 @@ impl<'a> Gate<'a> {
                     Ok(true) => {
                         // One box per spent budget (every 128 checkpoints): the backend's
                         // fair yield, as every other anyio checkpoint takes.
-                        self.state = GateState::Yielding(Box::pin(crate::backend::yield_now()));
+                        self.state = GateState::Yielding(Box::pin(crate::context::yield_now()));
                     }
                     Ok(false) => {
                         if let Err(e) = self.enter(busy) {

@@ -553,7 +553,7 @@ enum Report {
 
 impl TaskGroup {
     fn new() -> Result<TaskGroup> {
-        let backend = crate::backend::detect::current_handle()?;
+        let backend = crate::detect::current_handle()?;
         let run = RunContext::current().unwrap_or_else(|| RunContext::native(backend.backend()));
         let node = ScopeNode::child_of(context::current_scope());
         Ok(TaskGroup {

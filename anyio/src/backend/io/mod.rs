@@ -2,8 +2,9 @@
 //!
 //! The contract is three operations and nothing more:
 //!
-//! 1. **register** ([`Registered::new`]): hand a non-blocking socket built above the
-//!    backend (with `socket2`) to the backend that serves this call;
+//! 1. **register** ([`Registered::on`]): hand a non-blocking socket built above the
+//!    backend (with `socket2`) to a backend (the caller detects which one serves it:
+//!    `crate::net::socket::register`);
 //! 2. **poll readiness and run a syscall** ([`Registered::poll_io`]): run a non-blocking
 //!    syscall on the socket's fd when the backend says it may succeed; a `WouldBlock`
 //!    clears the readiness and registers the task's waker, so the caller gets `Pending`;
@@ -27,8 +28,8 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::task::{Context, Poll};
 
+use crate::backend::Backend;
 use crate::error::Result;
-use crate::run::Backend;
 
 /// Which readiness an operation waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,20 +76,12 @@ impl fmt::Debug for Registered {
 }
 
 impl Registered {
-    /// Registers `socket`, which the caller has made non-blocking, with the backend that
-    /// serves a call made here.
+    /// Registers `socket`, which the caller has made non-blocking, with `backend`'s reactor.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::NoEventLoop`](crate::ErrorKind::NoEventLoop) outside any async context;
     /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) on a tokio runtime
     /// without its I/O driver; the OS error when registration fails.
-    pub(crate) fn new(socket: socket2::Socket, kind: SocketKind) -> Result<Registered> {
-        let backend = crate::backend::detect::current_backend()?;
-        Registered::on(backend, socket, kind)
-    }
-
-    /// Registers `socket` with `backend`'s reactor.
     #[cfg_attr(not(feature = "tokio"), allow(unused_variables))] // `kind` is tokio's
     pub(crate) fn on(
         backend: Backend,

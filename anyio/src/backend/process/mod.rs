@@ -24,8 +24,8 @@ use std::os::fd::OwnedFd;
 use std::process::ExitStatus;
 use std::task::{Context, Poll};
 
+use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
-use crate::run::Backend;
 
 /// A spawned child process of one backend.
 pub(crate) enum Child {

@@ -8,10 +8,9 @@
 //! 4. otherwise → smol, whose reactor (async-io) serves any thread and any executor
 //!    (`smol::block_on`, `futures_lite::future::block_on`, …), when the `smol` feature is on.
 
-use super::Handle;
+use crate::backend::{Backend, Handle};
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
-use crate::run::Backend;
 
 /// The executor handle for tasks spawned from here.
 pub(crate) fn current_handle() -> Result<Handle> {
@@ -21,18 +20,7 @@ pub(crate) fn current_handle() -> Result<Handle> {
     if context::is_worker_thread() {
         return Err(no_event_loop());
     }
-    #[cfg(feature = "tokio")]
-    if let Ok(h) = ::tokio::runtime::Handle::try_current() {
-        return Ok(Handle::Tokio(h));
-    }
-    #[cfg(feature = "smol")]
-    {
-        Ok(Handle::Smol(super::smol::global_executor()))
-    }
-    #[cfg(not(feature = "smol"))]
-    {
-        Err(no_event_loop())
-    }
+    crate::backend::ambient_handle().ok_or_else(no_event_loop)
 }
 
 /// The backend that serves a call made here (for timers and `current_async_library`).
@@ -43,30 +31,7 @@ pub(crate) fn current_backend() -> Result<Backend> {
     if context::is_worker_thread() {
         return Err(no_event_loop());
     }
-    #[cfg(feature = "tokio")]
-    if ::tokio::runtime::Handle::try_current().is_ok() {
-        return Ok(Backend::Tokio);
-    }
-    #[cfg(feature = "smol")]
-    {
-        Ok(Backend::Smol)
-    }
-    #[cfg(not(feature = "smol"))]
-    {
-        Err(no_event_loop())
-    }
-}
-
-/// Whether a tokio runtime context (a handle, at least) is current on this thread.
-pub(crate) fn in_tokio_context() -> bool {
-    #[cfg(feature = "tokio")]
-    {
-        ::tokio::runtime::Handle::try_current().is_ok()
-    }
-    #[cfg(not(feature = "tokio"))]
-    {
-        false
-    }
+    crate::backend::ambient_backend().ok_or_else(no_event_loop)
 }
 
 fn no_event_loop() -> Error {
