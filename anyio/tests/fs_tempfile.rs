@@ -36,7 +36,12 @@ async fn gettempdir_is_the_systems() -> anyio::Result<()> {
 async fn mkstemp_makes_a_file_anyio_never_removes() -> anyio::Result<()> {
     let parent = TemporaryDirectory::new().await?;
     let (mut file, path) = mkstemp("pre-", ".suf", Some(parent.path())).await?;
-    let name = path.as_std_path().file_name().unwrap().to_string_lossy().into_owned();
+    let name = path
+        .as_std_path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     assert!(name.starts_with("pre-") && name.ends_with(".suf"), "{name}");
     assert_eq!(path.as_std_path().parent(), Some(parent.path()));
     file.write_all(b"kept").await?;
@@ -53,7 +58,12 @@ async fn mkdtemp_makes_a_directory_anyio_never_removes() -> anyio::Result<()> {
     let parent = TemporaryDirectory::new().await?;
     let path = mkdtemp("d-", "", Some(parent.path())).await?;
     assert!(path.as_std_path().is_dir());
-    let name = path.as_std_path().file_name().unwrap().to_string_lossy().into_owned();
+    let name = path
+        .as_std_path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     assert!(name.starts_with("d-"), "{name}");
     assert_eq!(names(parent.path()), vec![name]);
     parent.cleanup().await?;
@@ -66,8 +76,14 @@ async fn creating_in_a_missing_directory_is_an_io_error() -> anyio::Result<()> {
     let missing = parent.path().join("no/such/dir");
     assert_eq!(kind(mkstemp("", "", Some(&missing)).await), ErrorKind::Io);
     assert_eq!(kind(mkdtemp("", "", Some(&missing)).await), ErrorKind::Io);
-    assert_eq!(kind(TemporaryFile::create_in(&missing).await), ErrorKind::Io);
-    assert_eq!(kind(NamedTemporaryFile::new_in(&missing).await), ErrorKind::Io);
+    assert_eq!(
+        kind(TemporaryFile::create_in(&missing).await),
+        ErrorKind::Io
+    );
+    assert_eq!(
+        kind(NamedTemporaryFile::new_in(&missing).await),
+        ErrorKind::Io
+    );
     assert_eq!(
         kind(TemporaryDirectory::with_options("", "", Some(&missing)).await),
         ErrorKind::Io
@@ -75,7 +91,9 @@ async fn creating_in_a_missing_directory_is_an_io_error() -> anyio::Result<()> {
     // The error names the operation and keeps the OS error as its source.
     let err = NamedTemporaryFile::new_in(&missing).await.unwrap_err();
     let source = std::error::Error::source(&err).expect("the io::Error");
-    let io = source.downcast_ref::<std::io::Error>().expect("an io::Error");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("an io::Error");
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     Ok(())
 }
@@ -84,7 +102,10 @@ async fn creating_in_a_missing_directory_is_an_io_error() -> anyio::Result<()> {
 async fn unnamed_file_has_no_name_and_round_trips() -> anyio::Result<()> {
     let parent = TemporaryDirectory::new().await?;
     let mut f = TemporaryFile::create_in(parent.path()).await?;
-    assert!(names(parent.path()).is_empty(), "an unnamed file has no entry");
+    assert!(
+        names(parent.path()).is_empty(),
+        "an unnamed file has no entry"
+    );
     f.write_all(b"spam and eggs").await?;
     assert_eq!(f.seek(SeekFrom::Start(5)).await?, 5);
     assert_eq!(f.read_to_end().await?, b"and eggs");
@@ -194,7 +215,11 @@ async fn spooled_calls_in_a_cancelled_scope_write_nothing() -> anyio::Result<()>
     assert_eq!(seen, Some([ErrorKind::Cancelled; 2]));
     assert!(!spooled.is_rolled_over());
     spooled.seek(SeekFrom::Start(0)).await?;
-    assert_eq!(spooled.read_to_end().await?, b"ab", "the cancelled write wrote nothing");
+    assert_eq!(
+        spooled.read_to_end().await?,
+        b"ab",
+        "the cancelled write wrote nothing"
+    );
     Ok(())
 }
 
@@ -253,10 +278,16 @@ async fn spooled_zero_max_size_rolls_over_on_the_first_byte() -> anyio::Result<(
 async fn spooled_seek_before_the_start_is_invalid_argument() -> anyio::Result<()> {
     let mut f = SpooledTemporaryFile::new(100);
     f.write_all(b"abc").await?;
-    assert_eq!(kind(f.seek(SeekFrom::Current(-10)).await), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(f.seek(SeekFrom::Current(-10)).await),
+        ErrorKind::InvalidArgument
+    );
     assert_eq!(f.stream_position().await?, 3, "a failed seek moves nothing");
     f.rollover().await?;
-    assert_eq!(kind(f.seek(SeekFrom::Current(-10)).await), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(f.seek(SeekFrom::Current(-10)).await),
+        ErrorKind::InvalidArgument
+    );
     assert_eq!(f.stream_position().await?, 3);
     Ok(())
 }

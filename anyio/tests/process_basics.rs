@@ -197,6 +197,40 @@ async fn uid_and_gid_of_ourselves() -> anyio::Result<()> {
 }
 
 #[anyio::test]
+async fn umask_applies_to_the_child_only() -> anyio::Result<()> {
+    let done = run_process(Command::shell("umask").umask(0o027)).await?;
+    assert_eq!(done.stdout, b"0027\n");
+    // Arguments reach the program word for word through the shell that sets the mask.
+    let done = run_process(
+        Command::new("printf")
+            .args(["<%s>", "a b", "$HOME", "'"])
+            .umask(0o077),
+    )
+    .await?;
+    assert_eq!(done.stdout, b"<a b><$HOME><'>");
+    // A file the child creates gets the mask.
+    let dir = anyio::fs::tempfile::TemporaryDirectory::new().await?;
+    let file = dir.path().join("f");
+    run_process(Command::new("touch").arg(&file).umask(0o077)).await?;
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file)?.permissions().mode() & 0o777,
+        0o600
+    );
+    // The child is the program itself (exec'd), not a shell around it.
+    let child = open_process(Command::shell("echo $$").umask(0o022)).await?;
+    let pid = child.pid();
+    let out = child.stdout().unwrap().receive(64).await?;
+    assert_eq!(out, format!("{pid}\n").as_bytes());
+    child.aclose().await?;
+    assert_eq!(
+        kind(run_process(Command::new("true").umask(0o1000)).await),
+        ErrorKind::InvalidArgument
+    );
+    Ok(())
+}
+
+#[anyio::test]
 async fn bad_input_is_an_error_not_a_panic() -> anyio::Result<()> {
     assert_eq!(
         kind(run_process(&Command::new("")).await),
