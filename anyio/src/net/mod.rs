@@ -64,10 +64,12 @@
 
 mod addr;
 pub mod attr;
+mod dgram;
 pub mod happy_eyeballs;
 mod multi;
 pub(crate) mod socket;
 pub(crate) mod tcp;
+mod udp;
 
 pub use addr::{getaddrinfo, getnameinfo};
 pub use happy_eyeballs::ConnectErrors;
@@ -75,4 +77,9 @@ pub use multi::MultiListener;
 pub use tcp::{
     ConnectTcp, CreateTcpListener, DEFAULT_HAPPY_EYEBALLS_DELAY, MAX_BACKLOG, TcpListener,
     TcpStream, connect_tcp, connect_tcp_addrs, create_tcp_listener,
+};
+pub use dgram::{ReceiveDatagram, ReceiveFrom, SendDatagram, UnixReceiveFrom};
+pub use udp::{
+    ConnectedUdpSocket, CreateConnectedUdpSocket, CreateUdpSocket, UdpSocket,
+    create_connected_udp_socket, create_udp_socket,
 };
