@@ -70,6 +70,7 @@ mod multi;
 pub(crate) mod socket;
 pub(crate) mod tcp;
 mod udp;
+mod unix;
 
 pub use addr::{getaddrinfo, getnameinfo};
 pub use happy_eyeballs::ConnectErrors;
@@ -82,4 +83,9 @@ pub use dgram::{ReceiveDatagram, ReceiveFrom, SendDatagram, UnixReceiveFrom};
 pub use udp::{
     ConnectedUdpSocket, CreateConnectedUdpSocket, CreateUdpSocket, UdpSocket,
     create_connected_udp_socket, create_udp_socket,
+};
+pub use unix::{
+    ConnectedUnixDatagram, CreateConnectedUnixDatagram, CreateUnixDatagram, CreateUnixListener,
+    MAX_FDS, UnixDatagram, UnixListener, UnixStream, connect_unix,
+    create_connected_unix_datagram_socket, create_unix_datagram_socket, create_unix_listener,
 };
