@@ -65,6 +65,8 @@
 mod addr;
 pub mod attr;
 mod dgram;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod fd;
 pub mod happy_eyeballs;
 mod multi;
 pub(crate) mod socket;
@@ -89,3 +91,5 @@ pub use unix::{
     MAX_FDS, UnixDatagram, UnixListener, UnixStream, connect_unix,
     create_connected_unix_datagram_socket, create_unix_datagram_socket, create_unix_listener,
 };
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use fd::{notify_closing, wait_readable, wait_writable};
