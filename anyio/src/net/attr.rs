@@ -21,6 +21,7 @@
 
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+use std::path::PathBuf;
 
 use crate::streams::TypedAttribute;
 
@@ -85,4 +86,22 @@ pub enum RawSocket {}
 impl TypedAttribute for RawSocket {
     type Value = RawFd;
     const NAME: &'static str = "raw_socket";
+}
+
+/// The path a UNIX socket is bound to (AnyIO's `SocketAttribute.local_address` for
+/// `AF_UNIX`): empty when unbound, `'\0'` + the name for an abstract socket.
+#[derive(Debug)]
+pub enum LocalPath {}
+impl TypedAttribute for LocalPath {
+    type Value = PathBuf;
+    const NAME: &'static str = "local_path";
+}
+
+/// The path of the peer of a connected UNIX socket (AnyIO's
+/// `SocketAttribute.remote_address` for `AF_UNIX`): empty when the peer is unbound.
+#[derive(Debug)]
+pub enum RemotePath {}
+impl TypedAttribute for RemotePath {
+    type Value = PathBuf;
+    const NAME: &'static str = "remote_path";
 }

@@ -64,15 +64,32 @@
 
 mod addr;
 pub mod attr;
+mod dgram;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod fd;
 pub mod happy_eyeballs;
 mod multi;
 pub(crate) mod socket;
 pub(crate) mod tcp;
+mod udp;
+mod unix;
 
 pub use addr::{getaddrinfo, getnameinfo};
+pub use dgram::{ReceiveDatagram, ReceiveFrom, SendDatagram, UnixReceiveFrom};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use fd::{notify_closing, wait_readable, wait_writable};
 pub use happy_eyeballs::ConnectErrors;
 pub use multi::MultiListener;
 pub use tcp::{
     ConnectTcp, CreateTcpListener, DEFAULT_HAPPY_EYEBALLS_DELAY, MAX_BACKLOG, TcpListener,
     TcpStream, connect_tcp, connect_tcp_addrs, create_tcp_listener,
+};
+pub use udp::{
+    ConnectedUdpSocket, CreateConnectedUdpSocket, CreateUdpSocket, UdpSocket,
+    create_connected_udp_socket, create_udp_socket,
+};
+pub use unix::{
+    ConnectedUnixDatagram, CreateConnectedUnixDatagram, CreateUnixDatagram, CreateUnixListener,
+    MAX_FDS, UnixDatagram, UnixListener, UnixStream, connect_unix,
+    create_connected_unix_datagram_socket, create_unix_datagram_socket, create_unix_listener,
 };

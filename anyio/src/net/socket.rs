@@ -175,8 +175,10 @@ impl SocketCore {
     /// socket provides none.
     pub(crate) fn provide_attributes(&self, request: &mut crate::streams::AttributeRequest<'_>) {
         use crate::net::attr::{
-            Family, LocalAddress, LocalPort, RawSocket, RemoteAddress, RemotePort, SocketFamily,
+            Family, LocalAddress, LocalPath, LocalPort, RawSocket, RemoteAddress, RemotePath,
+            RemotePort, SocketFamily,
         };
+        use crate::net::unix::sockaddr_path;
         use std::os::fd::AsRawFd;
         let _ = self.with_fd("reading a socket attribute", |fd| {
             let sock = socket2::SockRef::from(&fd);
@@ -200,6 +202,8 @@ impl SocketCore {
                 .provide_opt::<RemotePort>(|| {
                     remote().and_then(|a| a.as_socket()).map(|a| a.port())
                 })
+                .provide_opt::<LocalPath>(|| local().and_then(|a| sockaddr_path(&a)))
+                .provide_opt::<RemotePath>(|| remote().and_then(|a| sockaddr_path(&a)))
                 .provide::<RawSocket>(|| fd.as_raw_fd());
         });
     }

@@ -47,6 +47,17 @@ pub(crate) enum SocketKind {
     TcpStream,
     /// A listening TCP socket.
     TcpListener,
+    /// A UDP socket, connected or not.
+    UdpSocket,
+    /// A UNIX stream socket, connected or with a connect in progress.
+    UnixStream,
+    /// A listening UNIX stream socket.
+    UnixListener,
+    /// A UNIX datagram socket, connected or not.
+    UnixDatagram,
+    /// Any pollable fd watched for readiness only (no accept): the private epoll instance
+    /// behind `net::fd::wait_readable`.
+    Fd,
 }
 
 /// A socket registered with one backend's reactor.
@@ -129,8 +140,9 @@ impl Registered {
     }
 
     /// Accepts a connection on a listening socket registered as
-    /// [`SocketKind::TcpListener`]: the new socket comes registered with the same backend,
-    /// as a [`SocketKind::TcpStream`]. A connection is taken from the kernel only in the
+    /// [`SocketKind::TcpListener`] (or [`SocketKind::UnixListener`]): the new socket comes
+    /// registered with the same backend, as a [`SocketKind::TcpStream`] (or
+    /// [`SocketKind::UnixStream`]). A connection is taken from the kernel only in the
     /// call that returns it.
     pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Registered>> {
         match &self.inner {

@@ -1,8 +1,11 @@
 //! Readiness I/O on tokio's reactor, through its `net` types.
 //!
 //! A socket is registered as the tokio type of its kind (`TcpStream::from_std`,
-//! `TcpListener::from_std`): those are tokio's safe ways in (its generic `AsyncFd`
-//! constructor is `unsafe`). tokio's readiness is a cached bit set by its driver: the
+//! `UdpSocket::from_std`, `UnixStream::from_std`, ...): those are tokio's safe ways in (its
+//! generic `AsyncFd` constructor is `unsafe`). An fd registered for readiness only
+//! ([`SocketKind::Fd`], the private epoll instance of `net::fd`) goes in as a
+//! `UdpSocket`: tokio's `UdpSocket` is a thin `epoll` registration whose readiness API
+//! works on any pollable fd, and nothing but readiness is ever asked of it. tokio's readiness is a cached bit set by its driver: the
 //! syscall runs while it is set, a `WouldBlock` clears it (`try_io`), and polling it
 //! registers the waker.
 
@@ -22,6 +25,11 @@ use crate::error::{Error, ErrorKind, Result};
 pub(super) enum TokioSocket {
     TcpStream(net::TcpStream),
     TcpListener(net::TcpListener),
+    /// A UDP socket, or (as [`SocketKind::Fd`]) an fd watched for readiness only.
+    Udp(net::UdpSocket),
+    UnixStream(net::UnixStream),
+    UnixListener(net::UnixListener),
+    UnixDatagram(net::UnixDatagram),
 }
 
 impl TokioSocket {
@@ -36,6 +44,18 @@ impl TokioSocket {
             }
             SocketKind::TcpListener => {
                 net::TcpListener::from_std(socket.into()).map(TokioSocket::TcpListener)
+            }
+            SocketKind::UdpSocket | SocketKind::Fd => {
+                net::UdpSocket::from_std(socket.into()).map(TokioSocket::Udp)
+            }
+            SocketKind::UnixStream => {
+                net::UnixStream::from_std(socket.into()).map(TokioSocket::UnixStream)
+            }
+            SocketKind::UnixListener => {
+                net::UnixListener::from_std(socket.into()).map(TokioSocket::UnixListener)
+            }
+            SocketKind::UnixDatagram => {
+                net::UnixDatagram::from_std(socket.into()).map(TokioSocket::UnixDatagram)
             }
         });
         #[cfg(panic = "unwind")]
@@ -56,7 +76,15 @@ impl TokioSocket {
         match (self, dir) {
             (TokioSocket::TcpStream(s), Direction::Read) => s.poll_read_ready(cx),
             (TokioSocket::TcpStream(s), Direction::Write) => s.poll_write_ready(cx),
-            (TokioSocket::TcpListener(_), _) => Poll::Ready(Err(no_readiness())),
+            (TokioSocket::Udp(s), Direction::Read) => s.poll_recv_ready(cx),
+            (TokioSocket::Udp(s), Direction::Write) => s.poll_send_ready(cx),
+            (TokioSocket::UnixStream(s), Direction::Read) => s.poll_read_ready(cx),
+            (TokioSocket::UnixStream(s), Direction::Write) => s.poll_write_ready(cx),
+            (TokioSocket::UnixDatagram(s), Direction::Read) => s.poll_recv_ready(cx),
+            (TokioSocket::UnixDatagram(s), Direction::Write) => s.poll_send_ready(cx),
+            (TokioSocket::TcpListener(_) | TokioSocket::UnixListener(_), _) => {
+                Poll::Ready(Err(no_readiness()))
+            }
         }
     }
 
@@ -76,7 +104,10 @@ impl TokioSocket {
             // ready; `poll_dir` then registers the waker, or reports fresh readiness.
             let res = match self {
                 TokioSocket::TcpStream(s) => s.try_io(interest, || op(s.as_fd())),
-                TokioSocket::TcpListener(_) => Err(no_readiness()),
+                TokioSocket::Udp(s) => s.try_io(interest, || op(s.as_fd())),
+                TokioSocket::UnixStream(s) => s.try_io(interest, || op(s.as_fd())),
+                TokioSocket::UnixDatagram(s) => s.try_io(interest, || op(s.as_fd())),
+                TokioSocket::TcpListener(_) | TokioSocket::UnixListener(_) => Err(no_readiness()),
             };
             match res {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -92,7 +123,11 @@ impl TokioSocket {
                 let (stream, _addr) = ready!(l.poll_accept(cx))?;
                 Poll::Ready(Ok(TokioSocket::TcpStream(stream)))
             }
-            TokioSocket::TcpStream(_) => Poll::Ready(Err(io::Error::new(
+            TokioSocket::UnixListener(l) => {
+                let (stream, _addr) = ready!(l.poll_accept(cx))?;
+                Poll::Ready(Ok(TokioSocket::UnixStream(stream)))
+            }
+            _ => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "accepting on a socket that is not a listener",
             ))),
@@ -105,6 +140,10 @@ impl AsFd for TokioSocket {
         match self {
             TokioSocket::TcpStream(s) => s.as_fd(),
             TokioSocket::TcpListener(l) => l.as_fd(),
+            TokioSocket::Udp(s) => s.as_fd(),
+            TokioSocket::UnixStream(s) => s.as_fd(),
+            TokioSocket::UnixListener(l) => l.as_fd(),
+            TokioSocket::UnixDatagram(s) => s.as_fd(),
         }
     }
 }
