@@ -75,11 +75,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// [`ErrorKind::BrokenResource`] with the `io::Error` as its source; anyio's own errors
 /// (a cancellation, say) pass unchanged.
 fn stream_error(action: &'static str, e: io::Error) -> Error {
-    let inner = e.get_ref().and_then(|r| r.downcast_ref::<Error>());
-    match inner {
-        Some(inner) if inner.kind() != ErrorKind::Io => inner.clone(),
-        _ => Error::with_source(ErrorKind::BrokenResource, action, e),
+    let Some(inner) = e.get_ref().and_then(|r| r.downcast_ref::<Error>()) else {
+        return Error::with_source(ErrorKind::BrokenResource, action, e);
+    };
+    if inner.kind() != ErrorKind::Io {
+        return inner.clone();
     }
+    // The OS error itself as the source (an `io::Error` cannot be cloned: rebuilt from
+    // its code, or its kind and message).
+    let os = match inner.source_as::<io::Error>() {
+        Some(os) => match os.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(os.kind(), os.to_string()),
+        },
+        None => e,
+    };
+    Error::with_source(ErrorKind::BrokenResource, action, os)
 }
 
 fn remember(slot: &mut Option<Waker>, cx: &Context<'_>) {
