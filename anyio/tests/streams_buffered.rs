@@ -456,3 +456,134 @@ async fn buffered_byte_stream_sends_and_shuts_its_direction() -> Result<()> {
     );
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------
+// Over memory object streams of byte chunks (AnyIO's tests use these).
+
+mod over_memory {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use anyio::streams::buffered::BufferedByteReceiveStream;
+    use anyio::streams::memory_bytes::{MemoryByteReceiveStream, MemoryByteSendStream};
+    use anyio::streams::text::TextReceiveStream;
+    use anyio::streams::{ByteReceiveStream, ByteSendStream, SharedResource};
+    use anyio::testing::wait_all_tasks_blocked;
+    use anyio::{ErrorKind, Result, create_memory_object_stream, move_on_after, task_group};
+
+    #[anyio::test]
+    async fn receive_exactly_over_memory_chunks_as_upstream() -> Result<()> {
+        let (tx, rx) = create_memory_object_stream::<Vec<u8>>(2);
+        let rx = BufferedByteReceiveStream::new(MemoryByteReceiveStream::new(rx));
+        tx.send(b"abcd".to_vec()).await?;
+        tx.send(b"efgh".to_vec()).await?;
+        assert_eq!(rx.receive_exactly(8).await?, b"abcdefgh");
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn big_chunks_split_and_empty_chunks_are_skipped() -> Result<()> {
+        let (tx, rx) = create_memory_object_stream::<Vec<u8>>(4);
+        let rx = MemoryByteReceiveStream::new(rx);
+        tx.send(Vec::new()).await?;
+        tx.send(b"0123456789".to_vec()).await?;
+        tx.send(Vec::new()).await?;
+        drop(tx);
+        assert_eq!(rx.receive(4).await?, b"0123");
+        assert_eq!(rx.receive(4).await?, b"4567");
+        assert_eq!(rx.receive(4).await?, b"89");
+        assert_eq!(
+            rx.receive(4).await.unwrap_err().kind(),
+            ErrorKind::EndOfStream
+        );
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn text_over_memory_chunks_splitting_a_character() -> Result<()> {
+        let (tx, rx) = create_memory_object_stream::<Vec<u8>>(4);
+        let tx = MemoryByteSendStream::new(tx);
+        let rx = TextReceiveStream::new(MemoryByteReceiveStream::new(rx));
+        let euro = "€".as_bytes();
+        tx.send(&euro[..1]).await?;
+        tx.send(&euro[1..]).await?;
+        tx.aclose().await?;
+        assert_eq!(rx.receive().await?, "€");
+        assert_eq!(
+            rx.receive().await.unwrap_err().kind(),
+            ErrorKind::EndOfStream
+        );
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn deadline_mid_read_keeps_the_bytes() -> Result<()> {
+        let (tx, rx) = create_memory_object_stream::<Vec<u8>>(4);
+        let rx = BufferedByteReceiveStream::new(MemoryByteReceiveStream::new(rx));
+        tx.send(b"par".to_vec()).await?;
+        let r = move_on_after(Duration::from_millis(50), rx.receive_exactly(6)).await?;
+        assert_eq!(r, None);
+        tx.send(b"tial".to_vec()).await?;
+        assert_eq!(rx.receive_exactly(6).await?, b"partia");
+        assert_eq!(rx.receive(8).await?, b"l"); // read only what was lacking
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn rendezvous_send_returns_once_queued_and_close_waits_for_the_take() -> Result<()> {
+        let (tx, rx) = create_memory_object_stream::<Vec<u8>>(0);
+        let tx = Arc::new(MemoryByteSendStream::new(tx));
+        let rx = MemoryByteReceiveStream::new(rx);
+        task_group(|tg| {
+            let tx = tx.clone();
+            async move {
+                let t = tx.clone();
+                let sender = tg.start_soon(async move {
+                    t.send(b"hand over").await?;
+                    t.aclose().await // waits until the receiver took the chunk
+                })?;
+                wait_all_tasks_blocked().await?;
+                assert_eq!(rx.receive(64).await?, b"hand over");
+                sender.await?;
+                assert_eq!(
+                    rx.receive(64).await.unwrap_err().kind(),
+                    ErrorKind::EndOfStream
+                );
+                Ok(())
+            }
+        })
+        .await?;
+        assert_eq!(
+            tx.send(b"x").await.unwrap_err().kind(),
+            ErrorKind::ClosedResource
+        );
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn closing_the_receiver_breaks_the_sender_and_wakes_a_receive() -> Result<()> {
+        let (tx, rx) = create_memory_object_stream::<Vec<u8>>(1);
+        let tx = MemoryByteSendStream::new(tx);
+        let rx = Arc::new(MemoryByteReceiveStream::new(rx));
+        task_group(|tg| {
+            let rx = rx.clone();
+            async move {
+                let r = rx.clone();
+                let blocked =
+                    tg.start_soon(
+                        async move { anyio::Ok(r.receive(8).await.err().map(|e| e.kind())) },
+                    )?;
+                wait_all_tasks_blocked().await?;
+                rx.aclose().await?;
+                assert_eq!(blocked.await?, Some(ErrorKind::ClosedResource));
+                Ok(())
+            }
+        })
+        .await?;
+        assert_eq!(
+            tx.send(b"x").await.unwrap_err().kind(),
+            ErrorKind::BrokenResource
+        );
+        Ok(())
+    }
+}

@@ -64,7 +64,10 @@ use super::bytes::{
 };
 use crate::error::{Error, ErrorKind, Result};
 
-/// How many bytes one read from the wrapped stream asks for.
+/// The fewest bytes one read from the wrapped stream asks for (what it brings beyond the
+/// request stays buffered, so small records cost one read per batch, not one each).
+const MIN_READ: usize = 16 * 1024;
+/// The most bytes one read from the wrapped stream asks for.
 const CHUNK: usize = 64 * 1024;
 /// An empty buffer whose storage grew past this gives it back.
 const KEEP_CAPACITY: usize = 1024 * 1024;
@@ -226,8 +229,8 @@ impl<S: ByteReceiveStream> BufferedByteReceiveStream<S> {
     /// Receives exactly `n` bytes (AnyIO's `receive_exactly`); `n == 0` returns an empty
     /// vector at once (after the checkpoint), as AnyIO does.
     ///
-    /// Reads from the stream only what the buffer lacks (in chunks of up to 64 KiB, so a
-    /// huge `n` is no allocation request); bytes read past `n` stay buffered.
+    /// Reads from the stream in chunks of 16 to 64 KiB (so a huge `n` is no allocation
+    /// request); bytes read past `n` stay buffered.
     ///
     /// # Cancellation
     ///
@@ -323,7 +326,7 @@ impl<S: ByteReceiveStream> BufferedByteReceiveStream<S> {
 
     /// Reads one chunk of up to `want` bytes from the wrapped stream into the buffer.
     fn poll_fill(&self, cx: &mut Context<'_>, buf: &mut Buffer, want: usize) -> Poll<Result<()>> {
-        let want = want.clamp(1, CHUNK);
+        let want = want.clamp(MIN_READ, CHUNK);
         let spare = buf.spare(want);
         match self.inner.poll_receive(cx, spare) {
             Poll::Ready(Ok(n)) => {
@@ -388,7 +391,7 @@ impl<S: ByteReceiveStream> BufferedByteReceiveStream<S> {
                     format!("receive_until: the delimiter was not found within {max_bytes} bytes"),
                 )));
             }
-            match std::task::ready!(self.poll_fill(cx, &mut buf, CHUNK)) {
+            match std::task::ready!(self.poll_fill(cx, &mut buf, MIN_READ)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::EndOfStream => {
                     return Poll::Ready(Err(Error::new(

@@ -105,6 +105,7 @@ pub mod buffered;
 pub mod bytes;
 pub mod file;
 pub mod memory;
+pub mod memory_bytes;
 pub mod pipe;
 pub mod stapled;
 pub mod text;
