@@ -221,8 +221,8 @@ impl<S: ByteReceiveStream> TextReceiveStream<S> {
     /// let (tx, rx) = create_byte_pipe(64)?;
     /// let rx = TextReceiveStream::with_errors(rx, Utf8Errors::Replace);
     /// tx.send(b"caf\xc3").await?; // half of an 'é'
-    /// tx.send(b"\xa9 \xff!").await?;
     /// assert_eq!(rx.receive().await?, "caf"); // the 'é' is held back
+    /// tx.send(b"\xa9 \xff!").await?;
     /// assert_eq!(rx.receive().await?, "é \u{fffd}!");
     /// # Ok::<_, anyio::Error>(())
     /// # }).unwrap();
