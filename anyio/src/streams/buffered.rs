@@ -418,10 +418,40 @@ fn incomplete(wanted: usize, got: usize) -> Error {
 
 /// The first position of `needle` (not empty) in `haystack`.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.len() == 1 {
-        return haystack.iter().position(|&b| b == needle[0]);
+    let mut from = 0;
+    while let Some(i) = find_byte(&haystack[from..], needle[0]) {
+        let at = from + i;
+        if haystack.len() - at < needle.len() {
+            return None; // no room for a whole delimiter here or later
+        }
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
     }
-    haystack.windows(needle.len()).position(|w| w == needle)
+    None
+}
+
+/// The first position of `byte` in `haystack`, eight bytes at a time (the classic
+/// "has a zero byte" test on `word ^ pattern`; a hit is confirmed byte by byte).
+fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(byte);
+    let mut words = haystack.chunks_exact(8);
+    let mut base = 0;
+    for word in &mut words {
+        let w = <[u8; 8]>::try_from(word).map_or(0, u64::from_le_bytes) ^ pattern;
+        if w.wrapping_sub(LO) & !w & HI != 0 {
+            return word.iter().position(|&b| b == byte).map(|i| base + i);
+        }
+        base += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == byte)
+        .map(|i| base + i)
 }
 
 impl<S: TypedAttributeProvider> TypedAttributeProvider for BufferedByteReceiveStream<S> {
@@ -655,5 +685,33 @@ impl<S: ByteSendStream> ByteSendStream for BufferedByteStream<S> {
 impl<S: ByteStream> ByteStream for BufferedByteStream<S> {
     fn poll_send_eof(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.recv.inner.poll_send_eof(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{find, find_byte};
+
+    #[test]
+    fn find_byte_agrees_with_a_plain_scan() {
+        let hay: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        for start in [0, 1, 7, 8, 9, 250, 690] {
+            for b in [0u8, 1, 7, 8, 127, 128, 255] {
+                let slice = &hay[start..];
+                let plain = slice.iter().position(|&x| x == b);
+                assert_eq!(find_byte(slice, b), plain, "start {start} byte {b}");
+            }
+        }
+        assert_eq!(find_byte(b"", b'x'), None);
+        assert_eq!(find_byte(b"aaaaaaaaaaaaaaab", b'b'), Some(15));
+    }
+
+    #[test]
+    fn find_handles_partial_and_overlapping_matches() {
+        assert_eq!(find(b"abc\r\r\ndef", b"\r\n"), Some(4));
+        assert_eq!(find(b"aaab", b"aab"), Some(1));
+        assert_eq!(find(b"abc\r", b"\r\n"), None);
+        assert_eq!(find(b"\n", b"\n"), Some(0));
+        assert_eq!(find(b"xx", b"xxx"), None);
     }
 }
