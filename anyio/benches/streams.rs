@@ -34,7 +34,7 @@ const BATCH: usize = 64 * 1024;
 
 /// `n` lines of `LINE` bytes each, ending in `\n`.
 fn payload(n: usize) -> Vec<u8> {
-    let mut line = vec![b'x'; LINE];
+    let mut line = [b'x'; LINE];
     line[LINE - 1] = b'\n';
     line.repeat(n)
 }

@@ -162,6 +162,20 @@ async fn receive_serves_the_buffer_first() -> Result<()> {
     Ok(())
 }
 
+fn is_send<T: Send>(_: &T) {}
+
+#[anyio::test]
+async fn futures_are_send() -> Result<()> {
+    let (_tx, rx) = pipe(8);
+    is_send(&rx.receive_exactly(1));
+    is_send(&rx.receive_until(b"\n", 8));
+    is_send(&rx.receive(1));
+    let (_tx, rx) = create_byte_pipe(8)?;
+    let text = anyio::streams::TextReceiveStream::new(rx);
+    is_send(&text.receive());
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // Bad input and limits.
 

@@ -93,6 +93,21 @@ async fn seek_and_tell() -> Result<()> {
     Ok(())
 }
 
+fn is_send<T: Send>(_: &T) {}
+
+#[anyio::test]
+async fn futures_are_send() -> Result<()> {
+    let (_dir, path) = file_with(b"x").await?;
+    let r = FileReadStream::from_path(&path).await?;
+    is_send(&r.receive(1));
+    is_send(&r.seek(SeekFrom::Start(0)));
+    is_send(&r.tell());
+    let w = FileWriteStream::from_path(&path, true).await?;
+    is_send(&w.send(b"x"));
+    is_send(&w.aclose());
+    Ok(())
+}
+
 #[anyio::test]
 async fn path_attribute_from_path_only() -> Result<()> {
     let (_dir, path) = file_with(b"").await?;
@@ -209,6 +224,9 @@ async fn wrappers_stack_on_a_file() -> Result<()> {
         all.push_str(&s);
     }
     assert_eq!(all, "line one\nlíne two\n");
+    // The file's attribute shows through both wrappers.
+    assert_eq!(lines.extra::<FilePath>()?, path);
+    assert_eq!(text.extra::<FilePath>()?, path);
     Ok(())
 }
 
