@@ -218,3 +218,253 @@ async fn stapled_stream_is_a_stream_and_a_sink_when_its_parts_are() -> Result<()
     assert_eq!(echoed, [0, 10, 20]);
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------
+// Stapled byte streams (AnyIO's TestStapledByteStream), over byte pipes.
+
+mod bytes {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll};
+
+    use anyio::streams::pipe::{PipeReceiveStream, PipeSendStream, create_byte_pipe};
+    use anyio::streams::{
+        AttributeRequest, BusyFlag, ByteReceiveStream, ByteSendStream, ByteStream, SharedResource,
+        StapledByteStream, TypedAttribute, TypedAttributeProvider,
+    };
+    use anyio::testing::wait_all_tasks_blocked;
+    use anyio::{Error, ErrorKind, Result};
+
+    type Pair = StapledByteStream<PipeSendStream, PipeReceiveStream>;
+
+    /// Two crossed pipes: what one end sends, the other receives.
+    fn connection() -> (Pair, Pair) {
+        let (a_tx, b_rx) = create_byte_pipe(64).expect("a pipe");
+        let (b_tx, a_rx) = create_byte_pipe(64).expect("a pipe");
+        (
+            StapledByteStream::new(a_tx, a_rx),
+            StapledByteStream::new(b_tx, b_rx),
+        )
+    }
+
+    #[anyio::test]
+    async fn sends_through_one_half_and_receives_from_the_other() -> Result<()> {
+        let (a, b) = connection();
+        a.send(b"hello, ").await?;
+        a.send(b"world").await?;
+        let mut got = Vec::new();
+        while got.len() < 12 {
+            got.extend(b.receive(64).await?);
+        }
+        assert_eq!(got, b"hello, world");
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn send_eof_closes_the_send_half_only() -> Result<()> {
+        let (a, b) = connection();
+        a.send(b"last").await?;
+        a.send_eof().await?;
+        a.send_eof().await?; // again: nothing happens
+        assert_eq!(
+            a.send(b"x").await.unwrap_err().kind(),
+            ErrorKind::ClosedResource
+        );
+        assert_eq!(b.receive(64).await?, b"last");
+        assert_eq!(
+            b.receive(64).await.unwrap_err().kind(),
+            ErrorKind::EndOfStream
+        );
+        b.send(b"reply").await?; // the other direction is open
+        assert_eq!(a.receive(64).await?, b"reply");
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn aclose_closes_both_halves() -> Result<()> {
+        let (a, b) = connection();
+        a.aclose().await?;
+        assert_eq!(
+            a.send(b"x").await.unwrap_err().kind(),
+            ErrorKind::ClosedResource
+        );
+        assert_eq!(
+            a.receive(1).await.unwrap_err().kind(),
+            ErrorKind::ClosedResource
+        );
+        assert_eq!(
+            b.receive(1).await.unwrap_err().kind(),
+            ErrorKind::EndOfStream
+        );
+        assert_eq!(
+            b.send(b"x").await.unwrap_err().kind(),
+            ErrorKind::BrokenResource
+        );
+        a.aclose().await?; // closing again does nothing
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn aclose_wakes_a_receive_blocked_in_another_task() -> Result<()> {
+        let (a, _b) = connection();
+        let a = Arc::new(a);
+        anyio::task_group(|tg| {
+            let a = a.clone();
+            async move {
+                let r = a.clone();
+                let blocked =
+                    tg.start_soon(
+                        async move { anyio::Ok(r.receive(8).await.err().map(|e| e.kind())) },
+                    )?;
+                wait_all_tasks_blocked().await?;
+                a.aclose().await?;
+                assert_eq!(blocked.await?, Some(ErrorKind::ClosedResource));
+                Ok(())
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn busy_flags_are_the_halves_own() -> Result<()> {
+        let (a, _b) = connection();
+        let a = Arc::new(a);
+        anyio::task_group(|tg| {
+            let a = a.clone();
+            async move {
+                let r = a.clone();
+                let first =
+                    tg.start_soon(
+                        async move { anyio::Ok(r.receive(8).await.err().map(|e| e.kind())) },
+                    )?;
+                wait_all_tasks_blocked().await?;
+                assert_eq!(
+                    a.receive(8).await.unwrap_err().kind(),
+                    ErrorKind::BusyResource
+                );
+                a.send(b"sending is another direction").await?;
+                a.aclose().await?;
+                assert_eq!(first.await?, Some(ErrorKind::ClosedResource));
+                Ok(())
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    enum Side {}
+    impl TypedAttribute for Side {
+        type Value = &'static str;
+        const NAME: &'static str = "side";
+    }
+    enum SendOnly {}
+    impl TypedAttribute for SendOnly {
+        type Value = u8;
+        const NAME: &'static str = "send_only";
+    }
+
+    /// A pipe half that provides `Side` (and `SendOnly` when `extra`), and can fail its
+    /// close.
+    struct Labelled<S> {
+        inner: S,
+        side: &'static str,
+        extra: bool,
+        fail_close: AtomicBool,
+    }
+
+    impl<S> Labelled<S> {
+        fn new(inner: S, side: &'static str, extra: bool) -> Self {
+            Labelled {
+                inner,
+                side,
+                extra,
+                fail_close: AtomicBool::new(false),
+            }
+        }
+    }
+
+    impl<S: TypedAttributeProvider> TypedAttributeProvider for Labelled<S> {
+        fn provide_attributes(&self, request: &mut AttributeRequest<'_>) {
+            request.provide::<Side>(|| self.side);
+            if self.extra {
+                request.provide::<SendOnly>(|| 7);
+            }
+            self.inner.provide_attributes(request);
+        }
+    }
+    impl<S: SharedResource> SharedResource for Labelled<S> {
+        fn poll_close(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+            let r = std::task::ready!(self.inner.poll_close(cx));
+            // Relaxed: a test switch read by the same task that set it.
+            if self.fail_close.load(Ordering::Relaxed) {
+                return Poll::Ready(Err(Error::new(ErrorKind::BrokenResource, "close failed")));
+            }
+            Poll::Ready(r)
+        }
+    }
+    impl<S: ByteSendStream> ByteSendStream for Labelled<S> {
+        fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize>> {
+            self.inner.poll_send(cx, buf)
+        }
+        fn send_busy(&self) -> &BusyFlag {
+            self.inner.send_busy()
+        }
+    }
+    impl<S: ByteReceiveStream> ByteReceiveStream for Labelled<S> {
+        fn poll_receive(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize>> {
+            self.inner.poll_receive(cx, buf)
+        }
+        fn receive_busy(&self) -> &BusyFlag {
+            self.inner.receive_busy()
+        }
+    }
+
+    #[anyio::test]
+    async fn attributes_merge_with_the_receive_half_winning() -> Result<()> {
+        let (tx, rx) = create_byte_pipe(8)?;
+        let s = StapledByteStream::new(
+            Labelled::new(tx, "send", true),
+            Labelled::new(rx, "receive", false),
+        );
+        assert_eq!(s.extra::<Side>()?, "receive", "AnyIO's merge: receive wins");
+        assert_eq!(s.extra::<SendOnly>()?, 7, "the send half's own attribute");
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn aclose_closes_the_receive_half_even_when_the_send_half_fails() -> Result<()> {
+        let (tx, rx) = create_byte_pipe(8)?;
+        let s = StapledByteStream::new(
+            Labelled::new(tx, "send", false),
+            Labelled::new(rx, "receive", false),
+        );
+        // Relaxed: read back by this task only.
+        s.send_stream().fail_close.store(true, Ordering::Relaxed);
+        assert_eq!(
+            s.aclose().await.unwrap_err().kind(),
+            ErrorKind::BrokenResource
+        );
+        assert_eq!(
+            s.receive(1).await.unwrap_err().kind(),
+            ErrorKind::ClosedResource
+        );
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn a_boxed_stapled_stream_is_a_byte_stream() -> Result<()> {
+        let (a, b) = connection();
+        let a: Box<dyn ByteStream> = Box::new(a);
+        a.send(b"dyn").await?;
+        a.send_eof().await?;
+        assert_eq!(b.receive(8).await?, b"dyn");
+        let (tx, rx) = b.into_parts();
+        drop((tx, rx));
+        assert_eq!(
+            a.receive(8).await.unwrap_err().kind(),
+            ErrorKind::EndOfStream
+        );
+        Ok(())
+    }
+}

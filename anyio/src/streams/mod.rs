@@ -101,10 +101,14 @@
 //! # }).unwrap();
 //! ```
 
+pub mod buffered;
 pub mod bytes;
+pub mod file;
 pub mod memory;
+pub mod memory_bytes;
 pub mod pipe;
 pub mod stapled;
+pub mod text;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -112,15 +116,18 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 
+pub use buffered::{BufferedByteReceiveStream, BufferedByteStream};
 pub use bytes::{
     AttributeRequest, BusyFlag, BusyGuard, ByteReceiveStream, ByteSendStream, ByteStream, Listener,
     SharedResource, TypedAttribute, TypedAttributeProvider, aclose_forcefully,
 };
+pub use file::{FileReadStream, FileWriteStream};
 pub use memory::{
     MemoryObjectReceiveStream, MemoryObjectSendStream, MemoryObjectSink,
     MemoryObjectStreamStatistics, create_memory_object_stream,
 };
-pub use stapled::StapledObjectStream;
+pub use stapled::{StapledByteStream, StapledObjectStream};
+pub use text::{TextReceiveStream, TextSendStream, TextStream};
 
 use crate::error::{Error, ErrorKind, Result};
 

@@ -4,8 +4,9 @@
 //! [`StapledObjectStream`] combines any [`ObjectSendStream`] with any
 //! [`ObjectReceiveStream`] of the same item type, forming an [`ObjectStream`]: a way to
 //! hand one value to code that expects a two-way connection — two memory object streams
-//! crossed over make an in-process "connection" for tests, say. The byte-stream variant
-//! comes with the networking chapter.
+//! crossed over make an in-process "connection" for tests, say. [`StapledByteStream`]
+//! does the same for byte streams, forming a [`ByteStream`] (two crossed
+//! [byte pipes](super::pipe) make an in-process connection).
 //!
 //! ```
 //! use anyio::streams::{
@@ -26,14 +27,20 @@
 //! # }).unwrap();
 //! ```
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use futures_sink::Sink;
 use pin_project_lite::pin_project;
 
+use super::bytes::{
+    AttributeRequest, BusyFlag, ByteReceiveStream, ByteSendStream, ByteStream, SharedResource,
+    TypedAttributeProvider,
+};
 use super::{
     AsyncResource, MemoryObjectSendStream, ObjectReceiveStream, ObjectSendStream, ObjectStream,
     SendError, UnreliableObjectReceiveStream, UnreliableObjectSendStream,
@@ -212,5 +219,141 @@ impl<T, S: Sink<T>, R> Sink<T> for StapledObjectStream<S, R> {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.project().send_stream.poll_close(cx)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Byte streams.
+
+/// A byte send stream and a byte receive stream joined into one [`ByteStream`] (AnyIO's
+/// `StapledByteStream`).
+///
+/// Sending goes to the send half, receiving comes from the receive half;
+/// [`send_eof`](ByteStream::send_eof) closes the send half (AnyIO's rule: a send stream
+/// has no half-close of its own), and [`aclose`](SharedResource::aclose) closes the send
+/// half, then the receive half. Typed attributes come from both halves, the receive half's
+/// winning where both provide one (as AnyIO merges them).
+///
+/// # Examples
+///
+/// ```
+/// use anyio::streams::pipe::create_byte_pipe;
+/// use anyio::streams::stapled::StapledByteStream;
+/// use anyio::streams::{ByteReceiveStream, ByteSendStream, ByteStream};
+/// use anyio::ErrorKind;
+///
+/// # anyio::run(|| async {
+/// // Two crossed pipes: an in-process connection.
+/// let (a_tx, b_rx) = create_byte_pipe(64)?;
+/// let (b_tx, a_rx) = create_byte_pipe(64)?;
+/// let a = StapledByteStream::new(a_tx, a_rx);
+/// let b = StapledByteStream::new(b_tx, b_rx);
+/// a.send(b"ping").await?;
+/// a.send_eof().await?;
+/// assert_eq!(b.receive(16).await?, b"ping");
+/// assert_eq!(b.receive(16).await.unwrap_err().kind(), ErrorKind::EndOfStream);
+/// b.send(b"pong").await?; // b's own direction is still open
+/// assert_eq!(a.receive(16).await?, b"pong");
+/// # Ok::<_, anyio::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct StapledByteStream<S, R> {
+    send_stream: S,
+    receive_stream: R,
+    /// The send half's close outcome, once it finished, while the receive half's close
+    /// is still pending (so its error is not lost to a later poll).
+    send_closed: Mutex<Option<Result<()>>>,
+}
+
+impl<S, R> fmt::Debug for StapledByteStream<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StapledByteStream").finish_non_exhaustive()
+    }
+}
+
+impl<S, R> StapledByteStream<S, R> {
+    /// Joins `send_stream` and `receive_stream`.
+    pub fn new(send_stream: S, receive_stream: R) -> StapledByteStream<S, R> {
+        StapledByteStream {
+            send_stream,
+            receive_stream,
+            send_closed: Mutex::new(None),
+        }
+    }
+
+    /// The sending half.
+    pub fn send_stream(&self) -> &S {
+        &self.send_stream
+    }
+
+    /// The receiving half.
+    pub fn receive_stream(&self) -> &R {
+        &self.receive_stream
+    }
+
+    /// Takes the two halves apart again: `(send_stream, receive_stream)`.
+    pub fn into_parts(self) -> (S, R) {
+        (self.send_stream, self.receive_stream)
+    }
+}
+
+impl<S: TypedAttributeProvider, R: TypedAttributeProvider> TypedAttributeProvider
+    for StapledByteStream<S, R>
+{
+    fn provide_attributes(&self, request: &mut AttributeRequest<'_>) {
+        // The first provider wins: the receive half first, as AnyIO's merge lets it win.
+        self.receive_stream.provide_attributes(request);
+        self.send_stream.provide_attributes(request);
+    }
+}
+
+impl<S: SharedResource, R: SharedResource> SharedResource for StapledByteStream<S, R> {
+    /// Closes the send half, then the receive half — both, even when the first fails (its
+    /// error is returned then).
+    fn poll_close(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut sent = self.send_closed.lock().unwrap_or_else(|e| e.into_inner());
+        if sent.is_none() {
+            *sent = Some(std::task::ready!(self.send_stream.poll_close(cx)));
+        }
+        let received = std::task::ready!(self.receive_stream.poll_close(cx));
+        // Done: a later close polls both again (closing a closed half does nothing).
+        let sent = sent.take().unwrap_or(Ok(()));
+        Poll::Ready(sent.and(received))
+    }
+}
+
+impl<S: SharedResource, R: ByteReceiveStream> ByteReceiveStream for StapledByteStream<S, R> {
+    fn poll_receive(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize>> {
+        self.receive_stream.poll_receive(cx, buf)
+    }
+
+    fn poll_receive_vec(
+        &self,
+        cx: &mut Context<'_>,
+        max_bytes: usize,
+        buf: &mut Vec<u8>,
+    ) -> Poll<Result<()>> {
+        self.receive_stream.poll_receive_vec(cx, max_bytes, buf)
+    }
+
+    fn receive_busy(&self) -> &BusyFlag {
+        self.receive_stream.receive_busy()
+    }
+}
+
+impl<S: ByteSendStream, R: SharedResource> ByteSendStream for StapledByteStream<S, R> {
+    fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize>> {
+        self.send_stream.poll_send(cx, buf)
+    }
+
+    fn send_busy(&self) -> &BusyFlag {
+        self.send_stream.send_busy()
+    }
+}
+
+impl<S: ByteSendStream, R: ByteReceiveStream> ByteStream for StapledByteStream<S, R> {
+    /// Closes the send half (AnyIO's `send_eof`).
+    fn poll_send_eof(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.send_stream.poll_close(cx)
     }
 }
