@@ -118,7 +118,8 @@ async fn notify_closing_wakes_both_directions() -> anyio::Result<()> {
     let a = Arc::new(a);
     let (r, w) = (a.clone(), a.clone());
     let (rk, wk) = task_group(|tg| async move {
-        let reader = tg.start_soon(async move { anyio::Ok(kind(wait_readable(r.as_fd()).await)) })?;
+        let reader =
+            tg.start_soon(async move { anyio::Ok(kind(wait_readable(r.as_fd()).await)) })?;
         let writer =
             tg.start_soon(async move { anyio::Ok(kind(wait_writable(w.as_fd()).await)) })?;
         wait_all_tasks_blocked().await?;
@@ -127,7 +128,10 @@ async fn notify_closing_wakes_both_directions() -> anyio::Result<()> {
     })
     .await?
     .unwrap();
-    assert_eq!((rk, wk), (ErrorKind::ClosedResource, ErrorKind::ClosedResource));
+    assert_eq!(
+        (rk, wk),
+        (ErrorKind::ClosedResource, ErrorKind::ClosedResource)
+    );
     Ok(())
 }
 
@@ -148,7 +152,10 @@ async fn second_waiter_is_busy_first_unaffected() -> anyio::Result<()> {
     task_group(|tg| async move {
         let first = tg.start_soon(async move { wait_readable(reader.as_fd()).await })?;
         wait_all_tasks_blocked().await?;
-        assert_eq!(kind(wait_readable(b.as_fd()).await), ErrorKind::BusyResource);
+        assert_eq!(
+            kind(wait_readable(b.as_fd()).await),
+            ErrorKind::BusyResource
+        );
         // The other direction is free.
         wait_writable(b.as_fd()).await?;
         a.write_all(b"x")?;
@@ -161,7 +168,11 @@ async fn second_waiter_is_busy_first_unaffected() -> anyio::Result<()> {
 #[anyio::test]
 async fn cancelled_and_abandoned_waits_leave_nothing() -> anyio::Result<()> {
     let (mut a, b) = UnixStream::pair()?;
-    assert!(poll_once(Box::pin(wait_readable(b.as_fd()))).await.is_none());
+    assert!(
+        poll_once(Box::pin(wait_readable(b.as_fd())))
+            .await
+            .is_none()
+    );
     let b = Arc::new(b);
     let reader = b.clone();
     let scope = CancelScope::new();
@@ -183,7 +194,13 @@ async fn cancelled_and_abandoned_waits_leave_nothing() -> anyio::Result<()> {
 #[anyio::test]
 async fn regular_files_cannot_be_waited_on() -> anyio::Result<()> {
     let f = tempfile::tempfile()?;
-    assert_eq!(kind(wait_readable(f.as_fd()).await), ErrorKind::InvalidArgument);
-    assert_eq!(kind(wait_writable(f.as_fd()).await), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(wait_readable(f.as_fd()).await),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(wait_writable(f.as_fd()).await),
+        ErrorKind::InvalidArgument
+    );
     Ok(())
 }

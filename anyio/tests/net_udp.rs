@@ -46,7 +46,10 @@ async fn unconnected_round_trip(host: &str) -> anyio::Result<()> {
     assert_eq!(from, client.local_addr()?);
     server.send_to(&data[..2], from).await?;
     let (back, back_from) = client.receive().await?;
-    assert_eq!((back.as_slice(), back_from), (&b"bl"[..], server.local_addr()?));
+    assert_eq!(
+        (back.as_slice(), back_from),
+        (&b"bl"[..], server.local_addr()?)
+    );
     Ok(())
 }
 
@@ -154,8 +157,7 @@ where
 #[anyio::test]
 async fn object_stream_traits() -> anyio::Result<()> {
     let mut server = bound("127.0.0.1").await?;
-    let mut client =
-        create_connected_udp_socket("127.0.0.1", server.local_addr()?.port()).await?;
+    let mut client = create_connected_udp_socket("127.0.0.1", server.local_addr()?.port()).await?;
     UnreliableObjectSendStream::send(&mut client, b"trait".to_vec()).await?;
     echo_once(&mut server).await?;
     assert_eq!(
@@ -193,7 +195,10 @@ async fn attributes(host: &str, family: Family) -> anyio::Result<()> {
     assert_eq!(client.extra::<RemotePort>()?, port);
     assert_eq!(client.extra::<LocalPort>()?, client.local_addr()?.port());
     client.aclose().await?;
-    assert!(client.extra::<LocalPort>().is_err(), "a closed socket has none");
+    assert!(
+        client.extra::<LocalPort>().is_err(),
+        "a closed socket has none"
+    );
     Ok(())
 }
 

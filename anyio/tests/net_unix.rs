@@ -119,7 +119,11 @@ async fn stream_attributes() -> anyio::Result<()> {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[anyio::test]
 async fn abstract_namespace_listener() -> anyio::Result<()> {
-    let name = format!("\0anyio-test-{}-{:?}", std::process::id(), std::thread::current().id());
+    let name = format!(
+        "\0anyio-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    );
     let listener = create_unix_listener(&name).await?;
     assert_eq!(listener.local_path()?, PathBuf::from(&name));
     let client = connect_unix(&name).await?;
@@ -166,7 +170,10 @@ async fn listener_mode_is_applied() -> anyio::Result<()> {
         .local_path(&dgram)
         .local_mode(0o640)
         .await?;
-    assert_eq!(std::fs::metadata(&dgram)?.permissions().mode() & 0o777, 0o640);
+    assert_eq!(
+        std::fs::metadata(&dgram)?.permissions().mode() & 0o777,
+        0o640
+    );
     Ok(())
 }
 
@@ -211,7 +218,10 @@ async fn path_too_long_is_invalid_argument() -> anyio::Result<()> {
         ErrorKind::InvalidArgument
     );
     let d = create_unix_datagram_socket().await?;
-    assert_eq!(kind(d.send_to(b"x", &long).await), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(d.send_to(b"x", &long).await),
+        ErrorKind::InvalidArgument
+    );
     Ok(())
 }
 
@@ -275,7 +285,10 @@ async fn busy_receivers_and_acceptors() -> anyio::Result<()> {
         let acc = tg.start_soon(async move { lst.accept().await.map(drop) })?;
         wait_all_tasks_blocked().await?;
         assert_eq!(kind(server.receive(10).await), ErrorKind::BusyResource);
-        assert_eq!(kind(server.receive_fds(10, 1).await), ErrorKind::BusyResource);
+        assert_eq!(
+            kind(server.receive_fds(10, 1).await),
+            ErrorKind::BusyResource
+        );
         assert_eq!(kind(listener.accept().await), ErrorKind::BusyResource);
         client.send(b"first").await?;
         assert_eq!(first.await?, b"first");
@@ -291,7 +304,11 @@ async fn abandoned_receive_and_accept_take_nothing() -> anyio::Result<()> {
     let dir = tempfile::tempdir()?;
     let (listener, client, server) = stream_pair(dir.path()).await?;
     assert!(poll_once(server.receive(10)).await.is_none());
-    assert!(poll_once(Box::pin(server.receive_fds(10, 1))).await.is_none());
+    assert!(
+        poll_once(Box::pin(server.receive_fds(10, 1)))
+            .await
+            .is_none()
+    );
     assert!(poll_once(listener.accept()).await.is_none());
     client.send(b"every byte").await?;
     let mut got = Vec::new();
@@ -357,7 +374,10 @@ async fn unix_datagram_send_receive() -> anyio::Result<()> {
     let b = create_unix_datagram_socket().local_path(&b_path).await?;
     b.send_to(b"blah", &a_path).await?;
     let (data, from) = a.receive().await?;
-    assert_eq!((data.as_slice(), from.as_path()), (&b"blah"[..], b_path.as_path()));
+    assert_eq!(
+        (data.as_slice(), from.as_path()),
+        (&b"blah"[..], b_path.as_path())
+    );
     a.send_to(b"back", &from).await?;
     assert_eq!(b.receive().await?.0, b"back");
     // An unbound sender is reported with an empty path.
@@ -519,7 +539,10 @@ async fn send_and_receive_fds() -> anyio::Result<()> {
     for fd in fds {
         let flags = rustix::io::fcntl_getfd(&fd).unwrap();
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC), "received fds are CLOEXEC");
+        assert!(
+            flags.contains(rustix::io::FdFlags::CLOEXEC),
+            "received fds are CLOEXEC"
+        );
         let _ = flags;
         let mut f = std::fs::File::from(fd);
         f.rewind()?;
@@ -553,10 +576,19 @@ async fn fd_passing_bad_input_is_invalid_argument() -> anyio::Result<()> {
     let (a, _b) = std::os::unix::net::UnixStream::pair()?;
     let a = UnixStream::from_std(a)?;
     let f = tempfile::tempfile()?;
-    assert_eq!(kind(a.send_fds(b"", &[f.as_fd()]).await), ErrorKind::InvalidArgument);
-    assert_eq!(kind(a.send_fds(b"x", &[]).await), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(a.send_fds(b"", &[f.as_fd()]).await),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(a.send_fds(b"x", &[]).await),
+        ErrorKind::InvalidArgument
+    );
     let many = vec![f.as_fd(); anyio::net::MAX_FDS + 1];
-    assert_eq!(kind(a.send_fds(b"x", &many).await), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(a.send_fds(b"x", &many).await),
+        ErrorKind::InvalidArgument
+    );
     assert_eq!(kind(a.receive_fds(0, 1).await), ErrorKind::InvalidArgument);
     assert_eq!(kind(a.receive_fds(1, 0).await), ErrorKind::InvalidArgument);
     assert_eq!(
@@ -564,7 +596,10 @@ async fn fd_passing_bad_input_is_invalid_argument() -> anyio::Result<()> {
         ErrorKind::InvalidArgument
     );
     a.aclose().await?;
-    assert_eq!(kind(a.send_fds(b"x", &[f.as_fd()]).await), ErrorKind::ClosedResource);
+    assert_eq!(
+        kind(a.send_fds(b"x", &[f.as_fd()]).await),
+        ErrorKind::ClosedResource
+    );
     Ok(())
 }
 
@@ -598,20 +633,35 @@ async fn from_std_rejects_the_wrong_sockets() -> anyio::Result<()> {
     let port = tcp.local_addr()?.port();
     let tcp_stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     let disguised = std::os::unix::net::UnixStream::from(OwnedFd::from(tcp_stream));
-    assert_eq!(kind(UnixStream::from_std(disguised)), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(UnixStream::from_std(disguised)),
+        ErrorKind::InvalidArgument
+    );
     let disguised = std::os::unix::net::UnixListener::from(OwnedFd::from(tcp));
-    assert_eq!(kind(UnixListener::from_std(disguised)), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(UnixListener::from_std(disguised)),
+        ErrorKind::InvalidArgument
+    );
 
     // A datagram socket is no stream; a stream no listener; unconnected is not connected.
     let (d1, _d2) = std::os::unix::net::UnixDatagram::pair()?;
     let disguised = std::os::unix::net::UnixStream::from(OwnedFd::from(d1));
-    assert_eq!(kind(UnixStream::from_std(disguised)), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(UnixStream::from_std(disguised)),
+        ErrorKind::InvalidArgument
+    );
     let (s1, _s2) = std::os::unix::net::UnixStream::pair()?;
     let disguised = std::os::unix::net::UnixListener::from(OwnedFd::from(s1));
-    assert_eq!(kind(UnixListener::from_std(disguised)), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(UnixListener::from_std(disguised)),
+        ErrorKind::InvalidArgument
+    );
     let (s1, _s2) = std::os::unix::net::UnixStream::pair()?;
     let disguised = std::os::unix::net::UnixDatagram::from(OwnedFd::from(s1));
-    assert_eq!(kind(UnixDatagram::from_std(disguised)), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(UnixDatagram::from_std(disguised)),
+        ErrorKind::InvalidArgument
+    );
     let lone = std::os::unix::net::UnixDatagram::unbound()?;
     assert_eq!(
         kind(ConnectedUnixDatagram::from_std(lone)),
@@ -619,6 +669,54 @@ async fn from_std_rejects_the_wrong_sockets() -> anyio::Result<()> {
     );
     let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
     let disguised = std::os::unix::net::UnixDatagram::from(OwnedFd::from(udp));
-    assert_eq!(kind(UnixDatagram::from_std(disguised)), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(UnixDatagram::from_std(disguised)),
+        ErrorKind::InvalidArgument
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Connectables.
+
+#[anyio::test]
+async fn connectables_connect_tcp_and_unix() -> anyio::Result<()> {
+    use anyio::net::{
+        AnyByteStreamConnectable, ByteStreamConnectable, TcpConnectable, UnixConnectable,
+        create_tcp_listener,
+    };
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("s");
+    let unix_listener = create_unix_listener(&path).await?;
+    let tcp_listener = create_tcp_listener().local_host("127.0.0.1").await?;
+    let port = tcp_listener.listeners()[0].local_addr()?.port();
+
+    // Generic, with the concrete stream type.
+    let unix = UnixConnectable::new(&path);
+    let stream: UnixStream = unix.connect().await?;
+    stream.send(b"unix").await?;
+    assert_eq!(unix_listener.accept().await?.receive(8).await?, b"unix");
+
+    // Object-safe: one list holding both kinds.
+    let all: Vec<Box<dyn AnyByteStreamConnectable>> = vec![
+        Box::new(TcpConnectable::new("127.0.0.1", port)),
+        Box::new(unix),
+    ];
+    let tcp_stream = all[0].connect_boxed().await?;
+    tcp_stream.send(b"tcp").await?;
+    assert_eq!(tcp_listener.accept().await?.receive(8).await?, b"tcp");
+    let unix_stream = all[1].connect_boxed().await?;
+    unix_stream.send(b"boxed").await?;
+    assert_eq!(unix_listener.accept().await?.receive(8).await?, b"boxed");
+
+    // Errors come through unchanged.
+    assert_eq!(
+        kind(TcpConnectable::new("127.0.0.1", 0).connect().await),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(UnixConnectable::new(long_path(dir.path())).connect().await),
+        ErrorKind::InvalidArgument
+    );
     Ok(())
 }

@@ -49,8 +49,11 @@ fn recv_one(fd: BorrowedFd<'_>) -> io::Result<(Vec<u8>, Option<SocketAddrAny>)> 
     let size = next_size(fd)?;
     // At least 1: `spare_capacity` wants room; an empty datagram is received as empty.
     let mut buf = Vec::with_capacity(size.max(1));
-    let (_, _, addr) =
-        rustix::net::recvfrom(fd, rustix::buffer::spare_capacity(&mut buf), RecvFlags::empty())?;
+    let (_, _, addr) = rustix::net::recvfrom(
+        fd,
+        rustix::buffer::spare_capacity(&mut buf),
+        RecvFlags::empty(),
+    )?;
     Ok((buf, addr))
 }
 

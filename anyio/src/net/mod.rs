@@ -64,6 +64,7 @@
 
 mod addr;
 pub mod attr;
+mod connectable;
 mod dgram;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod fd;
@@ -75,13 +76,18 @@ mod udp;
 mod unix;
 
 pub use addr::{getaddrinfo, getnameinfo};
+pub use connectable::{
+    AnyByteStreamConnectable, ByteStreamConnectable, ConnectBoxed, TcpConnectable, UnixConnectable,
+};
+pub use dgram::{ReceiveDatagram, ReceiveFrom, SendDatagram, UnixReceiveFrom};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use fd::{notify_closing, wait_readable, wait_writable};
 pub use happy_eyeballs::ConnectErrors;
 pub use multi::MultiListener;
 pub use tcp::{
     ConnectTcp, CreateTcpListener, DEFAULT_HAPPY_EYEBALLS_DELAY, MAX_BACKLOG, TcpListener,
     TcpStream, connect_tcp, connect_tcp_addrs, create_tcp_listener,
 };
-pub use dgram::{ReceiveDatagram, ReceiveFrom, SendDatagram, UnixReceiveFrom};
 pub use udp::{
     ConnectedUdpSocket, CreateConnectedUdpSocket, CreateUdpSocket, UdpSocket,
     create_connected_udp_socket, create_udp_socket,
@@ -91,5 +97,3 @@ pub use unix::{
     MAX_FDS, UnixDatagram, UnixListener, UnixStream, connect_unix,
     create_connected_unix_datagram_socket, create_unix_datagram_socket, create_unix_listener,
 };
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub use fd::{notify_closing, wait_readable, wait_writable};

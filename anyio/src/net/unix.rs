@@ -49,7 +49,10 @@ fn unix_addr(path: &Path, what: &str) -> Result<SockAddr> {
     SockAddr::unix(path).map_err(|e| {
         Error::with_source(
             ErrorKind::InvalidArgument,
-            format!("{what}: {} is not a usable UNIX socket path", path.display()),
+            format!(
+                "{what}: {} is not a usable UNIX socket path",
+                path.display()
+            ),
             e,
         )
     })
@@ -385,7 +388,8 @@ impl UnixStream {
         }
         const ACTION: &str = "sending fds on a UNIX stream";
         let core = &*self.core;
-        let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
+        let mut space =
+            vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
         let mut sent = 0usize;
         let mut gate = Gate::new();
         poll_fn(|cx| {
@@ -447,7 +451,11 @@ impl UnixStream {
     /// arrived; [`ErrorKind::ClosedResource`], [`ErrorKind::BusyResource`],
     /// [`ErrorKind::BrokenResource`] and [`ErrorKind::Cancelled`] as for
     /// [`ByteReceiveStream::receive`].
-    pub async fn receive_fds(&self, msglen: usize, maxfds: usize) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+    pub async fn receive_fds(
+        &self,
+        msglen: usize,
+        maxfds: usize,
+    ) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
         if msglen == 0 || maxfds == 0 || maxfds > MAX_FDS {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -852,15 +860,13 @@ impl UnreliableObjectReceiveStream<(Vec<u8>, PathBuf)> for UnixDatagram {
 }
 
 impl UnreliableObjectSendStream<(Vec<u8>, PathBuf)> for UnixDatagram {
-    fn send(
+    async fn send(
         &mut self,
         item: (Vec<u8>, PathBuf),
-    ) -> impl Future<Output = Result<(), SendError<(Vec<u8>, PathBuf)>>> + Send {
-        async move {
-            match self.send_to(&item.0, &item.1).await {
-                Ok(()) => Ok(()),
-                Err(e) => Err(SendError::new(e, item)),
-            }
+    ) -> Result<(), SendError<(Vec<u8>, PathBuf)>> {
+        match self.send_to(&item.0, &item.1).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, item)),
         }
     }
 }
@@ -991,15 +997,10 @@ impl UnreliableObjectReceiveStream<Vec<u8>> for ConnectedUnixDatagram {
 }
 
 impl UnreliableObjectSendStream<Vec<u8>> for ConnectedUnixDatagram {
-    fn send(
-        &mut self,
-        item: Vec<u8>,
-    ) -> impl Future<Output = Result<(), SendError<Vec<u8>>>> + Send {
-        async move {
-            match ConnectedUnixDatagram::send(self, &item).await {
-                Ok(()) => Ok(()),
-                Err(e) => Err(SendError::new(e, item)),
-            }
+    async fn send(&mut self, item: Vec<u8>) -> Result<(), SendError<Vec<u8>>> {
+        match ConnectedUnixDatagram::send(self, &item).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, item)),
         }
     }
 }
