@@ -1,5 +1,6 @@
 //! Networking (AnyIO's "Using sockets" chapter): TCP streams and listeners, happy
-//! eyeballs, name resolution, and the socket attributes.
+//! eyeballs, UDP, UNIX sockets (streams, listeners, datagrams, fd passing), readiness of
+//! raw fds, connectables, name resolution, and the socket attributes.
 //!
 //! # The model
 //!
@@ -16,6 +17,11 @@
 //! | `connect_tcp(host, port, local_host=, happy_eyeballs_delay=)` | [`connect_tcp`] and its builder [`ConnectTcp`]; [`connect_tcp_addrs`] for addresses you resolved |
 //! | `create_tcp_listener(local_host=, local_port=, family=, backlog=, reuse_port=)` | [`create_tcp_listener`] → [`MultiListener`]`<`[`TcpListener`]`>` |
 //! | `SocketStream`, `SocketListener` | [`TcpStream`], [`TcpListener`] (`from_std` wraps std sockets) |
+//! | `create_udp_socket`, `create_connected_udp_socket` | [`create_udp_socket`] → [`UdpSocket`], [`create_connected_udp_socket`] → [`ConnectedUdpSocket`] |
+//! | `connect_unix`, `create_unix_listener` | [`connect_unix`] → [`UnixStream`] (with [`send_fds`](UnixStream::send_fds) / [`receive_fds`](UnixStream::receive_fds)), [`create_unix_listener`] → [`UnixListener`] |
+//! | `create_unix_datagram_socket`, `create_connected_unix_datagram_socket` | [`create_unix_datagram_socket`] → [`UnixDatagram`], [`create_connected_unix_datagram_socket`] → [`ConnectedUnixDatagram`] |
+//! | `wait_readable`, `wait_writable`, `notify_closing` | the same names (Linux, Android), for fds anyio does not own |
+//! | `ByteStreamConnectable`, `TCPConnectable`, `UNIXConnectable` | [`ByteStreamConnectable`] (and the object-safe [`AnyByteStreamConnectable`]), [`TcpConnectable`], [`UnixConnectable`] |
 //! | `getaddrinfo`, `getnameinfo` | [`getaddrinfo`], [`getnameinfo`] (on a worker thread; IDNA for unicode names) |
 //! | `SocketAttribute` | [`attr`] |
 //!
