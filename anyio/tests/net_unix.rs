@@ -720,3 +720,117 @@ async fn connectables_connect_tcp_and_unix() -> anyio::Result<()> {
     );
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------
+// More of upstream's cases.
+
+#[anyio::test]
+async fn send_after_peer_closed_is_broken_resource() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_l, client, server) = stream_pair(dir.path()).await?;
+    server.aclose().await?;
+    // The first sends may still be buffered; within a few the peer's absence shows.
+    let mut last = Ok(());
+    for _ in 0..100 {
+        last = client.send(b"into the void").await;
+        if last.is_err() {
+            break;
+        }
+    }
+    assert_eq!(kind(last), ErrorKind::BrokenResource);
+    Ok(())
+}
+
+#[anyio::test]
+async fn operations_after_close_are_closed_resource() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (listener, client, _server) = stream_pair(dir.path()).await?;
+    client.aclose().await?;
+    assert_eq!(kind(client.send(b"x").await), ErrorKind::ClosedResource);
+    assert_eq!(kind(client.receive(1).await), ErrorKind::ClosedResource);
+    assert_eq!(kind(client.send_eof().await), ErrorKind::ClosedResource);
+    assert_eq!(kind(client.local_path()), ErrorKind::ClosedResource);
+    listener.aclose().await?;
+    assert_eq!(kind(listener.accept().await), ErrorKind::ClosedResource);
+    let (a, b) = ConnectedUnixDatagram::pair()?;
+    a.aclose().await?;
+    assert!(a.is_closed() && !b.is_closed());
+    assert_eq!(kind(a.send(b"x").await), ErrorKind::ClosedResource);
+    assert_eq!(kind(a.receive().await), ErrorKind::ClosedResource);
+    let d = create_unix_datagram_socket().await?;
+    d.aclose().await?;
+    assert_eq!(
+        kind(d.send_to(b"x", dir.path().join("s")).await),
+        ErrorKind::ClosedResource
+    );
+    assert_eq!(kind(d.receive().await), ErrorKind::ClosedResource);
+    Ok(())
+}
+
+#[anyio::test]
+async fn second_sender_is_busy() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_l, client, server) = stream_pair(dir.path()).await?;
+    let big = vec![7u8; 16 * 1024 * 1024]; // cannot fit: the first send blocks
+    let sender = client.clone();
+    task_group(|tg| async move {
+        let first = tg.start_soon(async move { sender.send(&big).await })?;
+        wait_all_tasks_blocked().await?;
+        assert_eq!(kind(client.send(b"x").await), ErrorKind::BusyResource);
+        let f = tempfile::tempfile()?;
+        assert_eq!(
+            kind(client.send_fds(b"x", &[f.as_fd()]).await),
+            ErrorKind::BusyResource
+        );
+        let mut got = 0;
+        while got < 16 * 1024 * 1024 {
+            got += server.receive(1 << 20).await?.len();
+        }
+        first.await
+    })
+    .await?;
+    Ok(())
+}
+
+#[anyio::test]
+async fn non_utf8_paths_work() -> anyio::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(std::ffi::OsStr::from_bytes(b"s\xff\xfe"));
+    let listener = create_unix_listener(&path).await?;
+    assert_eq!(listener.local_path()?, path);
+    let client = connect_unix(&path).await?;
+    let _server = listener.accept().await?;
+    assert_eq!(client.peer_path()?, path);
+    let dpath = dir.path().join(std::ffi::OsStr::from_bytes(b"d\xff"));
+    let d = create_unix_datagram_socket().local_path(&dpath).await?;
+    let c = create_connected_unix_datagram_socket(&dpath)
+        .local_path(dir.path().join(std::ffi::OsStr::from_bytes(b"c\xfe")))
+        .await?;
+    c.send(b"bytes path").await?;
+    let (data, from) = d.receive().await?;
+    assert_eq!(data, b"bytes path");
+    assert_eq!(from.as_os_str().as_bytes().last(), Some(&0xfe));
+    Ok(())
+}
+
+#[anyio::test]
+async fn futures_are_send_and_unpin() -> anyio::Result<()> {
+    fn check<F: std::future::Future + Send + Unpin>(_: &F) {}
+    let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    let a = UnixStream::from_std(a)?;
+    let f = tempfile::tempfile()?;
+    let fds = [f.as_fd()];
+    check(&a.send_fds(b"x", &fds));
+    check(&a.receive_fds(1, 1));
+    check(&anyio::net::wait_readable(f.as_fd()));
+    let (d, _e) = ConnectedUnixDatagram::pair()?;
+    check(&d.receive());
+    check(&d.send(b"x"));
+    let u = create_unix_datagram_socket().await?;
+    check(&u.receive());
+    support::assert_send_sync(&a);
+    support::assert_send_sync(&d);
+    support::assert_send_sync(&u);
+    Ok(())
+}

@@ -87,7 +87,7 @@ pub use connectable::{
 };
 pub use dgram::{ReceiveDatagram, ReceiveFrom, SendDatagram, UnixReceiveFrom};
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub use fd::{notify_closing, wait_readable, wait_writable};
+pub use fd::{WaitReady, notify_closing, wait_readable, wait_writable};
 pub use happy_eyeballs::ConnectErrors;
 pub use multi::MultiListener;
 pub use tcp::{
@@ -100,6 +100,6 @@ pub use udp::{
 };
 pub use unix::{
     ConnectedUnixDatagram, CreateConnectedUnixDatagram, CreateUnixDatagram, CreateUnixListener,
-    MAX_FDS, UnixDatagram, UnixListener, UnixStream, connect_unix,
+    MAX_FDS, ReceiveFds, SendFds, UnixDatagram, UnixListener, UnixStream, connect_unix,
     create_connected_unix_datagram_socket, create_unix_datagram_socket, create_unix_listener,
 };

@@ -374,9 +374,9 @@ impl UnixStream {
     /// # anyio::Ok(())
     /// # }).unwrap();
     /// ```
-    pub async fn send_fds(&self, message: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
-        if message.is_empty() || fds.is_empty() || fds.len() > MAX_FDS {
-            return Err(Error::new(
+    pub fn send_fds<'a>(&'a self, message: &'a [u8], fds: &'a [BorrowedFd<'a>]) -> SendFds<'a> {
+        let invalid = (message.is_empty() || fds.is_empty() || fds.len() > MAX_FDS).then(|| {
+            Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
                     "send_fds: the message must not be empty and carry 1 to {MAX_FDS} fds \
@@ -384,54 +384,17 @@ impl UnixStream {
                     message.len(),
                     fds.len()
                 ),
-            ));
+            )
+        });
+        SendFds {
+            core: &self.core,
+            message,
+            fds,
+            sent: 0,
+            space: Vec::new(),
+            invalid,
+            gate: Gate::new(),
         }
-        const ACTION: &str = "sending fds on a UNIX stream";
-        let core = &*self.core;
-        let mut space =
-            vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
-        let mut sent = 0usize;
-        let mut gate = Gate::new();
-        poll_fn(|cx| {
-            gate.poll(cx, Some((&core.send_busy, "sending")), |cx| {
-                // Relaxed: as in `poll_send`.
-                if core.write_shut.load(Ordering::Relaxed) {
-                    return Poll::Ready(Err(Error::new(
-                        ErrorKind::ClosedResource,
-                        "sending fds on a UNIX stream after send_eof",
-                    )));
-                }
-                while sent < message.len() {
-                    let rest = &message[sent..];
-                    let polled = core.poll_io(Direction::Write, cx, ACTION, |fd| {
-                        if sent == 0 {
-                            let mut control = SendAncillaryBuffer::new(&mut space);
-                            // The space was sized for exactly these fds: the push fits.
-                            let _ = control.push(SendAncillaryMessage::ScmRights(fds));
-                            rustix::net::sendmsg(
-                                fd,
-                                &[IoSlice::new(rest)],
-                                &mut control,
-                                SendFlags::NOSIGNAL,
-                            )
-                            .map_err(io::Error::from)
-                        } else {
-                            rustix::net::send(fd, rest, SendFlags::NOSIGNAL)
-                                .map_err(io::Error::from)
-                        }
-                    });
-                    match polled {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(r) => match r?.map_err(|e| broken(ACTION, e)) {
-                            Ok(n) => sent += n,
-                            Err(e) => return Poll::Ready(Err(e)),
-                        },
-                    }
-                }
-                Poll::Ready(Ok(()))
-            })
-        })
-        .await
     }
 
     /// Receives up to `msglen` bytes and up to `maxfds` file descriptors sent with them
@@ -451,39 +414,161 @@ impl UnixStream {
     /// arrived; [`ErrorKind::ClosedResource`], [`ErrorKind::BusyResource`],
     /// [`ErrorKind::BrokenResource`] and [`ErrorKind::Cancelled`] as for
     /// [`ByteReceiveStream::receive`].
-    pub async fn receive_fds(
-        &self,
-        msglen: usize,
-        maxfds: usize,
-    ) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
-        if msglen == 0 || maxfds == 0 || maxfds > MAX_FDS {
-            return Err(Error::new(
+    pub fn receive_fds(&self, msglen: usize, maxfds: usize) -> ReceiveFds<'_> {
+        let invalid = (msglen == 0 || maxfds == 0 || maxfds > MAX_FDS).then(|| {
+            Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
                     "receive_fds({msglen}, {maxfds}): msglen must be at least 1 and maxfds \
                      1 to {MAX_FDS}"
                 ),
-            ));
+            )
+        });
+        ReceiveFds {
+            core: &self.core,
+            msglen: msglen.min(RECEIVE_LIMIT),
+            maxfds,
+            buf: Vec::new(),
+            space: Vec::new(),
+            invalid,
+            gate: Gate::new(),
         }
+    }
+}
+
+/// The future of [`UnixStream::send_fds`].
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFds<'a> {
+    core: &'a SocketCore,
+    message: &'a [u8],
+    fds: &'a [BorrowedFd<'a>],
+    /// Bytes of the message sent so far (the fds went with the first ones).
+    sent: usize,
+    /// The control-message space, allocated on the first attempt.
+    space: Vec<MaybeUninit<u8>>,
+    invalid: Option<Error>,
+    gate: Gate<'a>,
+}
+
+impl fmt::Debug for SendFds<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendFds")
+            .field("len", &self.message.len())
+            .field("fds", &self.fds.len())
+            .field("sent", &self.sent)
+            .field("gate", &self.gate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for SendFds<'_> {
+    type Output = Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        const ACTION: &str = "sending fds on a UNIX stream";
+        let this = self.get_mut();
+        if let Some(e) = this.invalid.take() {
+            return Poll::Ready(Err(e));
+        }
+        let (core, message, fds) = (this.core, this.message, this.fds);
+        let (sent, space) = (&mut this.sent, &mut this.space);
+        this.gate
+            .poll(cx, Some((&core.send_busy, "sending")), |cx| {
+                // Relaxed: as in `poll_send`.
+                if core.write_shut.load(Ordering::Relaxed) {
+                    return Poll::Ready(Err(Error::new(
+                        ErrorKind::ClosedResource,
+                        "sending fds on a UNIX stream after send_eof",
+                    )));
+                }
+                if space.is_empty() {
+                    space.resize(
+                        rustix::cmsg_space!(ScmRights(fds.len())),
+                        MaybeUninit::uninit(),
+                    );
+                }
+                while *sent < message.len() {
+                    let (first, rest) = (*sent == 0, &message[*sent..]);
+                    let polled = core.poll_io(Direction::Write, cx, ACTION, |fd| {
+                        if first {
+                            let mut control = SendAncillaryBuffer::new(space);
+                            // The space was sized for exactly these fds: the push fits.
+                            let _ = control.push(SendAncillaryMessage::ScmRights(fds));
+                            rustix::net::sendmsg(
+                                fd,
+                                &[IoSlice::new(rest)],
+                                &mut control,
+                                SendFlags::NOSIGNAL,
+                            )
+                            .map_err(io::Error::from)
+                        } else {
+                            rustix::net::send(fd, rest, SendFlags::NOSIGNAL)
+                                .map_err(io::Error::from)
+                        }
+                    });
+                    match polled {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(r) => match r?.map_err(|e| broken(ACTION, e)) {
+                            Ok(n) => *sent += n,
+                            Err(e) => return Poll::Ready(Err(e)),
+                        },
+                    }
+                }
+                Poll::Ready(Ok(()))
+            })
+    }
+}
+
+/// The future of [`UnixStream::receive_fds`].
+#[must_use = "futures do nothing unless polled"]
+pub struct ReceiveFds<'a> {
+    core: &'a SocketCore,
+    msglen: usize,
+    maxfds: usize,
+    /// The message buffer and control space, allocated on the first attempt.
+    buf: Vec<u8>,
+    space: Vec<MaybeUninit<u8>>,
+    invalid: Option<Error>,
+    gate: Gate<'a>,
+}
+
+impl fmt::Debug for ReceiveFds<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiveFds")
+            .field("msglen", &self.msglen)
+            .field("maxfds", &self.maxfds)
+            .field("gate", &self.gate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for ReceiveFds<'_> {
+    type Output = Result<(Vec<u8>, Vec<OwnedFd>)>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         const ACTION: &str = "receiving fds from a UNIX stream";
-        let core = &*self.core;
-        let mut buf = vec![0u8; msglen.min(RECEIVE_LIMIT)];
-        let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(maxfds))];
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let flags = RecvFlags::CMSG_CLOEXEC;
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         let flags = RecvFlags::empty();
-        let mut gate = Gate::new();
-        let (n, fds) = poll_fn(|cx| {
-            gate.poll(cx, Some((&core.receive_busy, "receiving")), |cx| {
+        let this = self.get_mut();
+        if let Some(e) = this.invalid.take() {
+            return Poll::Ready(Err(e));
+        }
+        let (core, msglen, maxfds) = (this.core, this.msglen, this.maxfds);
+        let (buf, space) = (&mut this.buf, &mut this.space);
+        let polled = this
+            .gate
+            .poll(cx, Some((&core.receive_busy, "receiving")), |cx| {
+                if buf.is_empty() {
+                    buf.resize(msglen, 0);
+                    space.resize(
+                        rustix::cmsg_space!(ScmRights(maxfds)),
+                        MaybeUninit::uninit(),
+                    );
+                }
                 core.poll_io(Direction::Read, cx, ACTION, |fd| {
-                    let mut control = RecvAncillaryBuffer::new(&mut space);
-                    let msg = rustix::net::recvmsg(
-                        fd,
-                        &mut [IoSliceMut::new(&mut buf)],
-                        &mut control,
-                        flags,
-                    )?;
+                    let mut control = RecvAncillaryBuffer::new(space);
+                    let msg =
+                        rustix::net::recvmsg(fd, &mut [IoSliceMut::new(buf)], &mut control, flags)?;
                     let mut fds = Vec::new();
                     for m in control.drain() {
                         if let RecvAncillaryMessage::ScmRights(received) = m {
@@ -493,14 +578,16 @@ impl UnixStream {
                     Ok((msg.bytes, fds))
                 })
                 .map(|r| r?.map_err(|e| broken(ACTION, e)))
-            })
+            });
+        polled.map(|r| {
+            let (n, fds) = r?;
+            if n == 0 && fds.is_empty() {
+                return Err(eof());
+            }
+            let mut data = std::mem::take(&mut this.buf);
+            data.truncate(n);
+            Ok((data, fds))
         })
-        .await?;
-        if n == 0 && fds.is_empty() {
-            return Err(eof());
-        }
-        buf.truncate(n);
-        Ok((buf, fds))
     }
 }
 
