@@ -476,8 +476,18 @@ async fn ten_thousand_datagrams_under_random_cancellation() -> anyio::Result<()>
     let (tx, rx) = ConnectedUnixDatagram::pair()?;
     let (seen, cancels) = task_group(|tg| async move {
         tg.start_soon(async move {
-            for i in 0..N {
-                tx.send(&i.to_le_bytes()).await?;
+            // Random bursts with pauses between, so the receiver often waits on an empty
+            // queue and its deadline lands mid-wait (the pauses pace, they order nothing).
+            let mut rng = Rng::new(0x5e4d);
+            let mut i = 0;
+            while i < N {
+                for _ in 0..1 + rng.below(16) {
+                    if i < N {
+                        tx.send(&i.to_le_bytes()).await?;
+                        i += 1;
+                    }
+                }
+                anyio::sleep(Duration::from_micros(rng.below(300))).await?;
             }
             anyio::Ok(())
         })?;
@@ -832,5 +842,69 @@ async fn futures_are_send_and_unpin() -> anyio::Result<()> {
     support::assert_send_sync(&a);
     support::assert_send_sync(&d);
     support::assert_send_sync(&u);
+    Ok(())
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[anyio::test]
+async fn connect_waits_while_the_backlog_is_full() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("s");
+    // Backlog 0: Linux queues one connection, then refuses more with EAGAIN.
+    let listener = create_unix_listener(&path).backlog(0).await?;
+    let first = connect_unix(&path).await?;
+    // A connect now waits; cancelling the wait gives the usual `None`.
+    let waited = anyio::move_on_after(Duration::from_millis(50), connect_unix(&path)).await?;
+    assert!(waited.is_none(), "the connect waited for room");
+    let p = path.clone();
+    let second = task_group(|tg| async move {
+        let h = tg.start_soon(async move { connect_unix(&p).await })?;
+        wait_all_tasks_blocked().await?;
+        let s1 = listener.accept().await?; // makes room
+        let second = h.await?;
+        let s2 = listener.accept().await?;
+        first.send(b"1").await?;
+        second.send(b"2").await?;
+        assert_eq!(s1.receive(1).await?, b"1");
+        assert_eq!(s2.receive(1).await?, b"2");
+        anyio::Ok(second)
+    })
+    .await?;
+    assert!(second.is_some());
+    Ok(())
+}
+
+#[anyio::test]
+async fn close_from_another_task_wakes_blocked_sends() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_l, client, _server) = stream_pair(dir.path()).await?;
+    let closer = client.clone();
+    let big = vec![0u8; 32 * 1024 * 1024];
+    let out = task_group(|tg| async move {
+        let blocked = tg.start_soon(async move { anyio::Ok(kind(client.send(&big).await)) })?;
+        wait_all_tasks_blocked().await?;
+        closer.aclose().await?;
+        blocked.await
+    })
+    .await?;
+    assert_eq!(out, Some(ErrorKind::ClosedResource));
+
+    // A datagram sender waiting for room in a full peer queue.
+    let (tx, rx) = std::os::unix::net::UnixDatagram::pair()?;
+    tx.set_nonblocking(true)?;
+    while tx.send(b"fill").is_ok() {} // until the peer's queue is full
+    let (tx, _rx) = (
+        ConnectedUnixDatagram::from_std(tx)?,
+        ConnectedUnixDatagram::from_std(rx)?,
+    );
+    let closer = tx.clone();
+    let out = task_group(|tg| async move {
+        let blocked = tg.start_soon(async move { anyio::Ok(kind(tx.send(b"more").await)) })?;
+        wait_all_tasks_blocked().await?;
+        closer.aclose().await?;
+        blocked.await
+    })
+    .await?;
+    assert_eq!(out, Some(ErrorKind::ClosedResource));
     Ok(())
 }

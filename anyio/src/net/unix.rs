@@ -12,7 +12,7 @@
 //! unbound socket's address is the empty path.
 
 use std::fmt;
-use std::future::{Future, IntoFuture, poll_fn};
+use std::future::{Future, IntoFuture};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
@@ -203,7 +204,8 @@ impl fmt::Debug for UnixStream {
 ///
 /// # Cancellation
 ///
-/// A checkpoint; a cancelled connect closes its socket.
+/// A checkpoint; a cancelled connect closes its socket. While the listener's backlog is
+/// full, the connect waits (retrying after short sleeps) until the listener accepts.
 ///
 /// # Errors
 ///
@@ -235,25 +237,31 @@ pub async fn connect_unix(path: impl AsRef<Path>) -> Result<UnixStream> {
     let socket = new_socket(Type::STREAM, "connect_unix")?;
     let core = SocketCore::new(Registered::new(socket, SocketKind::UnixStream)?);
     let action = "connecting to a UNIX socket";
-    let shown = || format!("connecting to the UNIX socket {}", path.display());
-    let mut gate = Gate::new();
-    poll_fn(|cx| {
-        gate.poll(cx, None, |cx| {
-            core.poll_io(Direction::Write, cx, action, |fd| {
-                match SockRef::from(&fd).connect(&addr) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.raw_os_error() == Some(libc::EISCONN) => Ok(()),
-                    // A full backlog (EAGAIN) or a connect under way: wait, then retry.
-                    Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                        Err(io::ErrorKind::WouldBlock.into())
-                    }
-                    Err(e) => Err(e),
-                }
-            })
-            .map(|r| r?.map_err(|e| os_error(shown(), e)))
-        })
-    })
-    .await?;
+    // A UNIX connect completes at once or fails at once, except when the listener's
+    // backlog is full (`EAGAIN`). Nothing wakes a non-blocking socket when room appears
+    // (a blocking connect sleeps in the kernel instead), so that case retries after a
+    // cancellable sleep that doubles up to 50 ms.
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        let r = core.with_fd(action, |fd| SockRef::from(&fd).connect(&addr))?;
+        match r {
+            Ok(()) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EISCONN) => break,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+            {
+                crate::time::sleep(backoff).await?;
+                backoff = (backoff * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(os_error(
+                    format!("connecting to the UNIX socket {}", path.display()),
+                    e,
+                ));
+            }
+        }
+    }
     Ok(UnixStream {
         core: Arc::new(core),
     })
