@@ -28,6 +28,7 @@ case "$case_id" in
     memory-*) bench=memory ;;
     tcp-*) bench=net ;;
     buffered-*) bench=streams ;;
+    udp-* | unix-dgram-*) bench=dgram ;;
     to_thread | to_thread-seq | portal) bench=threads ;;
     *)
         echo "unknown case $case_id" >&2

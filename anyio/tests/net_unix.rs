@@ -476,8 +476,18 @@ async fn ten_thousand_datagrams_under_random_cancellation() -> anyio::Result<()>
     let (tx, rx) = ConnectedUnixDatagram::pair()?;
     let (seen, cancels) = task_group(|tg| async move {
         tg.start_soon(async move {
-            for i in 0..N {
-                tx.send(&i.to_le_bytes()).await?;
+            // Random bursts with pauses between, so the receiver often waits on an empty
+            // queue and its deadline lands mid-wait (the pauses pace, they order nothing).
+            let mut rng = Rng::new(0x5e4d);
+            let mut i = 0;
+            while i < N {
+                for _ in 0..1 + rng.below(16) {
+                    if i < N {
+                        tx.send(&i.to_le_bytes()).await?;
+                        i += 1;
+                    }
+                }
+                anyio::sleep(Duration::from_micros(rng.below(300))).await?;
             }
             anyio::Ok(())
         })?;
@@ -673,5 +683,228 @@ async fn from_std_rejects_the_wrong_sockets() -> anyio::Result<()> {
         kind(UnixDatagram::from_std(disguised)),
         ErrorKind::InvalidArgument
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Connectables.
+
+#[anyio::test]
+async fn connectables_connect_tcp_and_unix() -> anyio::Result<()> {
+    use anyio::net::{
+        AnyByteStreamConnectable, ByteStreamConnectable, TcpConnectable, UnixConnectable,
+        create_tcp_listener,
+    };
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("s");
+    let unix_listener = create_unix_listener(&path).await?;
+    let tcp_listener = create_tcp_listener().local_host("127.0.0.1").await?;
+    let port = tcp_listener.listeners()[0].local_addr()?.port();
+
+    // Generic, with the concrete stream type.
+    let unix = UnixConnectable::new(&path);
+    let stream: UnixStream = unix.connect().await?;
+    stream.send(b"unix").await?;
+    assert_eq!(unix_listener.accept().await?.receive(8).await?, b"unix");
+
+    // Object-safe: one list holding both kinds.
+    let all: Vec<Box<dyn AnyByteStreamConnectable>> = vec![
+        Box::new(TcpConnectable::new("127.0.0.1", port)),
+        Box::new(unix),
+    ];
+    let tcp_stream = all[0].connect_boxed().await?;
+    tcp_stream.send(b"tcp").await?;
+    assert_eq!(tcp_listener.accept().await?.receive(8).await?, b"tcp");
+    let unix_stream = all[1].connect_boxed().await?;
+    unix_stream.send(b"boxed").await?;
+    assert_eq!(unix_listener.accept().await?.receive(8).await?, b"boxed");
+
+    // Errors come through unchanged.
+    assert_eq!(
+        kind(TcpConnectable::new("127.0.0.1", 0).connect().await),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(UnixConnectable::new(long_path(dir.path())).connect().await),
+        ErrorKind::InvalidArgument
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// More of upstream's cases.
+
+#[anyio::test]
+async fn send_after_peer_closed_is_broken_resource() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_l, client, server) = stream_pair(dir.path()).await?;
+    server.aclose().await?;
+    // The first sends may still be buffered; within a few the peer's absence shows.
+    let mut last = Ok(());
+    for _ in 0..100 {
+        last = client.send(b"into the void").await;
+        if last.is_err() {
+            break;
+        }
+    }
+    assert_eq!(kind(last), ErrorKind::BrokenResource);
+    Ok(())
+}
+
+#[anyio::test]
+async fn operations_after_close_are_closed_resource() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (listener, client, _server) = stream_pair(dir.path()).await?;
+    client.aclose().await?;
+    assert_eq!(kind(client.send(b"x").await), ErrorKind::ClosedResource);
+    assert_eq!(kind(client.receive(1).await), ErrorKind::ClosedResource);
+    assert_eq!(kind(client.send_eof().await), ErrorKind::ClosedResource);
+    assert_eq!(kind(client.local_path()), ErrorKind::ClosedResource);
+    listener.aclose().await?;
+    assert_eq!(kind(listener.accept().await), ErrorKind::ClosedResource);
+    let (a, b) = ConnectedUnixDatagram::pair()?;
+    a.aclose().await?;
+    assert!(a.is_closed() && !b.is_closed());
+    assert_eq!(kind(a.send(b"x").await), ErrorKind::ClosedResource);
+    assert_eq!(kind(a.receive().await), ErrorKind::ClosedResource);
+    let d = create_unix_datagram_socket().await?;
+    d.aclose().await?;
+    assert_eq!(
+        kind(d.send_to(b"x", dir.path().join("s")).await),
+        ErrorKind::ClosedResource
+    );
+    assert_eq!(kind(d.receive().await), ErrorKind::ClosedResource);
+    Ok(())
+}
+
+#[anyio::test]
+async fn second_sender_is_busy() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_l, client, server) = stream_pair(dir.path()).await?;
+    let big = vec![7u8; 16 * 1024 * 1024]; // cannot fit: the first send blocks
+    let sender = client.clone();
+    task_group(|tg| async move {
+        let first = tg.start_soon(async move { sender.send(&big).await })?;
+        wait_all_tasks_blocked().await?;
+        assert_eq!(kind(client.send(b"x").await), ErrorKind::BusyResource);
+        let f = tempfile::tempfile()?;
+        assert_eq!(
+            kind(client.send_fds(b"x", &[f.as_fd()]).await),
+            ErrorKind::BusyResource
+        );
+        let mut got = 0;
+        while got < 16 * 1024 * 1024 {
+            got += server.receive(1 << 20).await?.len();
+        }
+        first.await
+    })
+    .await?;
+    Ok(())
+}
+
+#[anyio::test]
+async fn non_utf8_paths_work() -> anyio::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(std::ffi::OsStr::from_bytes(b"s\xff\xfe"));
+    let listener = create_unix_listener(&path).await?;
+    assert_eq!(listener.local_path()?, path);
+    let client = connect_unix(&path).await?;
+    let _server = listener.accept().await?;
+    assert_eq!(client.peer_path()?, path);
+    let dpath = dir.path().join(std::ffi::OsStr::from_bytes(b"d\xff"));
+    let d = create_unix_datagram_socket().local_path(&dpath).await?;
+    let c = create_connected_unix_datagram_socket(&dpath)
+        .local_path(dir.path().join(std::ffi::OsStr::from_bytes(b"c\xfe")))
+        .await?;
+    c.send(b"bytes path").await?;
+    let (data, from) = d.receive().await?;
+    assert_eq!(data, b"bytes path");
+    assert_eq!(from.as_os_str().as_bytes().last(), Some(&0xfe));
+    Ok(())
+}
+
+#[anyio::test]
+async fn futures_are_send_and_unpin() -> anyio::Result<()> {
+    fn check<F: std::future::Future + Send + Unpin>(_: &F) {}
+    let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    let a = UnixStream::from_std(a)?;
+    let f = tempfile::tempfile()?;
+    let fds = [f.as_fd()];
+    check(&a.send_fds(b"x", &fds));
+    check(&a.receive_fds(1, 1));
+    check(&anyio::net::wait_readable(f.as_fd()));
+    let (d, _e) = ConnectedUnixDatagram::pair()?;
+    check(&d.receive());
+    check(&d.send(b"x"));
+    let u = create_unix_datagram_socket().await?;
+    check(&u.receive());
+    support::assert_send_sync(&a);
+    support::assert_send_sync(&d);
+    support::assert_send_sync(&u);
+    Ok(())
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[anyio::test]
+async fn connect_waits_while_the_backlog_is_full() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("s");
+    // Backlog 0: Linux queues one connection, then refuses more with EAGAIN.
+    let listener = create_unix_listener(&path).backlog(0).await?;
+    let first = connect_unix(&path).await?;
+    // A connect now waits; cancelling the wait gives the usual `None`.
+    let waited = anyio::move_on_after(Duration::from_millis(50), connect_unix(&path)).await?;
+    assert!(waited.is_none(), "the connect waited for room");
+    let p = path.clone();
+    let second = task_group(|tg| async move {
+        let h = tg.start_soon(async move { connect_unix(&p).await })?;
+        wait_all_tasks_blocked().await?;
+        let s1 = listener.accept().await?; // makes room
+        let second = h.await?;
+        let s2 = listener.accept().await?;
+        first.send(b"1").await?;
+        second.send(b"2").await?;
+        assert_eq!(s1.receive(1).await?, b"1");
+        assert_eq!(s2.receive(1).await?, b"2");
+        anyio::Ok(second)
+    })
+    .await?;
+    assert!(second.is_some());
+    Ok(())
+}
+
+#[anyio::test]
+async fn close_from_another_task_wakes_blocked_sends() -> anyio::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_l, client, _server) = stream_pair(dir.path()).await?;
+    let closer = client.clone();
+    let big = vec![0u8; 32 * 1024 * 1024];
+    let out = task_group(|tg| async move {
+        let blocked = tg.start_soon(async move { anyio::Ok(kind(client.send(&big).await)) })?;
+        wait_all_tasks_blocked().await?;
+        closer.aclose().await?;
+        blocked.await
+    })
+    .await?;
+    assert_eq!(out, Some(ErrorKind::ClosedResource));
+
+    // A datagram sender waiting for room in a full peer queue.
+    let (tx, rx) = std::os::unix::net::UnixDatagram::pair()?;
+    tx.set_nonblocking(true)?;
+    while tx.send(b"fill").is_ok() {} // until the peer's queue is full
+    let (tx, _rx) = (
+        ConnectedUnixDatagram::from_std(tx)?,
+        ConnectedUnixDatagram::from_std(rx)?,
+    );
+    let closer = tx.clone();
+    let out = task_group(|tg| async move {
+        let blocked = tg.start_soon(async move { anyio::Ok(kind(tx.send(b"more").await)) })?;
+        wait_all_tasks_blocked().await?;
+        closer.aclose().await?;
+        blocked.await
+    })
+    .await?;
+    assert_eq!(out, Some(ErrorKind::ClosedResource));
     Ok(())
 }

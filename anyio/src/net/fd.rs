@@ -24,12 +24,14 @@
 //! 3. `notify_closing` removes the fd's entries, marks each closed and wakes it; a waiter
 //!    registers its waker before it reads the mark, so the wake-up is never missed.
 
-use std::future::poll_fn;
+use std::fmt;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 use rustix::event::{Timespec, epoll};
@@ -127,18 +129,40 @@ fn ready_now(ep: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
-async fn wait(fd: BorrowedFd<'_>, dir: Direction) -> Result<()> {
-    let mut gate = Gate::new();
-    let mut state: Option<(Entry, Registered)> = None;
-    poll_fn(|cx| {
-        gate.poll(cx, None, |cx| {
-            if state.is_none() {
-                let entry = Entry::enter(fd.as_raw_fd(), dir)?;
-                let reg = watch(fd, dir)?;
-                state = Some((entry, reg));
-            }
-            let Some((entry, reg)) = &state else {
-                unreachable!("the state was set just above")
+/// The future of [`wait_readable`] and [`wait_writable`].
+#[must_use = "futures do nothing unless polled"]
+pub struct WaitReady<'a> {
+    fd: BorrowedFd<'a>,
+    dir: Direction,
+    /// The registry entry and the watching epoll instance, made on the first attempt.
+    state: Option<(Entry, Registered)>,
+    gate: Gate<'a>,
+}
+
+impl fmt::Debug for WaitReady<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitReady")
+            .field("fd", &self.fd)
+            .field("direction", &self.dir)
+            .field("gate", &self.gate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for WaitReady<'_> {
+    type Output = Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        let (fd, dir, state) = (this.fd, this.dir, &mut this.state);
+        this.gate.poll(cx, None, |cx| {
+            let (entry, reg) = match state {
+                Some((entry, reg)) => (&*entry, &*reg),
+                None => {
+                    let entry = Entry::enter(fd.as_raw_fd(), dir)?;
+                    let reg = watch(fd, dir)?;
+                    let (entry, reg) = state.insert((entry, reg));
+                    (&*entry, &*reg)
+                }
             };
             entry.waiter.waker.register(cx.waker());
             // Acquire: pairs with the Release in `notify_closing`; the waker was registered
@@ -153,8 +177,16 @@ async fn wait(fd: BorrowedFd<'_>, dir: Direction) -> Result<()> {
                 r.map_err(|e| Error::with_source(ErrorKind::Io, "waiting for fd readiness", e))
             })
         })
-    })
-    .await
+    }
+}
+
+fn wait(fd: BorrowedFd<'_>, dir: Direction) -> WaitReady<'_> {
+    WaitReady {
+        fd,
+        dir,
+        state: None,
+        gate: Gate::new(),
+    }
 }
 
 /// Waits until `fd` is readable (AnyIO's `wait_readable`): data or a connection is
@@ -185,8 +217,8 @@ async fn wait(fd: BorrowedFd<'_>, dir: Direction) -> Result<()> {
 /// # anyio::Ok(())
 /// # }).unwrap();
 /// ```
-pub async fn wait_readable(fd: BorrowedFd<'_>) -> Result<()> {
-    wait(fd, Direction::Read).await
+pub fn wait_readable(fd: BorrowedFd<'_>) -> WaitReady<'_> {
+    wait(fd, Direction::Read)
 }
 
 /// Waits until `fd` is writable (AnyIO's `wait_writable`): there is room to send, a
@@ -199,8 +231,8 @@ pub async fn wait_readable(fd: BorrowedFd<'_>) -> Result<()> {
 /// # Errors
 ///
 /// As [`wait_readable`], for the writing direction.
-pub async fn wait_writable(fd: BorrowedFd<'_>) -> Result<()> {
-    wait(fd, Direction::Write).await
+pub fn wait_writable(fd: BorrowedFd<'_>) -> WaitReady<'_> {
+    wait(fd, Direction::Write)
 }
 
 /// Tells the tasks waiting on `fd` ([`wait_readable`], [`wait_writable`]) that it is about

@@ -1,5 +1,6 @@
 //! Networking (AnyIO's "Using sockets" chapter): TCP streams and listeners, happy
-//! eyeballs, name resolution, and the socket attributes.
+//! eyeballs, UDP, UNIX sockets (streams, listeners, datagrams, fd passing), readiness of
+//! raw fds, connectables, name resolution, and the socket attributes.
 //!
 //! # The model
 //!
@@ -16,6 +17,11 @@
 //! | `connect_tcp(host, port, local_host=, happy_eyeballs_delay=)` | [`connect_tcp`] and its builder [`ConnectTcp`]; [`connect_tcp_addrs`] for addresses you resolved |
 //! | `create_tcp_listener(local_host=, local_port=, family=, backlog=, reuse_port=)` | [`create_tcp_listener`] → [`MultiListener`]`<`[`TcpListener`]`>` |
 //! | `SocketStream`, `SocketListener` | [`TcpStream`], [`TcpListener`] (`from_std` wraps std sockets) |
+//! | `create_udp_socket`, `create_connected_udp_socket` | [`create_udp_socket`] → [`UdpSocket`], [`create_connected_udp_socket`] → [`ConnectedUdpSocket`] |
+//! | `connect_unix`, `create_unix_listener` | [`connect_unix`] → [`UnixStream`] (with [`send_fds`](UnixStream::send_fds) / [`receive_fds`](UnixStream::receive_fds)), [`create_unix_listener`] → [`UnixListener`] |
+//! | `create_unix_datagram_socket`, `create_connected_unix_datagram_socket` | [`create_unix_datagram_socket`] → [`UnixDatagram`], [`create_connected_unix_datagram_socket`] → [`ConnectedUnixDatagram`] |
+//! | `wait_readable`, `wait_writable`, `notify_closing` | the same names (Linux, Android), for fds anyio does not own |
+//! | `ByteStreamConnectable`, `TCPConnectable`, `UNIXConnectable` | [`ByteStreamConnectable`] (and the object-safe [`AnyByteStreamConnectable`]), [`TcpConnectable`], [`UnixConnectable`] |
 //! | `getaddrinfo`, `getnameinfo` | [`getaddrinfo`], [`getnameinfo`] (on a worker thread; IDNA for unicode names) |
 //! | `SocketAttribute` | [`attr`] |
 //!
@@ -64,6 +70,7 @@
 
 mod addr;
 pub mod attr;
+mod connectable;
 mod dgram;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod fd;
@@ -75,9 +82,12 @@ mod udp;
 mod unix;
 
 pub use addr::{getaddrinfo, getnameinfo};
+pub use connectable::{
+    AnyByteStreamConnectable, ByteStreamConnectable, ConnectBoxed, TcpConnectable, UnixConnectable,
+};
 pub use dgram::{ReceiveDatagram, ReceiveFrom, SendDatagram, UnixReceiveFrom};
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub use fd::{notify_closing, wait_readable, wait_writable};
+pub use fd::{WaitReady, notify_closing, wait_readable, wait_writable};
 pub use happy_eyeballs::ConnectErrors;
 pub use multi::MultiListener;
 pub use tcp::{
@@ -90,6 +100,6 @@ pub use udp::{
 };
 pub use unix::{
     ConnectedUnixDatagram, CreateConnectedUnixDatagram, CreateUnixDatagram, CreateUnixListener,
-    MAX_FDS, UnixDatagram, UnixListener, UnixStream, connect_unix,
+    MAX_FDS, ReceiveFds, SendFds, UnixDatagram, UnixListener, UnixStream, connect_unix,
     create_connected_unix_datagram_socket, create_unix_datagram_socket, create_unix_listener,
 };

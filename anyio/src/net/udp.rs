@@ -230,15 +230,13 @@ impl UnreliableObjectReceiveStream<(Vec<u8>, SocketAddr)> for UdpSocket {
 }
 
 impl UnreliableObjectSendStream<(Vec<u8>, SocketAddr)> for UdpSocket {
-    fn send(
+    async fn send(
         &mut self,
         item: (Vec<u8>, SocketAddr),
-    ) -> impl Future<Output = Result<(), SendError<(Vec<u8>, SocketAddr)>>> + Send {
-        async move {
-            match self.send_to(&item.0, item.1).await {
-                Ok(()) => Ok(()),
-                Err(e) => Err(SendError::new(e, item)),
-            }
+    ) -> Result<(), SendError<(Vec<u8>, SocketAddr)>> {
+        match self.send_to(&item.0, item.1).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, item)),
         }
     }
 }
@@ -359,15 +357,10 @@ impl UnreliableObjectReceiveStream<Vec<u8>> for ConnectedUdpSocket {
 }
 
 impl UnreliableObjectSendStream<Vec<u8>> for ConnectedUdpSocket {
-    fn send(
-        &mut self,
-        item: Vec<u8>,
-    ) -> impl Future<Output = Result<(), SendError<Vec<u8>>>> + Send {
-        async move {
-            match ConnectedUdpSocket::send(self, &item).await {
-                Ok(()) => Ok(()),
-                Err(e) => Err(SendError::new(e, item)),
-            }
+    async fn send(&mut self, item: Vec<u8>) -> Result<(), SendError<Vec<u8>>> {
+        match ConnectedUdpSocket::send(self, &item).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, item)),
         }
     }
 }

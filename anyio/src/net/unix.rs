@@ -12,7 +12,7 @@
 //! unbound socket's address is the empty path.
 
 use std::fmt;
-use std::future::{Future, IntoFuture, poll_fn};
+use std::future::{Future, IntoFuture};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
@@ -205,7 +206,8 @@ impl fmt::Debug for UnixStream {
 ///
 /// # Cancellation
 ///
-/// A checkpoint; a cancelled connect closes its socket.
+/// A checkpoint; a cancelled connect closes its socket. While the listener's backlog is
+/// full, the connect waits (retrying after short sleeps) until the listener accepts.
 ///
 /// # Errors
 ///
@@ -240,25 +242,31 @@ pub async fn connect_unix(path: impl AsRef<Path>) -> Result<UnixStream> {
         SocketKind::UnixStream,
     )?);
     let action = "connecting to a UNIX socket";
-    let shown = || format!("connecting to the UNIX socket {}", path.display());
-    let mut gate = Gate::new();
-    poll_fn(|cx| {
-        gate.poll(cx, None, |cx| {
-            core.poll_io(Direction::Write, cx, action, |fd| {
-                match SockRef::from(&fd).connect(&addr) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.raw_os_error() == Some(libc::EISCONN) => Ok(()),
-                    // A full backlog (EAGAIN) or a connect under way: wait, then retry.
-                    Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                        Err(io::ErrorKind::WouldBlock.into())
-                    }
-                    Err(e) => Err(e),
-                }
-            })
-            .map(|r| r?.map_err(|e| os_error(shown(), e)))
-        })
-    })
-    .await?;
+    // A UNIX connect completes at once or fails at once, except when the listener's
+    // backlog is full (`EAGAIN`). Nothing wakes a non-blocking socket when room appears
+    // (a blocking connect sleeps in the kernel instead), so that case retries after a
+    // cancellable sleep that doubles up to 50 ms.
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        let r = core.with_fd(action, |fd| SockRef::from(&fd).connect(&addr))?;
+        match r {
+            Ok(()) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EISCONN) => break,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+            {
+                crate::time::sleep(backoff).await?;
+                backoff = (backoff * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(os_error(
+                    format!("connecting to the UNIX socket {}", path.display()),
+                    e,
+                ));
+            }
+        }
+    }
     Ok(UnixStream {
         core: Arc::new(core),
     })
@@ -379,9 +387,9 @@ impl UnixStream {
     /// # anyio::Ok(())
     /// # }).unwrap();
     /// ```
-    pub async fn send_fds(&self, message: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
-        if message.is_empty() || fds.is_empty() || fds.len() > MAX_FDS {
-            return Err(Error::new(
+    pub fn send_fds<'a>(&'a self, message: &'a [u8], fds: &'a [BorrowedFd<'a>]) -> SendFds<'a> {
+        let invalid = (message.is_empty() || fds.is_empty() || fds.len() > MAX_FDS).then(|| {
+            Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
                     "send_fds: the message must not be empty and carry 1 to {MAX_FDS} fds \
@@ -389,54 +397,17 @@ impl UnixStream {
                     message.len(),
                     fds.len()
                 ),
-            ));
+            )
+        });
+        SendFds {
+            core: &self.core,
+            message,
+            fds,
+            sent: 0,
+            space: Vec::new(),
+            invalid,
+            gate: Gate::new(),
         }
-        const ACTION: &str = "sending fds on a UNIX stream";
-        let core = &*self.core;
-        let mut space =
-            vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
-        let mut sent = 0usize;
-        let mut gate = Gate::new();
-        poll_fn(|cx| {
-            gate.poll(cx, Some((&core.send_busy, "sending")), |cx| {
-                // Relaxed: as in `poll_send`.
-                if core.write_shut.load(Ordering::Relaxed) {
-                    return Poll::Ready(Err(Error::new(
-                        ErrorKind::ClosedResource,
-                        "sending fds on a UNIX stream after send_eof",
-                    )));
-                }
-                while sent < message.len() {
-                    let rest = &message[sent..];
-                    let polled = core.poll_io(Direction::Write, cx, ACTION, |fd| {
-                        if sent == 0 {
-                            let mut control = SendAncillaryBuffer::new(&mut space);
-                            // The space was sized for exactly these fds: the push fits.
-                            let _ = control.push(SendAncillaryMessage::ScmRights(fds));
-                            rustix::net::sendmsg(
-                                fd,
-                                &[IoSlice::new(rest)],
-                                &mut control,
-                                SendFlags::NOSIGNAL,
-                            )
-                            .map_err(io::Error::from)
-                        } else {
-                            rustix::net::send(fd, rest, SendFlags::NOSIGNAL)
-                                .map_err(io::Error::from)
-                        }
-                    });
-                    match polled {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(r) => match r?.map_err(|e| broken(ACTION, e)) {
-                            Ok(n) => sent += n,
-                            Err(e) => return Poll::Ready(Err(e)),
-                        },
-                    }
-                }
-                Poll::Ready(Ok(()))
-            })
-        })
-        .await
     }
 
     /// Receives up to `msglen` bytes and up to `maxfds` file descriptors sent with them
@@ -456,39 +427,161 @@ impl UnixStream {
     /// arrived; [`ErrorKind::ClosedResource`], [`ErrorKind::BusyResource`],
     /// [`ErrorKind::BrokenResource`] and [`ErrorKind::Cancelled`] as for
     /// [`ByteReceiveStream::receive`].
-    pub async fn receive_fds(
-        &self,
-        msglen: usize,
-        maxfds: usize,
-    ) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
-        if msglen == 0 || maxfds == 0 || maxfds > MAX_FDS {
-            return Err(Error::new(
+    pub fn receive_fds(&self, msglen: usize, maxfds: usize) -> ReceiveFds<'_> {
+        let invalid = (msglen == 0 || maxfds == 0 || maxfds > MAX_FDS).then(|| {
+            Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
                     "receive_fds({msglen}, {maxfds}): msglen must be at least 1 and maxfds \
                      1 to {MAX_FDS}"
                 ),
-            ));
+            )
+        });
+        ReceiveFds {
+            core: &self.core,
+            msglen: msglen.min(RECEIVE_LIMIT),
+            maxfds,
+            buf: Vec::new(),
+            space: Vec::new(),
+            invalid,
+            gate: Gate::new(),
         }
+    }
+}
+
+/// The future of [`UnixStream::send_fds`].
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFds<'a> {
+    core: &'a SocketCore,
+    message: &'a [u8],
+    fds: &'a [BorrowedFd<'a>],
+    /// Bytes of the message sent so far (the fds went with the first ones).
+    sent: usize,
+    /// The control-message space, allocated on the first attempt.
+    space: Vec<MaybeUninit<u8>>,
+    invalid: Option<Error>,
+    gate: Gate<'a>,
+}
+
+impl fmt::Debug for SendFds<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendFds")
+            .field("len", &self.message.len())
+            .field("fds", &self.fds.len())
+            .field("sent", &self.sent)
+            .field("gate", &self.gate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for SendFds<'_> {
+    type Output = Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        const ACTION: &str = "sending fds on a UNIX stream";
+        let this = self.get_mut();
+        if let Some(e) = this.invalid.take() {
+            return Poll::Ready(Err(e));
+        }
+        let (core, message, fds) = (this.core, this.message, this.fds);
+        let (sent, space) = (&mut this.sent, &mut this.space);
+        this.gate
+            .poll(cx, Some((&core.send_busy, "sending")), |cx| {
+                // Relaxed: as in `poll_send`.
+                if core.write_shut.load(Ordering::Relaxed) {
+                    return Poll::Ready(Err(Error::new(
+                        ErrorKind::ClosedResource,
+                        "sending fds on a UNIX stream after send_eof",
+                    )));
+                }
+                if space.is_empty() {
+                    space.resize(
+                        rustix::cmsg_space!(ScmRights(fds.len())),
+                        MaybeUninit::uninit(),
+                    );
+                }
+                while *sent < message.len() {
+                    let (first, rest) = (*sent == 0, &message[*sent..]);
+                    let polled = core.poll_io(Direction::Write, cx, ACTION, |fd| {
+                        if first {
+                            let mut control = SendAncillaryBuffer::new(space);
+                            // The space was sized for exactly these fds: the push fits.
+                            let _ = control.push(SendAncillaryMessage::ScmRights(fds));
+                            rustix::net::sendmsg(
+                                fd,
+                                &[IoSlice::new(rest)],
+                                &mut control,
+                                SendFlags::NOSIGNAL,
+                            )
+                            .map_err(io::Error::from)
+                        } else {
+                            rustix::net::send(fd, rest, SendFlags::NOSIGNAL)
+                                .map_err(io::Error::from)
+                        }
+                    });
+                    match polled {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(r) => match r?.map_err(|e| broken(ACTION, e)) {
+                            Ok(n) => *sent += n,
+                            Err(e) => return Poll::Ready(Err(e)),
+                        },
+                    }
+                }
+                Poll::Ready(Ok(()))
+            })
+    }
+}
+
+/// The future of [`UnixStream::receive_fds`].
+#[must_use = "futures do nothing unless polled"]
+pub struct ReceiveFds<'a> {
+    core: &'a SocketCore,
+    msglen: usize,
+    maxfds: usize,
+    /// The message buffer and control space, allocated on the first attempt.
+    buf: Vec<u8>,
+    space: Vec<MaybeUninit<u8>>,
+    invalid: Option<Error>,
+    gate: Gate<'a>,
+}
+
+impl fmt::Debug for ReceiveFds<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiveFds")
+            .field("msglen", &self.msglen)
+            .field("maxfds", &self.maxfds)
+            .field("gate", &self.gate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for ReceiveFds<'_> {
+    type Output = Result<(Vec<u8>, Vec<OwnedFd>)>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         const ACTION: &str = "receiving fds from a UNIX stream";
-        let core = &*self.core;
-        let mut buf = vec![0u8; msglen.min(RECEIVE_LIMIT)];
-        let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(maxfds))];
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let flags = RecvFlags::CMSG_CLOEXEC;
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         let flags = RecvFlags::empty();
-        let mut gate = Gate::new();
-        let (n, fds) = poll_fn(|cx| {
-            gate.poll(cx, Some((&core.receive_busy, "receiving")), |cx| {
+        let this = self.get_mut();
+        if let Some(e) = this.invalid.take() {
+            return Poll::Ready(Err(e));
+        }
+        let (core, msglen, maxfds) = (this.core, this.msglen, this.maxfds);
+        let (buf, space) = (&mut this.buf, &mut this.space);
+        let polled = this
+            .gate
+            .poll(cx, Some((&core.receive_busy, "receiving")), |cx| {
+                if buf.is_empty() {
+                    buf.resize(msglen, 0);
+                    space.resize(
+                        rustix::cmsg_space!(ScmRights(maxfds)),
+                        MaybeUninit::uninit(),
+                    );
+                }
                 core.poll_io(Direction::Read, cx, ACTION, |fd| {
-                    let mut control = RecvAncillaryBuffer::new(&mut space);
-                    let msg = rustix::net::recvmsg(
-                        fd,
-                        &mut [IoSliceMut::new(&mut buf)],
-                        &mut control,
-                        flags,
-                    )?;
+                    let mut control = RecvAncillaryBuffer::new(space);
+                    let msg =
+                        rustix::net::recvmsg(fd, &mut [IoSliceMut::new(buf)], &mut control, flags)?;
                     let mut fds = Vec::new();
                     for m in control.drain() {
                         if let RecvAncillaryMessage::ScmRights(received) = m {
@@ -498,14 +591,16 @@ impl UnixStream {
                     Ok((msg.bytes, fds))
                 })
                 .map(|r| r?.map_err(|e| broken(ACTION, e)))
-            })
+            });
+        polled.map(|r| {
+            let (n, fds) = r?;
+            if n == 0 && fds.is_empty() {
+                return Err(eof());
+            }
+            let mut data = std::mem::take(&mut this.buf);
+            data.truncate(n);
+            Ok((data, fds))
         })
-        .await?;
-        if n == 0 && fds.is_empty() {
-            return Err(eof());
-        }
-        buf.truncate(n);
-        Ok((buf, fds))
     }
 }
 
@@ -865,15 +960,13 @@ impl UnreliableObjectReceiveStream<(Vec<u8>, PathBuf)> for UnixDatagram {
 }
 
 impl UnreliableObjectSendStream<(Vec<u8>, PathBuf)> for UnixDatagram {
-    fn send(
+    async fn send(
         &mut self,
         item: (Vec<u8>, PathBuf),
-    ) -> impl Future<Output = Result<(), SendError<(Vec<u8>, PathBuf)>>> + Send {
-        async move {
-            match self.send_to(&item.0, &item.1).await {
-                Ok(()) => Ok(()),
-                Err(e) => Err(SendError::new(e, item)),
-            }
+    ) -> Result<(), SendError<(Vec<u8>, PathBuf)>> {
+        match self.send_to(&item.0, &item.1).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, item)),
         }
     }
 }
@@ -1004,15 +1097,10 @@ impl UnreliableObjectReceiveStream<Vec<u8>> for ConnectedUnixDatagram {
 }
 
 impl UnreliableObjectSendStream<Vec<u8>> for ConnectedUnixDatagram {
-    fn send(
-        &mut self,
-        item: Vec<u8>,
-    ) -> impl Future<Output = Result<(), SendError<Vec<u8>>>> + Send {
-        async move {
-            match ConnectedUnixDatagram::send(self, &item).await {
-                Ok(()) => Ok(()),
-                Err(e) => Err(SendError::new(e, item)),
-            }
+    async fn send(&mut self, item: Vec<u8>) -> Result<(), SendError<Vec<u8>>> {
+        match ConnectedUnixDatagram::send(self, &item).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, item)),
         }
     }
 }
