@@ -536,14 +536,19 @@ impl TaskDebug {
 
 fn report_slow_poll(core: &TaskCore, took: Duration, limit: Duration) {
     if took >= limit {
-        eprintln!(
+        // Formatted first and written in one call: `eprintln!` writes piece by piece, and
+        // a report of a task's last poll can race the end of the program (the run may
+        // return as soon as the task's result is published, before this runs), which cut
+        // it mid-line. One short write is whole or absent.
+        let report = format!(
             "anyio: task '{}' (id {}) blocked its thread for {:.1} ms in one poll \
-             (debug threshold {:.1} ms): move blocking work to anyio::to_thread",
+             (debug threshold {:.1} ms): move blocking work to anyio::to_thread\n",
             core.display_name(),
             core.id,
             took.as_secs_f64() * 1e3,
             limit.as_secs_f64() * 1e3,
         );
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), report.as_bytes());
     }
 }
 

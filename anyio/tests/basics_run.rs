@@ -400,6 +400,10 @@ fn debug_mode_child() {
             anyio::task_group(|tg| async move {
                 tg.task().name("hog").spawn(async {
                     std::thread::sleep(Duration::from_millis(60)); // deliberately blocking
+                    // The blocking poll ends in a yield, so its report is written before
+                    // the task finishes (a report of a task's last poll can race the end
+                    // of the program).
+                    anyio::lowlevel::yield_now().await;
                     Ok::<_, Error>(())
                 })?;
                 Ok(())
