@@ -300,3 +300,25 @@ async fn busy_and_close_from_another_task() -> Result<()> {
     feed(&path, b"bye")?;
     Ok(())
 }
+
+#[anyio::test]
+async fn concurrent_closes_both_return_once_everything_is_written() -> Result<()> {
+    let (_dir, path) = file_with(b"").await?;
+    let w = Arc::new(FileWriteStream::from_path(&path, false).await?);
+    let big = vec![b'q'; 3 * 1024 * 1024];
+    w.send(&big).await?;
+    task_group(|tg| {
+        let w = w.clone();
+        async move {
+            let (a, b) = (w.clone(), w.clone());
+            let first = tg.start_soon(async move { a.aclose().await })?;
+            let second = tg.start_soon(async move { b.aclose().await })?;
+            first.await?;
+            second.await?;
+            Ok(())
+        }
+    })
+    .await?;
+    assert_eq!(std::fs::read(&path)?.len(), big.len());
+    Ok(())
+}

@@ -16,7 +16,16 @@
 //!   sockets, TLS), next to listeners and typed attributes.
 //!
 //! Many streams wrap other streams: a [`StapledObjectStream`] joins a send stream and a
-//! receive stream into one bidirectional stream, say.
+//! receive stream into one bidirectional stream, say. The byte-stream wrappers stack on
+//! any byte stream (a socket, a [`pipe`], a `Box<dyn ByteStream>`):
+//!
+//! | module | AnyIO | what it adds |
+//! |---|---|---|
+//! | [`buffered`] | `streams.buffered` | `receive_exactly`, `receive_until`, `feed_data` |
+//! | [`text`] | `streams.text` | `String`s in and out, UTF-8 |
+//! | [`stapled`] | `streams.stapled` | a send half and a receive half as one stream |
+//! | [`file`](mod@file) | `streams.file` | a file read or written as a byte stream |
+//! | [`memory_bytes`] | "any byte stream" | memory object streams of `Vec<u8>` as byte streams |
 //!
 //! # The traits
 //!
