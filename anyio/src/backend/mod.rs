@@ -69,6 +69,9 @@ pub(crate) enum Timer {
     Tokio(std::pin::Pin<Box<::tokio::time::Sleep>>),
     #[cfg(feature = "smol")]
     Smol(::async_io::Timer),
+    /// An entry of the run's virtual clock (`crate::testing::clock`): the one timer that
+    /// is not the backend's.
+    Virtual(crate::testing::clock::VirtualTimer),
 }
 
 impl Timer {
@@ -79,6 +82,15 @@ impl Timer {
     /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) on a tokio runtime built
     /// without its time driver.
     pub(crate) fn at(backend: Backend, at: Instant) -> Result<Timer> {
+        // The one branch of the real-time path: no run of the process has a virtual clock.
+        if let Some(clock) = crate::testing::clock::active() {
+            return Ok(Timer::Virtual(clock.timer(at)));
+        }
+        Timer::real(backend, at)
+    }
+
+    /// A timer of the backend's real clock, even in a run with a virtual clock.
+    pub(crate) fn real(backend: Backend, at: Instant) -> Result<Timer> {
         match backend {
             #[cfg(feature = "tokio")]
             Backend::Tokio => tokio::sleep_until(at).map(Timer::Tokio),
@@ -93,6 +105,7 @@ impl Timer {
             Timer::Tokio(sleep) => sleep.as_mut().reset(at.into()),
             #[cfg(feature = "smol")]
             Timer::Smol(timer) => timer.set_at(at),
+            Timer::Virtual(timer) => timer.reset(at),
         }
     }
 
@@ -102,6 +115,7 @@ impl Timer {
             Timer::Tokio(sleep) => sleep.as_mut().poll(cx),
             #[cfg(feature = "smol")]
             Timer::Smol(timer) => std::pin::Pin::new(timer).poll(cx).map(drop),
+            Timer::Virtual(timer) => timer.poll_fire(cx),
         }
     }
 }
