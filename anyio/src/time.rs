@@ -76,7 +76,10 @@ pub async fn sleep_until(deadline: Instant) -> Result<()> {
 /// Sleeps for `duration` of real time, even in a run with a virtual clock (the backoff of
 /// `wait_all_tasks_blocked`, which must not move or wait for virtual time).
 pub(crate) async fn sleep_real(duration: Duration) -> Result<()> {
-    match Instant::now().checked_add(duration).and_then(deadline::in_range) {
+    match Instant::now()
+        .checked_add(duration)
+        .and_then(deadline::in_range)
+    {
         Some(deadline) => sleep_in_range(deadline, Timer::real).await,
         None => sleep_forever().await,
     }

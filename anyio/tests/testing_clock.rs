@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyio::testing::{self, VirtualClock};
 use anyio::{
-    CancelScope, Deadline, ErrorKind, Event, current_effective_deadline, current_time,
-    fail_after, move_on_after, sleep, sleep_forever, sleep_until, task_group,
+    CancelScope, Deadline, ErrorKind, Event, current_effective_deadline, current_time, fail_after,
+    move_on_after, sleep, sleep_forever, sleep_until, task_group,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -35,7 +35,11 @@ async fn hour_of_deadlines() -> anyio::Result<(Duration, Duration)> {
                     for i in (1..=N).filter(|i| i % TASKS == k) {
                         let at = start + HOUR * (i as u32) / (N as u32);
                         sleep_until(at).await?;
-                        assert_eq!(current_time(), at, "woken at another time than its deadline");
+                        assert_eq!(
+                            current_time(),
+                            at,
+                            "woken at another time than its deadline"
+                        );
                         woken.lock().unwrap().push(i);
                     }
                     anyio::Ok(())
@@ -60,7 +64,10 @@ async fn simulated_hour_wakes_in_deadline_order() -> anyio::Result<()> {
     let (simulated, real) = hour_of_deadlines().await?;
     let ratio = simulated.as_secs_f64() / real.as_secs_f64();
     println!("one simulated hour in {real:?} of real time (x{ratio:.0})");
-    assert!(ratio > 50.0, "virtual time ran only {ratio:.1} times faster than real time");
+    assert!(
+        ratio > 50.0,
+        "virtual time ran only {ratio:.1} times faster than real time"
+    );
     Ok(())
 }
 
@@ -98,7 +105,11 @@ async fn day_long_retry_loop_with_backoff() -> anyio::Result<()> {
         }
         sleep(backoff).await?;
         expected += backoff;
-        assert_eq!(current_time() - start, expected, "a backoff sleep was not exact");
+        assert_eq!(
+            current_time() - start,
+            expected,
+            "a backoff sleep was not exact"
+        );
         backoff = (backoff * 2).min(HOUR);
     }
     // 1 + 2 + ... + 2048 s = 4095 s, then whole hours: 4095 + 23 h = 86,895 s ≥ 86,400 s.
@@ -146,7 +157,10 @@ async fn deadline_moved_while_waiting() -> anyio::Result<()> {
             assert_eq!(clock.next_deadline(), Some(start + Duration::from_secs(10)));
             scope.set_deadline(start + Duration::from_secs(100));
             testing::wait_all_tasks_blocked().await?;
-            assert_eq!(clock.next_deadline(), Some(start + Duration::from_secs(100)));
+            assert_eq!(
+                clock.next_deadline(),
+                Some(start + Duration::from_secs(100))
+            );
             clock.advance(Duration::from_secs(50))?;
             testing::wait_all_tasks_blocked().await?;
             assert!(!ended.is_set(), "the scope ended at its old deadline");
@@ -213,7 +227,10 @@ async fn to_thread_work_with_virtual_sleeps() -> anyio::Result<()> {
                 o.lock().unwrap().push("thread returned");
                 let (woke_at, thread_now) = thread_clock;
                 assert_eq!(woke_at, start + HOUR);
-                assert!(thread_now < start + HOUR, "the worker thread read virtual time");
+                assert!(
+                    thread_now < start + HOUR,
+                    "the worker thread read virtual time"
+                );
                 anyio::Ok(())
             })?;
             let o = order.clone();
@@ -251,7 +268,11 @@ async fn autojump_waits_while_a_task_is_runnable() -> anyio::Result<()> {
         let mut rounds = 0u64;
         while real.elapsed() < Duration::from_millis(200) || rounds < 10_000 {
             anyio::lowlevel::yield_now().await;
-            assert_eq!(current_time(), start, "the clock jumped while a task was runnable");
+            assert_eq!(
+                current_time(),
+                start,
+                "the clock jumped while a task was runnable"
+            );
             rounds += 1;
         }
         anyio::Ok(())
@@ -269,7 +290,11 @@ async fn autojump_lets_wait_all_tasks_blocked_go_first() -> anyio::Result<()> {
     task_group(|tg| async move {
         tg.start_soon(sleep(HOUR))?;
         testing::wait_all_tasks_blocked().await?;
-        assert_eq!(current_time(), start, "the clock jumped before the waiter returned");
+        assert_eq!(
+            current_time(),
+            start,
+            "the clock jumped before the waiter returned"
+        );
         anyio::Ok(())
     })
     .await?;
@@ -341,7 +366,10 @@ async fn other_runs_keep_real_time() -> anyio::Result<()> {
         start.elapsed()
     });
     let took = anyio::to_thread::run_sync(move || real_run.join().unwrap()).await?;
-    assert!(took >= Duration::from_millis(20), "the other run's sleep was not real");
+    assert!(
+        took >= Duration::from_millis(20),
+        "the other run's sleep was not real"
+    );
     assert!(current_time() >= Instant::now() + HOUR - Duration::from_secs(60));
     Ok(())
 }

@@ -556,7 +556,11 @@ impl ScopeNode {
         let inner = self.lock();
         NodeView {
             waker_data: inner.waker.as_ref().map(|w| w.data() as usize),
-            children: inner.children.iter().filter_map(|(_, c)| c.upgrade()).collect(),
+            children: inner
+                .children
+                .iter()
+                .filter_map(|(_, c)| c.upgrade())
+                .collect(),
         }
     }
 

@@ -499,7 +499,12 @@ fn quiet(clock: &ClockInner, run: &RunContext) -> bool {
 }
 
 /// Whether the tasks stay blocked for `threshold` of real time (looked at a few times).
-fn blocked_for(clock: &ClockInner, run: &RunContext, threshold: Duration, stop: &AtomicBool) -> bool {
+fn blocked_for(
+    clock: &ClockInner,
+    run: &RunContext,
+    threshold: Duration,
+    stop: &AtomicBool,
+) -> bool {
     if threshold.is_zero() {
         // One more look after a moment: a wake-up in flight on another thread shows.
         std::thread::yield_now();

@@ -164,7 +164,11 @@ impl __TestOptions {
         }
         #[cfg(feature = "smol")]
         {
-            let threads = if self.current_thread { 1 } else { self.threads.unwrap_or(1) };
+            let threads = if self.current_thread {
+                1
+            } else {
+                self.threads.unwrap_or(1)
+            };
             runner = runner.smol_options(crate::SmolOptions::new().threads(threads));
         }
         if let Some(autojump) = self.clock {
@@ -198,8 +202,7 @@ where
         .name(format!("anyio-test-{backend}"))
         .spawn(move || {
             let out: crate::Result<_> = runner.run(|| async move {
-                if let (Some(run), Some(root)) = (RunContext::current(), context::current_scope())
-                {
+                if let (Some(run), Some(root)) = (RunContext::current(), context::current_scope()) {
                     *set_source.lock().unwrap_or_else(|e| e.into_inner()) = Some((run, root));
                 }
                 Ok(test().await.into_outcome())

@@ -7,7 +7,6 @@
 //! One factory never hands out the same port twice.
 
 use std::collections::HashSet;
-use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::sync::{Mutex, OnceLock};
 
@@ -142,12 +141,7 @@ enum Held {
 /// Whether `::1` can be bound here (checked once per process).
 fn ipv6_loopback() -> bool {
     static V6: OnceLock<bool> = OnceLock::new();
-    *V6.get_or_init(|| {
-        UdpSocket::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)))
-            .map(drop)
-            .map_err(|e: io::Error| e)
-            .is_ok()
-    })
+    *V6.get_or_init(|| UdpSocket::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).is_ok())
 }
 
 /// A TCP port free on the loopback addresses, never the same twice in this process

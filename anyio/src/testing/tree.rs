@@ -148,7 +148,11 @@ impl View<'_> {
     fn task(&self, out: &mut String, i: usize, level: usize) {
         let t = &self.tasks[i];
         let pad = "  ".repeat(level);
-        let state = if t.is_blocked() { "blocked" } else { "runnable" };
+        let state = if t.is_blocked() {
+            "blocked"
+        } else {
+            "runnable"
+        };
         let parent = t
             .info()
             .parent_id
@@ -162,6 +166,8 @@ impl View<'_> {
         let lines = &self.scopes[i];
         if lines.is_empty() {
             let _ = writeln!(out, "{pad}    (not waiting in any anyio scope)");
+        } else if lines.iter().all(|l| l.depth == 0) {
+            let _ = writeln!(out, "{pad}    (waiting in no scope of its own)");
         }
         for line in lines.iter().filter(|l| l.depth > 0) {
             let inner = "  ".repeat(line.depth);
@@ -185,7 +191,14 @@ impl View<'_> {
             }
             Some(at) => format!("deadline passed {:.3}s ago", (self.now - at).as_secs_f64()),
         }];
-        parts.push(if node.shield() { "shielded" } else { "not shielded" }.to_owned());
+        parts.push(
+            if node.shield() {
+                "shielded"
+            } else {
+                "not shielded"
+            }
+            .to_owned(),
+        );
         if node.cancel_called() {
             parts.push("cancelled".to_owned());
         }
