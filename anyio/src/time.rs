@@ -89,8 +89,9 @@ pub(crate) async fn sleep_real(duration: Duration) -> Result<()> {
 /// the first poll of the wait, after its cancellation check: a cancelled sleep arms none.
 async fn sleep_in_range(
     deadline: Instant,
-    arm: fn(crate::run::Backend, Instant) -> Result<Timer>,
+    arm: impl Fn(crate::run::Backend, Instant) -> Result<Timer>,
 ) -> Result<()> {
+    // Generic over `arm` (a fn item), so the real path inlines `Timer::at` as before.
     let mut timer: Option<Timer> = None;
     lowlevel::wait(|cx| {
         let timer = match &mut timer {

@@ -4,6 +4,7 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use anyio::testing::{self, VirtualClock};
@@ -400,4 +401,30 @@ fn runner_with_a_clock_reports_its_time() {
         assert_eq!(clock.now() - start, Duration::from_secs(5), "{backend}");
         assert_eq!(clock.next_deadline(), None);
     }
+}
+
+/// A virtual sleep or scope deadline polled once and dropped leaves nothing armed on the
+/// clock (and so nothing for autojump to jump to).
+#[anyio::test(virtual_time)]
+async fn dropped_sleep_leaves_no_timer() -> anyio::Result<()> {
+    let clock = clock();
+    for fut in [
+        Box::pin(sleep(HOUR)) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>,
+        Box::pin(async {
+            move_on_after(HOUR, sleep_forever()).await?;
+            anyio::Ok(())
+        }),
+    ] {
+        let mut fut = fut;
+        let pending = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_pending()));
+        assert!(pending.await, "the sleep ended at once");
+        assert_eq!(clock.next_deadline(), Some(current_time() + HOUR));
+        drop(fut);
+        assert_eq!(
+            clock.next_deadline(),
+            None,
+            "a dropped sleep left its timer armed"
+        );
+    }
+    Ok(())
 }

@@ -70,8 +70,9 @@ pub(crate) enum Timer {
     #[cfg(feature = "smol")]
     Smol(::async_io::Timer),
     /// An entry of the run's virtual clock (`crate::testing::clock`): the one timer that
-    /// is not the backend's.
-    Virtual(crate::testing::clock::VirtualTimer),
+    /// is not the backend's. Boxed, so the variant adds nothing to the size of the enum
+    /// (and of every sleep future) on the real path.
+    Virtual(Box<crate::testing::clock::VirtualTimer>),
 }
 
 impl Timer {
@@ -84,7 +85,7 @@ impl Timer {
     pub(crate) fn at(backend: Backend, at: Instant) -> Result<Timer> {
         // The one branch of the real-time path: no run of the process has a virtual clock.
         if let Some(clock) = crate::testing::clock::active() {
-            return Ok(Timer::Virtual(clock.timer(at)));
+            return Ok(Timer::Virtual(Box::new(clock.timer(at))));
         }
         Timer::real(backend, at)
     }

@@ -30,6 +30,10 @@
 //!   a worker thread, and anywhere outside an anyio task, reads the real clock.
 //! * The test timeout of `#[anyio::test]` and debug mode's reports are real time.
 //!
+//! Take instants from [`current_time`](crate::current_time), not `Instant::now()`: once
+//! the clock has moved ahead, a real `Instant::now() + 1s` lies in the virtual past, and a
+//! `sleep_until` of it returns at once.
+//!
 //! # Cost when unused
 //!
 //! A process-wide count of runs with a virtual clock is read (one relaxed load) where the
