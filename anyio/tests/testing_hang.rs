@@ -55,7 +55,7 @@ fn assert_shows_the_tree(msg: &str, backend: Backend) {
         .and_then(|rest| rest.split(')').next())
         .expect("the root's id");
     assert!(
-        msg.contains(&format!("    - task 'stuck-worker' (id ")),
+        msg.contains("    - task 'stuck-worker' (id "),
         "the worker is not nested under main: {msg}"
     );
     assert!(

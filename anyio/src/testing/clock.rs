@@ -139,14 +139,15 @@ pub fn current_clock() -> Option<VirtualClock> {
 ///
 /// # anyio::Runner::new(anyio::Backend::default()).virtual_clock(VirtualClock::new()).run(|| async {
 /// let clock = testing::current_clock().expect("a virtual run");
-/// let out = anyio::task_group(|tg| async move {
-///     let sleeper = tg.start_soon(anyio::sleep(Duration::from_secs(10)));
+/// let start = anyio::current_time();
+/// anyio::task_group(|tg| async move {
+///     tg.start_soon(anyio::sleep(Duration::from_secs(10)))?;
 ///     testing::wait_all_tasks_blocked().await?;
-///     clock.advance(Duration::from_secs(10))?;
-///     sleeper.await
+///     clock.advance(Duration::from_secs(10))?; // the sleeper wakes; the group ends
+///     anyio::Ok(())
 /// })
 /// .await?;
-/// assert!(out.is_some());
+/// assert_eq!(anyio::current_time() - start, Duration::from_secs(10));
 /// # Ok::<_, anyio::Error>(())
 /// # }).unwrap();
 /// ```
