@@ -24,7 +24,7 @@ import sys
 LAYERS = [
     ("foundation", ["error", "loom"]),
     ("backend", ["backend"]),
-    ("core", ["cancel", "context", "detect", "lowlevel", "task", "task_group", "run", "watchdog", "time"]),
+    ("core", ["cancel", "clock", "context", "detect", "lowlevel", "task", "task_group", "run", "watchdog", "time"]),
     ("library", ["sync", "streams", "to_thread", "from_thread", "concurrency", "net", "fs", "process", "signal"]),
     ("tools", ["testing"]),
     ("models", ["loom_models"]),

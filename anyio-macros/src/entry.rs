@@ -108,12 +108,48 @@ pub(crate) fn main(args: TokenStream, item: TokenStream) -> syn::Result<TokenStr
     Ok(out)
 }
 
+/// A duration written as a string: a whole number and a unit (`ns`, `us`, `ms`, `s`).
+fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = text.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let scale: u64 = match unit.trim() {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
+
+fn int_lit<T>(expr: &Expr, what: &str) -> syn::Result<(T, Span)>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => Ok((i.base10_parse()?, i.span())),
+        other => Err(syn::Error::new_spanned(other, what)),
+    }
+}
+
+const TEST_OPTIONS: &str = "unknown option: expected `backends = [...]`, `timeout = <seconds>`, \
+     `flavor = \"current_thread\"`, `threads = <n>`, `virtual_time` or `autojump = \"0ms\"`";
+
 pub(crate) fn test(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut backends: Vec<(String, Span)> = BACKENDS
         .iter()
         .map(|b| (b.to_string(), Span::call_site()))
         .collect();
     let mut timeout = quote!(60u64);
+    let mut current_thread: Option<Span> = None;
+    let mut threads: Option<(usize, Span)> = None;
+    let mut virtual_time = false;
+    let mut autojump: Option<u64> = None;
     for meta in parse_args(args)? {
         match &meta {
             Meta::NameValue(nv) if nv.path.is_ident("backends") => {
@@ -131,30 +167,78 @@ pub(crate) fn test(args: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                     ));
                 }
             }
-            Meta::NameValue(nv) if nv.path.is_ident("timeout") => match &nv.value {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Int(i), ..
-                }) => {
-                    let secs: u64 = i.base10_parse()?;
-                    if secs == 0 {
-                        return Err(syn::Error::new_spanned(i, "the timeout must be positive"));
-                    }
-                    timeout = quote!(#secs);
+            Meta::NameValue(nv) if nv.path.is_ident("timeout") => {
+                let (secs, span): (u64, Span) = int_lit(
+                    &nv.value,
+                    "expected a number of seconds such as `timeout = 30`",
+                )?;
+                if secs == 0 {
+                    return Err(syn::Error::new(span, "the timeout must be positive"));
                 }
-                other => {
-                    return Err(syn::Error::new_spanned(
-                        other,
-                        "expected a number of seconds such as `timeout = 30`",
-                    ));
-                }
-            },
-            other => {
-                return Err(syn::Error::new_spanned(
-                    other,
-                    "unknown option: expected `backends = [...]` or `timeout = <seconds>`",
-                ));
+                timeout = quote!(#secs);
             }
+            Meta::NameValue(nv) if nv.path.is_ident("flavor") => {
+                let (flavor, span) = string_lit(&nv.value)?;
+                match flavor.as_str() {
+                    "current_thread" => current_thread = Some(span),
+                    "multi_thread" => current_thread = None,
+                    _ => {
+                        return Err(syn::Error::new(
+                            span,
+                            "unknown flavor: expected \"current_thread\" or \"multi_thread\"",
+                        ));
+                    }
+                }
+            }
+            Meta::NameValue(nv) if nv.path.is_ident("threads") => {
+                let (n, span): (usize, Span) = int_lit(
+                    &nv.value,
+                    "expected a number of threads such as `threads = 2`",
+                )?;
+                if n == 0 {
+                    return Err(syn::Error::new(span, "a runtime needs at least 1 thread"));
+                }
+                threads = Some((n, span));
+            }
+            Meta::Path(p) if p.is_ident("virtual_time") => virtual_time = true,
+            Meta::NameValue(nv) if nv.path.is_ident("autojump") => {
+                let (text, span) = string_lit(&nv.value)?;
+                let nanos = parse_duration(&text).ok_or_else(|| {
+                    syn::Error::new(
+                        span,
+                        "expected a duration such as \"0ms\", \"10ms\", \"500us\" or \"1s\"",
+                    )
+                })?;
+                autojump = Some(nanos);
+            }
+            other => return Err(syn::Error::new_spanned(other, TEST_OPTIONS)),
         }
+    }
+    if let (Some(_), Some((_, span))) = (current_thread, threads) {
+        return Err(syn::Error::new(
+            span,
+            "`threads` sets the workers of the multi-thread flavor: drop it or `flavor = \"current_thread\"`",
+        ));
+    }
+    let mut options = quote!(::anyio::testing::__TestOptions::new(
+        ::core::time::Duration::from_secs(#timeout)
+    ));
+    if current_thread.is_some() {
+        options = quote!(#options.current_thread());
+    }
+    if let Some((n, _)) = threads {
+        options = quote!(#options.threads(#n));
+    }
+    match autojump {
+        Some(nanos) => {
+            options = quote!(#options.virtual_time(::core::option::Option::Some(
+                ::core::time::Duration::from_nanos(#nanos)
+            )));
+        }
+        None if virtual_time => {
+            options = quote!(#options.virtual_time(::core::option::Option::None));
+        }
+        None => {}
     }
     let mut item: ItemFn = syn::parse2(item)?;
     check_async(&item)?;
@@ -175,11 +259,7 @@ pub(crate) fn test(args: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                 #[test]
                 #(#forward)*
                 fn #test_name() {
-                    ::anyio::testing::__run_test(
-                        #path,
-                        ::core::time::Duration::from_secs(#timeout),
-                        super::#name,
-                    );
+                    ::anyio::testing::__run_test(#path, #options, super::#name);
                 }
             }
         });

@@ -79,6 +79,7 @@ mod backend;
 // Core: the thread-local context, backend detection, cancel scopes, tasks and task groups,
 // time, the runner.
 pub mod cancel;
+mod clock;
 mod context;
 mod detect;
 pub mod lowlevel;

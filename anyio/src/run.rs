@@ -124,6 +124,7 @@ pub struct Runner {
     backend: Backend,
     slow_poll: Option<Duration>,
     cancel_watchdog: Option<Duration>,
+    clock: Option<crate::clock::VirtualClock>,
     options: crate::backend::Options,
 }
 
@@ -189,6 +190,27 @@ impl Runner {
         self
     }
 
+    /// Runs on `clock`'s virtual time (trio's `clock=MockClock()`): `sleep`, `sleep_until`,
+    /// every scope deadline and [`current_time`](crate::current_time) inside the run follow
+    /// it. See [`VirtualClock`](crate::clock::VirtualClock) for what stays in real time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use anyio::{Backend, Runner};
+    /// use anyio::testing::VirtualClock;
+    ///
+    /// let out = Runner::new(Backend::default())
+    ///     .virtual_clock(VirtualClock::with_autojump(Duration::ZERO))
+    ///     .run(|| anyio::fail_after(Duration::from_secs(3600), anyio::sleep_forever()));
+    /// assert_eq!(out.unwrap_err().kind(), anyio::ErrorKind::TimedOut);
+    /// ```
+    pub fn virtual_clock(mut self, clock: crate::clock::VirtualClock) -> Runner {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Debug mode with a threshold of its own (asyncio's `slow_callback_duration`).
     pub fn slow_poll_threshold(mut self, threshold: Duration) -> Runner {
         self.slow_poll = Some(threshold);
@@ -215,14 +237,21 @@ impl Runner {
         }
         let backend = self.backend;
         let slow_poll = self.slow_poll;
-        let run = RunContext::new(backend, slow_poll, self.cancel_watchdog);
+        let run = RunContext::new(backend, slow_poll, self.cancel_watchdog, self.clock.clone());
+        // Installed before the root task is first polled; uninstalled (its autojump driver
+        // stopped) when the run ends, whichever way.
+        let installed = self.clock.as_ref().map(|c| c.install(&run));
         let root_run = run.clone();
         let root = move |handle| {
             let core = TaskCore::new(Some("main".into()), None, root_run, handle);
-            TaskFuture::new(core, ScopeNode::child_of(None), main())
+            // `main` is called at the root task's first poll, inside the run (AnyIO calls it
+            // inside the loop too): what it computes eagerly — `fail_after`'s deadline, say —
+            // then reads the run's clock, virtual or real.
+            TaskFuture::new(core, ScopeNode::child_of(None), async move { main().await })
         };
         let out = crate::backend::run(backend, self.options, root);
         run.mark_finished();
+        drop(installed);
         out.map_err(E::from)?
     }
 }

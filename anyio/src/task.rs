@@ -49,6 +49,8 @@ pub(crate) struct RunContext {
     pub(crate) slow_poll: Option<Duration>,
     /// Debug mode's cancellation watchdog threshold (see `crate::watchdog`).
     pub(crate) cancel_watchdog: Option<Duration>,
+    /// The run's virtual clock, if it has one (`crate::testing::clock`).
+    pub(crate) clock: Option<crate::clock::VirtualClock>,
     /// Set once the run's event loop has stopped (never for a native context): worker
     /// threads that outlive the run (abandoned `to_thread` calls) read it before reaching
     /// back into the loop.
@@ -68,6 +70,7 @@ impl RunContext {
         backend: Backend,
         slow_poll: Option<Duration>,
         cancel_watchdog: Option<Duration>,
+        clock: Option<crate::clock::VirtualClock>,
     ) -> Arc<RunContext> {
         let run = Arc::new(RunContext {
             backend,
@@ -75,6 +78,7 @@ impl RunContext {
             vars: Mutex::new(HashMap::new()),
             slow_poll,
             cancel_watchdog,
+            clock,
             finished: std::sync::atomic::AtomicBool::new(false),
         });
         if cancel_watchdog.is_some() {
@@ -104,7 +108,7 @@ impl RunContext {
             #[cfg(feature = "smol")]
             Backend::Smol => &NATIVE[1],
         };
-        slot.get_or_init(|| RunContext::new(backend, None, None))
+        slot.get_or_init(|| RunContext::new(backend, None, None, None))
             .clone()
     }
 

@@ -6,9 +6,9 @@
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use crate::backend::Timer;
 pub use crate::cancel::current_time;
 use crate::cancel::deadline;
+use crate::clock::Timer;
 use crate::detect::current_backend;
 use crate::error::Result;
 use crate::lowlevel;
@@ -48,7 +48,7 @@ pub async fn sleep(duration: Duration) -> Result<()> {
     }
     match deadline::deadline_after(duration) {
         // Ahead of now by construction: no second clock read.
-        Some(deadline) => sleep_in_range(deadline).await,
+        Some(deadline) => sleep_in_range(deadline, Timer::at).await,
         None => sleep_forever().await,
     }
 }
@@ -64,23 +64,39 @@ pub async fn sleep(duration: Duration) -> Result<()> {
 ///
 /// As [`sleep`].
 pub async fn sleep_until(deadline: Instant) -> Result<()> {
-    if deadline <= Instant::now() {
+    if deadline <= current_time() {
         return lowlevel::checkpoint().await;
     }
     if deadline::in_range(deadline).is_none() {
         return sleep_forever().await;
     }
-    sleep_in_range(deadline).await
+    sleep_in_range(deadline, Timer::at).await
+}
+
+/// Sleeps for `duration` of real time, even in a run with a virtual clock (the backoff of
+/// `wait_all_tasks_blocked`, which must not move or wait for virtual time).
+pub(crate) async fn sleep_real(duration: Duration) -> Result<()> {
+    match Instant::now()
+        .checked_add(duration)
+        .and_then(deadline::in_range)
+    {
+        Some(deadline) => sleep_in_range(deadline, Timer::real).await,
+        None => sleep_forever().await,
+    }
 }
 
 /// Sleeps until `deadline`, a future instant in the crate's range. The timer is created at
 /// the first poll of the wait, after its cancellation check: a cancelled sleep arms none.
-async fn sleep_in_range(deadline: Instant) -> Result<()> {
+async fn sleep_in_range(
+    deadline: Instant,
+    arm: impl Fn(crate::run::Backend, Instant) -> Result<Timer>,
+) -> Result<()> {
+    // Generic over `arm` (a fn item), so the real path inlines `Timer::at` as before.
     let mut timer: Option<Timer> = None;
     lowlevel::wait(|cx| {
         let timer = match &mut timer {
             Some(timer) => timer,
-            None => match current_backend().and_then(|b| Timer::at(b, deadline)) {
+            None => match current_backend().and_then(|b| arm(b, deadline)) {
                 Ok(t) => timer.insert(t),
                 Err(e) => return Poll::Ready(Err(e)),
             },

@@ -143,7 +143,8 @@ pub(crate) enum Timer {
 }
 
 impl Timer {
-    /// A timer that fires at `at`, on `backend` (the one detected here).
+    /// A timer of `backend`'s clock that fires at `at` (`crate::clock::Timer` chooses
+    /// between it and a run's virtual clock).
     ///
     /// # Errors
     ///

@@ -45,8 +45,12 @@ fn clock() -> &'static Clock {
     })
 }
 
+/// The crate clock in nanoseconds: the virtual clock's time in a run that has one.
 pub(crate) fn now_nanos() -> u64 {
-    instant_to_nanos(Instant::now())
+    match crate::clock::virtual_now_nanos() {
+        Some(now) => now,
+        None => instant_to_nanos(Instant::now()),
+    }
 }
 
 /// Exact for every instant in the range (see the module docs). Instants before the origin
@@ -79,14 +83,19 @@ pub(crate) fn in_range(at: Instant) -> Option<Instant> {
 /// `now + timeout`, or no deadline when that does not fit in an `Instant` or in the crate's
 /// range (so `Duration::MAX` means "no deadline" and never overflows).
 pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout).and_then(in_range)
+    current_time().checked_add(timeout).and_then(in_range)
 }
 
 /// The current time of the event loop clock, as used by every deadline in anyio.
 ///
-/// This is [`Instant::now`]; both backends share this clock.
+/// This is [`Instant::now`], which both backends share — except inside a run with a
+/// [`VirtualClock`](crate::clock::VirtualClock), where it is the virtual clock's time
+/// (outside an anyio task, on a worker thread say, it stays the real clock).
 pub fn current_time() -> Instant {
-    Instant::now()
+    match crate::clock::virtual_now_nanos() {
+        Some(now) => nanos_to_instant(now),
+        None => Instant::now(),
+    }
 }
 
 /// The deadline that applies at some point of the program, as reported by
@@ -123,7 +132,7 @@ impl Deadline {
     pub fn remaining(self) -> Option<Duration> {
         match self {
             Deadline::Never => None,
-            Deadline::At(at) => Some(at.saturating_duration_since(Instant::now())),
+            Deadline::At(at) => Some(at.saturating_duration_since(current_time())),
             Deadline::Cancelled => Some(Duration::ZERO),
         }
     }

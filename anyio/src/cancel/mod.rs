@@ -108,7 +108,7 @@ pub use deadline::{Deadline, current_time};
 pub use ext::CancellableExt;
 use tree::ScopeNode;
 
-use crate::backend::Timer;
+use crate::clock::Timer;
 use crate::context;
 use crate::error::{Error, ErrorKind, Result, is_cancellation};
 

@@ -542,6 +542,38 @@ fn check_from(start: &Arc<ScopeNode>) -> Option<Error> {
     }
 }
 
+/// What `testing::dump_task_tree` reads of one node.
+pub(crate) struct NodeView {
+    /// The data pointer of the waker stored here (for a task's own waker, its `TaskCore`).
+    pub(crate) waker_data: Option<usize>,
+    /// The linked children: the scopes and tasks some task waits beneath.
+    pub(crate) children: Vec<Arc<ScopeNode>>,
+}
+
+impl ScopeNode {
+    /// A snapshot for the task-tree dump (takes this node's lock only).
+    pub(crate) fn view(&self) -> NodeView {
+        let inner = self.lock();
+        NodeView {
+            waker_data: inner.waker.as_ref().map(|w| w.data() as usize),
+            children: inner
+                .children
+                .iter()
+                .filter_map(|(_, c)| c.upgrade())
+                .collect(),
+        }
+    }
+
+    /// The top of the tree this node is in.
+    pub(crate) fn root(self: &Arc<Self>) -> Arc<ScopeNode> {
+        let mut node = self;
+        while let Some(p) = node.parent() {
+            node = p;
+        }
+        node.clone()
+    }
+}
+
 impl ScopeNode {
     /// Wakes every task blocked at or beneath this node, shielded or not (used when a task
     /// group is dropped: its children must run once more to drop their futures).

@@ -1,0 +1,4 @@
+#[anyio::test(autojump = "soon")]
+async fn never_runs() {}
+
+fn main() {}
