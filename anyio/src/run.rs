@@ -68,7 +68,6 @@ use std::time::Duration;
 pub use crate::backend::smol::SmolOptions;
 #[cfg(feature = "tokio")]
 pub use crate::backend::tokio::{Flavor, TokioOptions};
-use crate::cancel::tree::ScopeNode;
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::task::{RunContext, TaskCore, TaskFuture};
@@ -299,8 +298,8 @@ impl Runner {
         let run = RunContext::new(backend, slow_poll, self.cancel_watchdog);
         let root_run = run.clone();
         let root = move |handle| {
-            let core = TaskCore::new(Some("main".into()), None, root_run, handle);
-            TaskFuture::new(core, ScopeNode::child_of(None), main())
+            let core = TaskCore::new_task(Some("main".into()), None, root_run, handle, None);
+            TaskFuture::new(core, main())
         };
         let out = match backend {
             #[cfg(feature = "tokio")]

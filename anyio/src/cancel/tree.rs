@@ -43,6 +43,7 @@
 
 use crate::loom::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::{Mutex, MutexGuard};
+use std::any::Any;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{RawWakerVTable, Waker};
 use std::time::Instant;
@@ -77,7 +78,13 @@ enum Parent {
 }
 
 /// One node of the scope tree. See the module docs for the invariants.
-pub(crate) struct ScopeNode {
+///
+/// `X` is what else lives in the node's allocation: nothing (`()`) for a cancel scope or a
+/// task group, the task's own state for a task (`task::TaskCore`), so that a task costs
+/// one heap block for both (as tokio's task cell keeps its header and its future in one).
+/// The tree itself sees every node as `ScopeNode` (the default `X`): a task's node is the
+/// same allocation, unsized.
+pub(crate) struct ScopeNode<X: ?Sized = dyn Any + Send + Sync> {
     /// # Invariant
     /// Set once, when the node is entered — at creation for task groups, tasks and the
     /// scopes of `move_on_after` and friends; at the first poll for a `CancelScope` handle —
@@ -90,6 +97,8 @@ pub(crate) struct ScopeNode {
     /// linked node has nothing to do (the common case, since a task's waker never changes).
     waker_id: WakerIdentity,
     inner: Mutex<NodeInner>,
+    /// What else shares the node's allocation (see the type's docs). Last: it may be unsized.
+    ext: X,
 }
 
 #[derive(Default)]
@@ -170,23 +179,13 @@ impl std::fmt::Debug for ScopeNode {
     }
 }
 
-impl ScopeNode {
+impl ScopeNode<()> {
     /// A node that is not entered yet; [`ScopeNode::enter`] gives it a parent.
-    pub(crate) fn new(deadline: Option<Instant>, shield: bool) -> ScopeNode {
-        let mut flags = if shield { SHIELD } else { 0 };
-        if deadline.is_some() {
-            flags |= HAS_DEADLINE;
-        }
-        ScopeNode {
-            parent: Parent::Late(OnceLock::new()),
-            flags: AtomicU8::new(flags),
-            deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
-            waker_id: WakerIdentity::new(),
-            inner: Mutex::new(NodeInner::default()),
-        }
+    pub(crate) fn new(deadline: Option<Instant>, shield: bool) -> ScopeNode<()> {
+        ScopeNode::with_ext(Parent::Late(OnceLock::new()), deadline, shield, ())
     }
 
-    /// A node entered at once under `parent` (task groups and tasks).
+    /// A node entered at once under `parent` (task groups).
     pub(crate) fn child_of(parent: Option<Arc<ScopeNode>>) -> Arc<ScopeNode> {
         ScopeNode::entered(parent, None)
     }
@@ -196,11 +195,44 @@ impl ScopeNode {
         parent: Option<Arc<ScopeNode>>,
         deadline: Option<Instant>,
     ) -> Arc<ScopeNode> {
-        let mut node = ScopeNode::new(deadline, false);
-        node.parent = Parent::Fixed(parent);
-        Arc::new(node)
+        Arc::new(ScopeNode::with_ext(
+            Parent::Fixed(parent),
+            deadline,
+            false,
+            (),
+        ))
+    }
+}
+
+impl<X> ScopeNode<X> {
+    /// A node entered at once under `parent` that carries `ext` in its allocation (a task's
+    /// node and state).
+    pub(crate) fn entered_with(parent: Option<Arc<ScopeNode>>, ext: X) -> ScopeNode<X> {
+        ScopeNode::with_ext(Parent::Fixed(parent), None, false, ext)
     }
 
+    fn with_ext(parent: Parent, deadline: Option<Instant>, shield: bool, ext: X) -> ScopeNode<X> {
+        let mut flags = if shield { SHIELD } else { 0 };
+        if deadline.is_some() {
+            flags |= HAS_DEADLINE;
+        }
+        ScopeNode {
+            parent,
+            flags: AtomicU8::new(flags),
+            deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
+            waker_id: WakerIdentity::new(),
+            inner: Mutex::new(NodeInner::default()),
+            ext,
+        }
+    }
+
+    /// What the node carries besides itself.
+    pub(crate) fn ext(&self) -> &X {
+        &self.ext
+    }
+}
+
+impl ScopeNode {
     fn lock(&self) -> MutexGuard<'_, NodeInner> {
         // A panic while holding a node lock cannot leave NodeInner inconsistent (every
         // critical section is a few field writes), so a poisoned lock is still usable.

@@ -385,6 +385,11 @@ impl GroupInner {
         &self.env
     }
 
+    /// The group's node of the scope tree (the parent of its children's).
+    pub(crate) fn node(&self) -> &Arc<ScopeNode> {
+        &self.node
+    }
+
     fn reports(&self) -> MutexGuard<'_, Reports> {
         self.reports.lock()
     }
@@ -724,7 +729,8 @@ impl TaskGroup {
             core.unregister();
             return Err(e);
         }
-        let node = ScopeNode::child_of(Some(inner.node.clone()));
+        // The child's node is its core's allocation (see `TaskCore`).
+        let node: Arc<ScopeNode> = core.clone();
         let handle = TaskHandle {
             core: core.clone(),
             node: node.clone(),
@@ -737,7 +743,7 @@ impl TaskGroup {
             start: Some(start),
             fut: Some(AssertUnwindSafe(fut).catch_unwind()),
         };
-        inner.env.backend.spawn(TaskFuture::new(core, node, child));
+        inner.env.backend.spawn(TaskFuture::new(core, child));
         Ok(handle)
     }
 }
@@ -851,7 +857,7 @@ impl<T> TaskHandle<T> {
     /// Cancels the task (its own scope, inside the group's). Has no effect once it has
     /// finished. The group is not cancelled.
     pub fn cancel(&self) {
-        if self.core.outcome.lock().outcome.is_none() {
+        if !self.core.has_finished() {
             let reason = match context::current_task() {
                 Some(t) => format!(
                     "task '{}' was cancelled by task '{}'",
@@ -866,18 +872,18 @@ impl<T> TaskHandle<T> {
 
     /// The task's status.
     pub fn status(&self) -> TaskState {
-        match &self.core.outcome.lock().outcome {
+        self.core.outcome.with(|outcome| match outcome {
             None if self.node.cancel_called() => TaskState::Cancelling,
             None => TaskState::Pending,
             Some(Outcome::Returned(_)) => TaskState::Finished,
             Some(Outcome::Cancelled) => TaskState::Cancelled,
             Some(Outcome::Failed(_) | Outcome::Panicked) => TaskState::Failed,
-        }
+        })
     }
 
     /// Whether the task has finished, in any way.
     pub fn is_finished(&self) -> bool {
-        self.core.outcome.lock().outcome.is_some()
+        self.core.has_finished()
     }
 
     /// The task's name.
@@ -907,28 +913,28 @@ impl<T> TaskHandle<T> {
     where
         T: 'static,
     {
-        let mut st = self.core.outcome.lock();
-        let name = self.core.display_name();
-        match st.outcome.as_mut() {
+        // The name is worked out only for an error: formatting it allocates.
+        let name = || self.core.display_name();
+        self.core.outcome.with(|outcome| match outcome.as_mut() {
             Some(Outcome::Returned(v)) => match v.take().map(|b| b.downcast::<T>()) {
                 Some(Ok(v)) => Ok(*v),
                 Some(Err(_)) => unreachable!("a task handle's type matches its task's output"),
                 None => Err(Error::new(
                     ErrorKind::InvalidState,
-                    format!("the result of task '{name}' was already taken"),
+                    format!("the result of task '{}' was already taken", name()),
                 )),
             },
-            Some(Outcome::Failed(e)) => Err(Error::task_failed(&name, e.clone())),
-            Some(Outcome::Cancelled) => Err(Error::task_cancelled(&name)),
+            Some(Outcome::Failed(e)) => Err(Error::task_failed(&name(), e.clone())),
+            Some(Outcome::Cancelled) => Err(Error::task_cancelled(&name())),
             Some(Outcome::Panicked) => Err(Error::task_failed(
-                &name,
+                &name(),
                 Error::new(ErrorKind::Other, "the task panicked"),
             )),
             None => Err(Error::new(
                 ErrorKind::InvalidState,
-                format!("task '{name}' has not finished yet"),
+                format!("task '{}' has not finished yet", name()),
             )),
-        }
+        })
     }
 }
 
