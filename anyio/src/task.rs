@@ -275,6 +275,11 @@ impl TaskCore {
         core
     }
 
+    /// The task's scope node, as the tree sees it (the same allocation).
+    pub(crate) fn node(&self) -> &ScopeNode {
+        self
+    }
+
     pub(crate) fn display_name(&self) -> String {
         match &self.name {
             Some(n) => n.to_string(),

@@ -503,8 +503,8 @@ pin_project_lite::pin_project! {
     /// its group. A named future rather than an `async` block, which would keep the child's
     /// future twice in the task (as the captured value and as the awaited one).
     struct Child<F, S> {
+        // Also the child's scope node (one allocation, see `TaskCore`).
         core: Arc<TaskCore>,
-        node: Arc<ScopeNode>,
         // `None` once the end is reported.
         start: Option<S>,
         #[pin]
@@ -533,11 +533,11 @@ where
             return Poll::Ready(());
         };
         let (outcome, report) = match out {
-            Some(out) => classify(this.node, out),
+            Some(out) => classify(this.core.node(), out),
             // The group's future was dropped: nobody is left to report to.
             None => (Outcome::Cancelled, Report::Nothing),
         };
-        this.node.close();
+        this.core.node().close();
         this.core.unregister();
         let report = start.finished(report);
         this.core.complete(outcome);
@@ -730,16 +730,13 @@ impl TaskGroup {
             return Err(e);
         }
         // The child's node is its core's allocation (see `TaskCore`).
-        let node: Arc<ScopeNode> = core.clone();
         let handle = TaskHandle {
             core: core.clone(),
-            node: node.clone(),
             polled: false,
             _result: PhantomData,
         };
         let child = Child {
             core: core.clone(),
-            node: node.clone(),
             start: Some(start),
             fut: Some(AssertUnwindSafe(fut).catch_unwind()),
         };
@@ -753,7 +750,7 @@ fn poll_start<V, T>(slot: &StartSlot<V>, cx: &mut Context<'_>, child: &TaskHandl
     match slot.poll(cx.waker()) {
         Progress::Waiting => Poll::Pending,
         Progress::StatusDropped => {
-            child.node.cancel(
+            child.node().cancel(
                 Some(Arc::from(
                     "the task dropped its TaskStatus without calling started()",
                 )),
@@ -837,8 +834,8 @@ pub enum TaskState {
 /// sees first; await it in a [`CancelScope::shielded`] scope to always see how the child
 /// ended.
 pub struct TaskHandle<T> {
+    /// Also the task's scope node (one allocation, see `TaskCore`).
     core: Arc<TaskCore>,
-    node: Arc<ScopeNode>,
     polled: bool,
     _result: PhantomData<fn() -> T>,
 }
@@ -854,6 +851,11 @@ impl<T> fmt::Debug for TaskHandle<T> {
 }
 
 impl<T> TaskHandle<T> {
+    /// The task's scope node, as the tree sees it (a reference to the task's allocation).
+    fn node(&self) -> Arc<ScopeNode> {
+        self.core.clone()
+    }
+
     /// Cancels the task (its own scope, inside the group's). Has no effect once it has
     /// finished. The group is not cancelled.
     pub fn cancel(&self) {
@@ -866,14 +868,14 @@ impl<T> TaskHandle<T> {
                 ),
                 None => format!("task '{}' was cancelled", self.core.display_name()),
             };
-            self.node.cancel(Some(Arc::from(reason)), false);
+            self.node().cancel(Some(Arc::from(reason)), false);
         }
     }
 
     /// The task's status.
     pub fn status(&self) -> TaskState {
         self.core.outcome.with(|outcome| match outcome {
-            None if self.node.cancel_called() => TaskState::Cancelling,
+            None if self.core.node().cancel_called() => TaskState::Cancelling,
             None => TaskState::Pending,
             Some(Outcome::Returned(_)) => TaskState::Finished,
             Some(Outcome::Cancelled) => TaskState::Cancelled,
