@@ -142,7 +142,9 @@ pub(crate) struct Env {
 /// reference per child, where two (the run and the executor handle) would bounce between
 /// the thread that spawns the child and the thread that runs it.
 enum Origin {
-    Own(Env),
+    /// Boxed: only roots and portal tasks have one, and every child's core stays 8 bytes
+    /// smaller.
+    Own(Box<Env>),
     Group(Arc<GroupInner>),
 }
 
@@ -220,7 +222,13 @@ impl TaskCore {
         backend: Handle,
         scope: Option<Arc<ScopeNode>>,
     ) -> Arc<TaskCore> {
-        TaskCore::with_origin(name, parent, Origin::Own(Env { run, backend }), scope, None)
+        TaskCore::with_origin(
+            name,
+            parent,
+            Origin::Own(Box::new(Env { run, backend })),
+            scope,
+            None,
+        )
     }
 
     /// A child of `group`, spawned by the caller of the `start_soon` that called this
