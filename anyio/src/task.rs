@@ -152,13 +152,13 @@ enum Origin {
 /// task shares with its wrapper, its wakers, its handles and the run's registry. The task's
 /// own fields ([`TaskData`]) are reached through `Deref`; seen as a `ScopeNode` (an
 /// unsizing coercion of the same `Arc`), it is the task's node of the tree.
-pub(crate) type TaskCore = ScopeNode<TaskData>;
+pub(crate) type TaskCore = ScopeNode<[TaskData; 1]>;
 
 impl std::ops::Deref for TaskCore {
     type Target = TaskData;
 
     fn deref(&self) -> &TaskData {
-        self.ext()
+        &self.ext()[0]
     }
 }
 
@@ -260,7 +260,7 @@ impl TaskCore {
         let debug = TaskDebug::new(run, spawned_at);
         let core = Arc::new(ScopeNode::entered_with(
             scope,
-            TaskData {
+            [TaskData {
                 id,
                 debug,
                 name,
@@ -271,7 +271,7 @@ impl TaskCore {
                 inner_waker_id: WakerIdentity::new(),
                 outcome: Oneshot::new(None),
                 slot: AtomicUsize::new(UNLISTED),
-            },
+            }],
         ));
         {
             let mut tasks = core.env().run.tasks.lock();
