@@ -77,14 +77,12 @@ struct Waiters {
     /// Key 0, when `Some`; the inner `Option` is the waker (taken when the flag is set).
     first: Option<Option<Waker>>,
     /// Key `k + 1` for slab key `k`.
-    /// Boxed on the second waiter: an event waited for by one task (the common case)
-    /// stays 32 bytes smaller, which is what creating one costs.
-    rest: Option<Box<Slab<Option<Waker>>>>,
+    rest: Slab<Option<Waker>>,
 }
 
 impl Waiters {
     fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.as_ref().map_or(0, |r| r.len())
+        usize::from(self.first.is_some()) + self.rest.len()
     }
 
     fn insert(&mut self, waker: Waker) -> usize {
@@ -92,10 +90,7 @@ impl Waiters {
             self.first = Some(Some(waker));
             return 0;
         }
-        self.rest
-            .get_or_insert_with(Box::default)
-            .insert(Some(waker))
-            + 1
+        self.rest.insert(Some(waker)) + 1
     }
 
     fn slot(&mut self, key: usize) -> &mut Option<Waker> {
@@ -104,10 +99,7 @@ impl Waiters {
                 .first
                 .as_mut()
                 .expect("a waiter's key stays valid until it leaves"),
-            k => &mut self
-                .rest
-                .as_mut()
-                .expect("a waiter's key stays valid until it leaves")[k - 1],
+            k => &mut self.rest[k - 1],
         }
     }
 
@@ -115,9 +107,7 @@ impl Waiters {
         match key {
             0 => self.first = None,
             k => {
-                if let Some(rest) = self.rest.as_mut() {
-                    rest.remove(k - 1);
-                }
+                self.rest.remove(k - 1);
             }
         }
     }
@@ -127,13 +117,12 @@ impl Waiters {
         if let Some(Some(w)) = self.first.take() {
             wake.push(Some(w));
         }
-        if let Some(mut rest) = self.rest.take() {
-            for (_, waker) in rest.iter_mut() {
-                if let Some(w) = waker.take() {
-                    wake.push(Some(w));
-                }
+        for (_, waker) in self.rest.iter_mut() {
+            if let Some(w) = waker.take() {
+                wake.push(Some(w));
             }
         }
+        self.rest.clear();
     }
 }
 
