@@ -335,6 +335,9 @@ pub(crate) fn set_waker(slot: &mut Option<Waker>, waker: &Waker) {
 #[derive(Default)]
 pub(crate) struct WakeList {
     one: Option<Waker>,
+    // Boxed on purpose: one pointer while idle (every task's outcome cell holds a list),
+    // the second allocation only once a second waker arrives.
+    #[allow(clippy::box_collection)]
     more: Option<Box<Vec<Waker>>>,
 }
 
