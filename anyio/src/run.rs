@@ -66,7 +66,6 @@ use std::time::Duration;
 pub use crate::backend::smol::SmolOptions;
 #[cfg(feature = "tokio")]
 pub use crate::backend::tokio::{Flavor, TokioOptions};
-use crate::cancel::tree::ScopeNode;
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::task::{RunContext, TaskCore, TaskFuture};
@@ -243,11 +242,11 @@ impl Runner {
         let installed = self.clock.as_ref().map(|c| c.install(&run));
         let root_run = run.clone();
         let root = move |handle| {
-            let core = TaskCore::new(Some("main".into()), None, root_run, handle);
+            let core = TaskCore::new_task(Some("main".into()), None, root_run, handle, None);
             // `main` is called at the root task's first poll, inside the run (AnyIO calls it
             // inside the loop too): what it computes eagerly — `fail_after`'s deadline, say —
             // then reads the run's clock, virtual or real.
-            TaskFuture::new(core, ScopeNode::child_of(None), async move { main().await })
+            TaskFuture::new(core, async move { main().await })
         };
         let out = crate::backend::run(backend, self.options, root);
         run.mark_finished();

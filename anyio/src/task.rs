@@ -33,6 +33,7 @@ use crate::backend::Backend;
 use crate::backend::Handle;
 use crate::cancel::tree::{ScopeNode, WakerIdentity, must_link};
 use crate::context;
+use crate::sync::oneshot::Oneshot;
 use crate::task_group::GroupInner;
 use crate::watchdog::TaskWatch;
 
@@ -145,17 +146,33 @@ pub(crate) struct Env {
 /// reference per child, where two (the run and the executor handle) would bounce between
 /// the thread that spawns the child and the thread that runs it.
 enum Origin {
-    Own(Env),
+    /// Boxed: only roots and portal tasks have one, and every child's core stays 8 bytes
+    /// smaller.
+    Own(Box<Env>),
     Group(Arc<GroupInner>),
 }
 
-/// What every anyio task shares with its wrapper, its wakers and the run's registry.
-pub(crate) struct TaskCore {
+/// An anyio task's node of the scope tree and its state, in one allocation: what every
+/// task shares with its wrapper, its wakers, its handles and the run's registry. The task's
+/// own fields ([`TaskData`]) are reached through `Deref`; seen as a `ScopeNode` (an
+/// unsizing coercion of the same `Arc`), it is the task's node of the tree.
+pub(crate) type TaskCore = ScopeNode<[TaskData; 1]>;
+
+impl std::ops::Deref for TaskCore {
+    type Target = TaskData;
+
+    fn deref(&self) -> &TaskData {
+        &self.ext()[0]
+    }
+}
+
+/// The state of an anyio task besides its scope node (see [`TaskCore`]).
+pub(crate) struct TaskData {
     pub(crate) id: u64,
     pub(crate) name: Option<Arc<str>>,
     /// The parent's id, `0` for none (ids start at 1). A started child is re-parented from
     /// its starter to its group's host ([`TaskCore::set_parent`]).
-    parent: AtomicU64,
+    parent_id: AtomicU64,
     /// Where the task finds its run and its executor.
     origin: Origin,
     /// `NOTIFIED` from a wake until the next poll starts; `POLLING` during a poll.
@@ -169,8 +186,9 @@ pub(crate) struct TaskCore {
     /// The identity of the waker in `inner_waker`, readable without the lock.
     inner_waker_id: WakerIdentity,
     /// How the task ended, for its [`TaskHandle`](crate::TaskHandle) (kept here, type-erased,
-    /// so a child costs one allocation fewer; a unit result is not even boxed).
-    pub(crate) outcome: Mutex<OutcomeSlot>,
+    /// so a child costs one allocation fewer; a unit result is not even boxed): the crate's
+    /// one one-shot cell, `None` until the task ends; every handle awaiting it is woken.
+    pub(crate) outcome: Oneshot<Option<Outcome>>,
     /// Debug mode's state (`None` outside debug mode): read on every poll.
     debug: Option<Box<TaskDebug>>,
     /// Where the task is listed in its run's registry; [`UNLISTED`] once it left it.
@@ -189,12 +207,6 @@ pub(crate) enum Outcome {
     Panicked,
 }
 
-#[derive(Default)]
-pub(crate) struct OutcomeSlot {
-    pub(crate) outcome: Option<Outcome>,
-    waiters: Vec<Waker>,
-}
-
 impl fmt::Debug for TaskCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskCore")
@@ -205,18 +217,26 @@ impl fmt::Debug for TaskCore {
 }
 
 impl TaskCore {
-    /// A task with a run and executor of its own (the root of a run, a portal's task).
-    pub(crate) fn new(
+    /// A task with a run and executor of its own (the root of a run, a portal's task),
+    /// whose node is entered under `scope`.
+    pub(crate) fn new_task(
         name: Option<Arc<str>>,
         parent: Option<u64>,
         run: Arc<RunContext>,
         backend: Handle,
+        scope: Option<Arc<ScopeNode>>,
     ) -> Arc<TaskCore> {
-        TaskCore::with_origin(name, parent, Origin::Own(Env { run, backend }), None)
+        TaskCore::with_origin(
+            name,
+            parent,
+            Origin::Own(Box::new(Env { run, backend })),
+            scope,
+            None,
+        )
     }
 
     /// A child of `group`, spawned by the caller of the `start_soon` that called this
-    /// (kept for debug mode's reports).
+    /// (kept for debug mode's reports); its node is entered under the group's.
     #[track_caller]
     pub(crate) fn new_child(
         name: Option<Arc<str>>,
@@ -224,13 +244,15 @@ impl TaskCore {
         group: Arc<GroupInner>,
     ) -> Arc<TaskCore> {
         let spawned_at = Location::caller();
-        TaskCore::with_origin(name, parent, Origin::Group(group), Some(spawned_at))
+        let scope = Some(group.node().clone());
+        TaskCore::with_origin(name, parent, Origin::Group(group), scope, Some(spawned_at))
     }
 
     fn with_origin(
         name: Option<Arc<str>>,
         parent: Option<u64>,
         origin: Origin,
+        scope: Option<Arc<ScopeNode>>,
         spawned_at: Option<&'static Location<'static>>,
     ) -> Arc<TaskCore> {
         // Relaxed: only uniqueness is needed, which every RMW on one atomic gives.
@@ -240,18 +262,21 @@ impl TaskCore {
             Origin::Group(group) => &group.env().run,
         };
         let debug = TaskDebug::new(run, spawned_at);
-        let core = Arc::new(TaskCore {
-            id,
-            debug,
-            name,
-            parent: AtomicU64::new(parent.unwrap_or(0)),
-            origin,
-            state: AtomicU8::new(NOTIFIED),
-            inner_waker: Mutex::new(None),
-            inner_waker_id: WakerIdentity::new(),
-            outcome: Mutex::new(OutcomeSlot::default()),
-            slot: AtomicUsize::new(UNLISTED),
-        });
+        let core = Arc::new(ScopeNode::entered_with(
+            scope,
+            [TaskData {
+                id,
+                debug,
+                name,
+                parent_id: AtomicU64::new(parent.unwrap_or(0)),
+                origin,
+                state: AtomicU8::new(NOTIFIED),
+                inner_waker: Mutex::new(None),
+                inner_waker_id: WakerIdentity::new(),
+                outcome: Oneshot::new(None),
+                slot: AtomicUsize::new(UNLISTED),
+            }],
+        ));
         {
             let mut tasks = core.env().run.tasks.lock();
             let slot = tasks.insert(Arc::downgrade(&core));
@@ -260,6 +285,11 @@ impl TaskCore {
             core.slot.store(slot, Ordering::Relaxed);
         }
         core
+    }
+
+    /// The task's scope node, as the tree sees it (the same allocation).
+    pub(crate) fn node(&self) -> &ScopeNode {
+        self
     }
 
     pub(crate) fn display_name(&self) -> String {
@@ -309,26 +339,23 @@ impl TaskCore {
 
     /// Records how the task ended and wakes whoever waits for it.
     pub(crate) fn complete(&self, outcome: Outcome) {
-        let waiters = {
-            let mut slot = self.outcome.lock();
-            slot.outcome = Some(outcome);
-            std::mem::take(&mut slot.waiters)
-        };
-        for w in waiters {
-            w.wake();
-        }
+        self.outcome.update(|slot| {
+            *slot = Some(outcome);
+            (true, ())
+        });
     }
 
     /// Ready once the task has ended; otherwise registers `cx`'s waker.
     pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut slot = self.outcome.lock();
-        if slot.outcome.is_some() {
-            return Poll::Ready(());
-        }
-        if !slot.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            slot.waiters.push(cx.waker().clone());
-        }
-        Poll::Pending
+        self.outcome.poll(cx.waker(), |slot| match slot {
+            Some(_) => Poll::Ready(()),
+            None => Poll::Pending,
+        })
+    }
+
+    /// Whether the task has ended (its outcome is recorded).
+    pub(crate) fn has_finished(&self) -> bool {
+        self.outcome.with(|slot| slot.is_some())
     }
 
     /// Neither woken since its last poll nor being polled.
@@ -358,7 +385,7 @@ impl TaskCore {
     /// group's host).
     pub(crate) fn set_parent(&self, parent: Option<u64>) {
         // Relaxed: an id for introspection; nothing else is published through it.
-        self.parent.store(parent.unwrap_or(0), Ordering::Relaxed);
+        self.parent_id.store(parent.unwrap_or(0), Ordering::Relaxed);
     }
 
     pub(crate) fn info(&self) -> TaskInfo {
@@ -366,7 +393,7 @@ impl TaskCore {
             id: self.id,
             name: self.display_name(),
             // Relaxed: see `set_parent`.
-            parent_id: Some(self.parent.load(Ordering::Relaxed)).filter(|&p| p != 0),
+            parent_id: Some(self.parent_id.load(Ordering::Relaxed)).filter(|&p| p != 0),
         }
     }
 }
@@ -418,7 +445,9 @@ pin_project! {
 }
 
 impl<F> TaskFuture<F> {
-    pub(crate) fn new(core: Arc<TaskCore>, node: Arc<ScopeNode>, fut: F) -> TaskFuture<F> {
+    /// The wrapper of the task `core`, whose node is the task's own part of the tree.
+    pub(crate) fn new(core: Arc<TaskCore>, fut: F) -> TaskFuture<F> {
+        let node: Arc<ScopeNode> = core.clone();
         TaskFuture {
             waker: Waker::from(core.clone()),
             frame: Frame {
@@ -614,7 +643,6 @@ mod tests {
     use std::task::{Context, Poll, Wake, Waker};
 
     use super::{RunContext, TaskCore, TaskFuture};
-    use crate::cancel::tree::ScopeNode;
 
     struct Flag(AtomicBool);
 
@@ -641,18 +669,14 @@ mod tests {
         rt.block_on(async {
             let handle = crate::detect::current_handle().unwrap();
             let run = RunContext::native(handle.backend());
-            let core = TaskCore::new(None, None, run, handle);
+            let core = TaskCore::new_task(None, None, run, handle, None);
             let inner: Arc<Mutex<Option<Waker>>> = Arc::default();
             let stash = inner.clone();
             let fut = poll_fn(move |cx: &mut Context<'_>| {
                 *stash.lock().unwrap() = Some(cx.waker().clone());
                 Poll::<()>::Pending
             });
-            let mut task = pin!(TaskFuture::new(
-                core.clone(),
-                ScopeNode::child_of(None),
-                fut
-            ));
+            let mut task = pin!(TaskFuture::new(core.clone(), fut));
             let (first, second) = (
                 Arc::new(Flag(AtomicBool::new(false))),
                 Arc::new(Flag(AtomicBool::new(false))),

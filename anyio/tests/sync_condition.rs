@@ -517,3 +517,10 @@ async fn abandoned_lock_and_wait_futures_leave_no_trace() -> anyio::Result<()> {
     handoff::abandoned_waits_leave_no_trace(Condition::new).await?;
     handoff::abandoned_waits_leave_no_trace(|| Notifications(Condition::new())).await
 }
+
+/// A cancelled `lock()` of the condition's lock loses no hand-off and takes none (the
+/// shared scenario of `support/handoff.rs`).
+#[anyio::test]
+async fn cancelled_lock_acquisitions_lose_nothing() -> anyio::Result<()> {
+    handoff::cancelled_acquisitions_lose_nothing(Condition::new).await
+}

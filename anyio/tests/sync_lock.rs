@@ -2,7 +2,7 @@
 //! (AnyIO's `TestLock`, plus the abort protocol).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyio::testing::wait_all_tasks_blocked;
@@ -192,85 +192,6 @@ async fn lock_in_cancelled_scope_fails_even_when_free() -> anyio::Result<()> {
     Ok(())
 }
 
-/// AnyIO's `test_cancel_during_acquire[releasefirst]`: the waiter's scope is cancelled,
-/// then the lock is released: the cancelled waiter is skipped and the lock ends up free.
-#[anyio::test]
-async fn release_after_cancel_skips_the_cancelled_waiter() -> anyio::Result<()> {
-    cancel_during_acquire(true).await
-}
-
-/// AnyIO's `test_cancel_during_acquire[releaselast]`: the cancelled waiter leaves the queue
-/// before the lock is released.
-#[anyio::test]
-async fn cancelled_waiter_leaves_before_release() -> anyio::Result<()> {
-    cancel_during_acquire(false).await
-}
-
-async fn cancel_during_acquire(release_first: bool) -> anyio::Result<()> {
-    let lock = Lock::new();
-    let acquired = Arc::new(AtomicBool::new(false));
-    lock.lock().await?.forget();
-    anyio::task_group(|tg| {
-        let (lock, acquired) = (lock.clone(), acquired.clone());
-        async move {
-            let l = lock.clone();
-            tg.start(|status| async move {
-                status.started(());
-                let _guard = l.lock().await?;
-                acquired.store(true, Ordering::SeqCst);
-                Ok::<_, anyio::Error>(())
-            })
-            .await?;
-            wait_all_tasks_blocked().await?;
-            tg.cancel_scope().cancel();
-            CancelScope::shielded()
-                .run(async {
-                    if release_first {
-                        lock.release()?;
-                        wait_all_tasks_blocked().await
-                    } else {
-                        wait_all_tasks_blocked().await?;
-                        lock.release()
-                    }
-                })
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
-    assert!(!acquired.load(Ordering::SeqCst));
-    assert!(!lock.locked());
-    assert_eq!(lock.statistics().tasks_waiting, 0);
-    Ok(())
-}
-
-/// AnyIO's `test_cancelled_after_acquire`: a waiter cancelled just before the release does
-/// not keep the lock from the next task.
-#[anyio::test]
-async fn cancelled_waiter_does_not_keep_the_lock_from_others() -> anyio::Result<()> {
-    let lock = Lock::new();
-    lock.try_lock()?.forget();
-    anyio::task_group(|tg| {
-        let lock = lock.clone();
-        async move {
-            let l = lock.clone();
-            let waiter = tg.start_soon(async move { l.lock().await.map(drop) })?;
-            wait_all_tasks_blocked().await?;
-            waiter.cancel();
-            lock.release()?;
-            assert_eq!(lock.statistics().tasks_waiting, 0);
-            anyio::fail_after(Duration::from_secs(10), lock.lock())
-                .await?
-                .unlock();
-            assert_eq!(kind(waiter.await), ErrorKind::TaskCancelled);
-            Ok(())
-        }
-    })
-    .await?;
-    assert!(!lock.locked());
-    Ok(())
-}
-
 /// Runs a child that takes `lock`, reports it through `held`, and releases it once
 /// `release` is set.
 fn spawn_holder(
@@ -285,67 +206,6 @@ fn spawn_holder(
         held.set();
         release.wait().await
     })
-}
-
-/// The lock was handed to the waiter before its scope was cancelled: the waiter keeps it
-/// (completion wins), sees the cancellation at its next checkpoint and releases the lock
-/// as it unwinds. The waiter is polled by hand so that nothing runs between the hand-off
-/// and the cancellation.
-#[anyio::test]
-async fn lock_handed_over_before_cancellation_is_kept() -> anyio::Result<()> {
-    let lock = Lock::new();
-    let acquired = Arc::new(AtomicBool::new(false));
-    let l = lock.clone();
-    let a = acquired.clone();
-    anyio::task_group(|tg| async move {
-        let (held, release) = (Event::new(), Event::new());
-        let holder = spawn_holder(&tg, &l, &held, &release)?;
-        held.wait().await?;
-        let scope = CancelScope::new();
-        let mut waiter = Box::pin(scope.run(async {
-            let _guard = l.lock().await?;
-            a.store(true, Ordering::SeqCst);
-            anyio::lowlevel::checkpoint().await
-        }));
-        assert!(poll_once(&mut waiter).await.is_none(), "queued");
-        release.set();
-        holder.await?; // the holder's guard handed the lock to `waiter`
-        assert_eq!(l.statistics().tasks_waiting, 0);
-        scope.cancel(); // after the hand-off
-        assert_eq!(waiter.await?, None, "the scope absorbed its cancellation");
-        Ok(())
-    })
-    .await?;
-    assert!(acquired.load(Ordering::SeqCst));
-    assert!(!lock.locked());
-    Ok(())
-}
-
-/// A waiting future that was handed the lock and then dropped (not polled again) passes
-/// the lock on to the next waiter.
-#[anyio::test]
-async fn dropped_waiter_that_was_handed_the_lock_passes_it_on() -> anyio::Result<()> {
-    let lock = Lock::new();
-    let l = lock.clone();
-    anyio::task_group(|tg| async move {
-        let (held, release) = (Event::new(), Event::new());
-        let holder = spawn_holder(&tg, &l, &held, &release)?;
-        held.wait().await?;
-        let mut first = Box::pin(l.lock());
-        assert!(poll_once(&mut first).await.is_none(), "queued");
-        let l2 = l.clone();
-        let second = tg.start_soon(async move { l2.lock().await.map(drop) })?;
-        wait_all_tasks_blocked().await?;
-        assert_eq!(l.statistics().tasks_waiting, 2);
-        release.set();
-        holder.await?; // handed to `first`
-        assert_eq!(l.statistics().tasks_waiting, 1);
-        drop(first); // passes it on to `second`
-        anyio::fail_after(Duration::from_secs(10), second).await
-    })
-    .await?;
-    assert!(!lock.locked());
-    Ok(())
 }
 
 #[anyio::test]
@@ -581,4 +441,13 @@ impl handoff::Contended for Lock {
 async fn abandoned_lock_futures_leave_no_trace() -> anyio::Result<()> {
     handoff::abandoned_waits_leave_no_trace(Lock::new).await?;
     handoff::abandoned_waits_leave_no_trace(|| Lock::new().with_fast_acquire(true)).await
+}
+
+/// A cancelled `lock()` loses no hand-off and takes none (AnyIO's
+/// `test_cancel_during_acquire`, `test_cancelled_after_acquire`, completion wins: the
+/// shared scenario of `support/handoff.rs`).
+#[anyio::test]
+async fn cancelled_acquisitions_lose_nothing() -> anyio::Result<()> {
+    handoff::cancelled_acquisitions_lose_nothing(Lock::new).await?;
+    handoff::cancelled_acquisitions_lose_nothing(|| Lock::new().with_fast_acquire(true)).await
 }

@@ -113,52 +113,6 @@ async fn cancelled_waiter_leaves_and_the_next_one_gets_the_value() -> anyio::Res
     Ok(())
 }
 
-/// Runs a child that takes `mutex`, applies `update` to its value, reports through
-/// `held`, and releases the mutex once `release` is set.
-fn spawn_holder<T: Send + 'static>(
-    tg: &anyio::TaskGroup,
-    mutex: &Arc<Mutex<T>>,
-    update: impl FnOnce(&mut T) + Send + 'static,
-    held: &Event,
-    release: &Event,
-) -> anyio::Result<anyio::TaskHandle<()>> {
-    let (mutex, held, release) = (mutex.clone(), held.clone(), release.clone());
-    tg.start_soon(async move {
-        let mut guard = mutex.lock().await?;
-        update(&mut guard);
-        held.set();
-        release.wait().await
-    })
-}
-
-/// The scope is cancelled after the mutex was handed to the waiter: the waiter keeps it
-/// (completion wins) and its guard gives the value back as the task unwinds.
-#[anyio::test]
-async fn mutex_handed_over_before_cancellation_is_kept() -> anyio::Result<()> {
-    let mutex = Arc::new(Mutex::new(1));
-    let m = mutex.clone();
-    anyio::task_group(|tg| async move {
-        let (held, release) = (Event::new(), Event::new());
-        let holder = spawn_holder(&tg, &m, |_| {}, &held, &release)?;
-        held.wait().await?;
-        let scope = CancelScope::new();
-        let mut waiter = Box::pin(scope.run(async {
-            *m.lock().await? += 1;
-            anyio::lowlevel::checkpoint().await
-        }));
-        assert!(poll_once(&mut waiter).await.is_none(), "queued");
-        release.set();
-        holder.await?; // the holder's guard handed the mutex to `waiter`
-        scope.cancel(); // after the hand-off
-        assert_eq!(waiter.await?, None, "the scope absorbed its cancellation");
-        Ok(())
-    })
-    .await?;
-    assert_eq!(*mutex.lock().await?, 2);
-    assert!(!mutex.locked());
-    Ok(())
-}
-
 #[anyio::test]
 async fn lock_in_cancelled_scope_fails_even_when_free() -> anyio::Result<()> {
     let mutex = Mutex::new(()).with_fast_acquire(true);
@@ -194,6 +148,24 @@ impl<T: Send + 'static> handoff::Contended for Mutex<T> {
 async fn abandoned_lock_futures_leave_no_trace() -> anyio::Result<()> {
     handoff::abandoned_waits_leave_no_trace(|| Mutex::new(String::from("v"))).await?;
     handoff::abandoned_waits_leave_no_trace(|| Mutex::new(7u8).with_fast_acquire(true)).await
+}
+
+/// Runs a child that takes `mutex`, applies `update` to its value, reports through
+/// `held`, and releases the mutex once `release` is set.
+fn spawn_holder<T: Send + 'static>(
+    tg: &anyio::TaskGroup,
+    mutex: &Arc<Mutex<T>>,
+    update: impl FnOnce(&mut T) + Send + 'static,
+    held: &Event,
+    release: &Event,
+) -> anyio::Result<anyio::TaskHandle<()>> {
+    let (mutex, held, release) = (mutex.clone(), held.clone(), release.clone());
+    tg.start_soon(async move {
+        let mut guard = mutex.lock().await?;
+        update(&mut guard);
+        held.set();
+        release.wait().await
+    })
 }
 
 /// A lock future handed the mutex and then dropped gives the value back unchanged.
@@ -412,4 +384,12 @@ fn handles_guards_and_futures_are_send() {
         guard.push('x');
         Ok::<_, anyio::Error>(())
     });
+}
+
+/// A cancelled `lock()` loses no hand-off and takes none (the shared scenario of
+/// `support/handoff.rs`).
+#[anyio::test]
+async fn cancelled_acquisitions_lose_nothing() -> anyio::Result<()> {
+    handoff::cancelled_acquisitions_lose_nothing(|| Mutex::new(1u8)).await?;
+    handoff::cancelled_acquisitions_lose_nothing(|| Mutex::new(1u8).with_fast_acquire(true)).await
 }

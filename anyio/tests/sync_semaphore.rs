@@ -2,7 +2,7 @@
 //! `TestSemaphore`, plus the abort protocol).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyio::testing::wait_all_tasks_blocked;
@@ -124,55 +124,6 @@ async fn acquire_in_cancelled_scope_fails_even_when_a_permit_is_free() -> anyio:
     Ok(())
 }
 
-/// AnyIO's `test_cancel_during_acquire[releasefirst]`.
-#[anyio::test]
-async fn release_after_cancel_skips_the_cancelled_waiter() -> anyio::Result<()> {
-    cancel_during_acquire(true).await
-}
-
-/// AnyIO's `test_cancel_during_acquire[releaselast]`.
-#[anyio::test]
-async fn cancelled_waiter_leaves_before_release() -> anyio::Result<()> {
-    cancel_during_acquire(false).await
-}
-
-async fn cancel_during_acquire(release_first: bool) -> anyio::Result<()> {
-    let semaphore = Semaphore::new(1);
-    let acquired = Arc::new(AtomicBool::new(false));
-    semaphore.acquire().await?.forget();
-    anyio::task_group(|tg| {
-        let (semaphore, acquired) = (semaphore.clone(), acquired.clone());
-        async move {
-            let s = semaphore.clone();
-            tg.start(|status| async move {
-                status.started(());
-                let _permit = s.acquire().await?;
-                acquired.store(true, Ordering::SeqCst);
-                Ok::<_, anyio::Error>(())
-            })
-            .await?;
-            wait_all_tasks_blocked().await?;
-            tg.cancel_scope().cancel();
-            CancelScope::shielded()
-                .run(async {
-                    if release_first {
-                        semaphore.release()?;
-                        wait_all_tasks_blocked().await
-                    } else {
-                        wait_all_tasks_blocked().await?;
-                        semaphore.release()
-                    }
-                })
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
-    assert!(!acquired.load(Ordering::SeqCst));
-    assert_eq!(semaphore.value(), 1);
-    Ok(())
-}
-
 #[anyio::test]
 async fn max_value_is_reported() -> anyio::Result<()> {
     assert_eq!(Semaphore::with_max_value(0, 2)?.max_value(), Some(2));
@@ -255,72 +206,6 @@ async fn released_permit_goes_to_the_waiter_not_to_try_acquire() -> anyio::Resul
             done.set();
             Ok(())
         }
-    })
-    .await?;
-    assert_eq!(semaphore.value(), 1);
-    Ok(())
-}
-
-/// AnyIO's `test_cancelled_after_acquire`.
-#[anyio::test]
-async fn cancelled_waiter_does_not_keep_the_permit_from_others() -> anyio::Result<()> {
-    let semaphore = Semaphore::with_max_value(1, 1)?;
-    semaphore.try_acquire()?.forget();
-    anyio::task_group(|tg| {
-        let semaphore = semaphore.clone();
-        async move {
-            let s = semaphore.clone();
-            let waiter = tg.start_soon(async move { s.acquire().await.map(drop) })?;
-            wait_all_tasks_blocked().await?;
-            waiter.cancel();
-            semaphore.release()?;
-            assert_eq!(semaphore.statistics().tasks_waiting, 0);
-            drop(anyio::fail_after(Duration::from_secs(10), semaphore.acquire()).await?);
-            assert_eq!(kind(waiter.await), ErrorKind::TaskCancelled);
-            Ok(())
-        }
-    })
-    .await?;
-    assert_eq!(semaphore.value(), 1);
-    Ok(())
-}
-
-/// The permit was handed to the waiter before its scope was cancelled: the waiter keeps it
-/// and gives it back as it unwinds from its next checkpoint. Polled by hand, so nothing
-/// runs between the hand-off and the cancellation.
-#[anyio::test]
-async fn permit_handed_over_before_cancellation_is_kept() -> anyio::Result<()> {
-    let semaphore = Semaphore::new(0);
-    let acquired = Arc::new(AtomicBool::new(false));
-    let scope = CancelScope::new();
-    let mut waiter = Box::pin(scope.run(async {
-        let _permit = semaphore.acquire().await?;
-        acquired.store(true, Ordering::SeqCst);
-        anyio::lowlevel::checkpoint().await
-    }));
-    assert!(poll_once(&mut waiter).await.is_none(), "queued");
-    semaphore.release()?; // handed to the waiter
-    scope.cancel(); // then cancelled
-    assert_eq!(waiter.await?, None);
-    assert!(acquired.load(Ordering::SeqCst));
-    assert_eq!(semaphore.value(), 1);
-    Ok(())
-}
-
-#[anyio::test]
-async fn dropped_waiter_that_was_handed_a_permit_passes_it_on() -> anyio::Result<()> {
-    let semaphore = Semaphore::new(0);
-    let s = semaphore.clone();
-    anyio::task_group(|tg| async move {
-        let mut first = Box::pin(s.acquire());
-        assert!(poll_once(&mut first).await.is_none(), "queued");
-        let s2 = s.clone();
-        let second = tg.start_soon(async move { s2.acquire().await.map(drop) })?;
-        wait_all_tasks_blocked().await?;
-        assert_eq!(s.statistics().tasks_waiting, 2);
-        s.release()?; // handed to `first`
-        drop(first); // passed on to `second`
-        anyio::fail_after(Duration::from_secs(10), second).await
     })
     .await?;
     assert_eq!(semaphore.value(), 1);
@@ -534,4 +419,13 @@ async fn abandoned_acquire_futures_leave_no_trace() -> anyio::Result<()> {
             .with_fast_acquire(true)
     })
     .await
+}
+
+/// A cancelled `acquire()` loses no permit and takes none (AnyIO's
+/// `test_cancel_during_acquire`, `test_cancelled_after_acquire`, completion wins: the
+/// shared scenario of `support/handoff.rs`).
+#[anyio::test]
+async fn cancelled_acquisitions_lose_nothing() -> anyio::Result<()> {
+    handoff::cancelled_acquisitions_lose_nothing(|| Semaphore::new(1)).await?;
+    handoff::cancelled_acquisitions_lose_nothing(|| Semaphore::new(1).with_fast_acquire(true)).await
 }

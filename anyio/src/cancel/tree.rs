@@ -52,6 +52,7 @@ use slab::Slab;
 use super::deadline::{instant_to_nanos, now_nanos};
 use crate::context::Polled;
 use crate::error::Error;
+use crate::task::TaskData;
 
 const CANCELLED: u8 = 1;
 const SHIELD: u8 = 1 << 1;
@@ -77,7 +78,15 @@ enum Parent {
 }
 
 /// One node of the scope tree. See the module docs for the invariants.
-pub(crate) struct ScopeNode {
+///
+/// `X` is what else lives in the node's allocation: no task (`[TaskData; 0]`) for a cancel
+/// scope or a task group, the task's own state (`[TaskData; 1]`, see `task::TaskCore`) for a
+/// task, so that a task costs one heap block for both (as tokio's task cell keeps its
+/// header and its future in one). The tree itself sees every node as `ScopeNode` (the
+/// default `X`, a slice: the same allocation, unsized). A slice rather than a `dyn` tail:
+/// its alignment is known statically, so reaching a field costs no vtable read (measured:
+/// a `dyn` tail made every checkpoint's walk up the tree read each node's vtable).
+pub(crate) struct ScopeNode<X: ?Sized = [TaskData]> {
     /// # Invariant
     /// Set once, when the node is entered — at creation for task groups, tasks and the
     /// scopes of `move_on_after` and friends; at the first poll for a `CancelScope` handle —
@@ -90,11 +99,15 @@ pub(crate) struct ScopeNode {
     /// linked node has nothing to do (the common case, since a task's waker never changes).
     waker_id: WakerIdentity,
     inner: Mutex<NodeInner>,
+    /// What else shares the node's allocation (see the type's docs). Last: it may be unsized.
+    ext: X,
 }
 
 #[derive(Default)]
 struct NodeInner {
-    children: Slab<Weak<ScopeNode>>,
+    /// The linked children; boxed on the first link (most nodes, every task's that
+    /// enters no scope, never have one: 8 bytes instead of 40).
+    children: Option<Box<Slab<Weak<ScopeNode>>>>,
     /// Our slot in the parent's `children`; meaningful only while `LINKED` is set and the
     /// node has a parent.
     key: usize,
@@ -170,23 +183,16 @@ impl std::fmt::Debug for ScopeNode {
     }
 }
 
-impl ScopeNode {
+/// A node that carries no task (a cancel scope's, a task group's).
+pub(crate) type PlainNode = ScopeNode<[TaskData; 0]>;
+
+impl PlainNode {
     /// A node that is not entered yet; [`ScopeNode::enter`] gives it a parent.
-    pub(crate) fn new(deadline: Option<Instant>, shield: bool) -> ScopeNode {
-        let mut flags = if shield { SHIELD } else { 0 };
-        if deadline.is_some() {
-            flags |= HAS_DEADLINE;
-        }
-        ScopeNode {
-            parent: Parent::Late(OnceLock::new()),
-            flags: AtomicU8::new(flags),
-            deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
-            waker_id: WakerIdentity::new(),
-            inner: Mutex::new(NodeInner::default()),
-        }
+    pub(crate) fn new(deadline: Option<Instant>, shield: bool) -> PlainNode {
+        PlainNode::with_ext(Parent::Late(OnceLock::new()), deadline, shield, [])
     }
 
-    /// A node entered at once under `parent` (task groups and tasks).
+    /// A node entered at once under `parent` (task groups).
     pub(crate) fn child_of(parent: Option<Arc<ScopeNode>>) -> Arc<ScopeNode> {
         ScopeNode::entered(parent, None)
     }
@@ -196,11 +202,44 @@ impl ScopeNode {
         parent: Option<Arc<ScopeNode>>,
         deadline: Option<Instant>,
     ) -> Arc<ScopeNode> {
-        let mut node = ScopeNode::new(deadline, false);
-        node.parent = Parent::Fixed(parent);
-        Arc::new(node)
+        Arc::new(PlainNode::with_ext(
+            Parent::Fixed(parent),
+            deadline,
+            false,
+            [],
+        ))
+    }
+}
+
+impl<X> ScopeNode<X> {
+    /// A node entered at once under `parent` that carries `ext` in its allocation (a task's
+    /// node and state).
+    pub(crate) fn entered_with(parent: Option<Arc<ScopeNode>>, ext: X) -> ScopeNode<X> {
+        ScopeNode::with_ext(Parent::Fixed(parent), None, false, ext)
     }
 
+    fn with_ext(parent: Parent, deadline: Option<Instant>, shield: bool, ext: X) -> ScopeNode<X> {
+        let mut flags = if shield { SHIELD } else { 0 };
+        if deadline.is_some() {
+            flags |= HAS_DEADLINE;
+        }
+        ScopeNode {
+            parent,
+            flags: AtomicU8::new(flags),
+            deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
+            waker_id: WakerIdentity::new(),
+            inner: Mutex::new(NodeInner::default()),
+            ext,
+        }
+    }
+
+    /// What the node carries besides itself.
+    pub(crate) fn ext(&self) -> &X {
+        &self.ext
+    }
+}
+
+impl ScopeNode {
     fn lock(&self) -> MutexGuard<'_, NodeInner> {
         // A panic while holding a node lock cannot leave NodeInner inconsistent (every
         // critical section is a few field writes), so a poisoned lock is still usable.
@@ -463,7 +502,10 @@ impl ScopeNode {
         if parent.flags.load(Ordering::Acquire) & CLOSED != 0 {
             return false;
         }
-        inner.key = p.children.insert(Arc::downgrade(self));
+        inner.key = p
+            .children
+            .get_or_insert_with(Box::default)
+            .insert(Arc::downgrade(self));
         // AcqRel: as for a root above; the link itself is ordered by the locks.
         self.flags.fetch_or(ENGAGED | LINKED, Ordering::AcqRel);
         true
@@ -505,7 +547,9 @@ impl ScopeNode {
         if self.flags.load(Ordering::Acquire) & LINKED != 0 {
             if let Some(parent) = self.parent() {
                 let mut p = parent.lock();
-                p.children.try_remove(inner.key);
+                if let Some(children) = p.children.as_mut() {
+                    children.try_remove(inner.key);
+                }
             }
         }
     }
@@ -559,6 +603,7 @@ impl ScopeNode {
             children: inner
                 .children
                 .iter()
+                .flat_map(|c| c.iter())
                 .filter_map(|(_, c)| c.upgrade())
                 .collect(),
         }
@@ -596,7 +641,7 @@ fn walk_and_wake(root: Arc<ScopeNode>, through_shields: bool) {
         if let Some(w) = &inner.waker {
             wakers.push(w.clone());
         }
-        for (_, child) in inner.children.iter() {
+        for (_, child) in inner.children.iter().flat_map(|c| c.iter()) {
             if let Some(child) = child.upgrade() {
                 if through_shields || !child.shield() {
                     stack.push(child);

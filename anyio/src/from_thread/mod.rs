@@ -225,15 +225,20 @@ impl WorkerContext {
         } else {
             self.scope.clone()
         };
-        let node = ScopeNode::child_of(parent_scope);
-        let core = TaskCore::new(None, self.parent, run.clone(), self.handle.clone());
-        let task_node = node.clone();
+        let core = TaskCore::new_task(
+            None,
+            self.parent,
+            run.clone(),
+            self.handle.clone(),
+            parent_scope,
+        );
+        let task_node: Arc<ScopeNode> = core.clone();
         let task = async move {
             let out = AssertUnwindSafe(fut).catch_unwind().await;
             task_node.close();
             tx.send(out);
         };
-        self.handle.spawn(TaskFuture::new(core, node, task));
+        self.handle.spawn(TaskFuture::new(core, task));
         wait_while_running(&slot, &run)
     }
 }

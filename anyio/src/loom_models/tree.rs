@@ -99,7 +99,7 @@ fn loom_unshield_between_check_and_block_of_a_linked_node() {
     loom::model(|| {
         let outer = ScopeNode::child_of(None);
         outer.cancel(None, false);
-        let shielded = Arc::new(ScopeNode::new(None, true));
+        let shielded: Arc<ScopeNode> = Arc::new(ScopeNode::new(None, true));
         assert!(shielded.enter(Some(outer.clone())));
         let inner = ScopeNode::child_of(Some(shielded.clone()));
         inner.block(&Flag::new().waker());

@@ -6,7 +6,7 @@
 //! * `from_thread::Slot` (a worker's or a portal task's result, awaited by a task or
 //!   waited for by a thread),
 //! * `task_group::StartSlot` (between `TaskGroup::start` and the child it starts),
-//! * and it can hold a task's outcome for its handles (`task.rs`'s `OutcomeSlot`: an
+//! * a task's outcome for its handles (`task.rs`'s `TaskCore::outcome`: an
 //!   `Oneshot<Option<Outcome>>` whose `complete` is an [`update`](Oneshot::update) and whose
 //!   `poll_finished` a [`poll`](Oneshot::poll); several handles may wait, each waker is
 //!   kept once).

@@ -385,6 +385,11 @@ impl GroupInner {
         &self.env
     }
 
+    /// The group's node of the scope tree (the parent of its children's).
+    pub(crate) fn node(&self) -> &Arc<ScopeNode> {
+        &self.node
+    }
+
     fn reports(&self) -> MutexGuard<'_, Reports> {
         self.reports.lock()
     }
@@ -498,8 +503,8 @@ pin_project_lite::pin_project! {
     /// its group. A named future rather than an `async` block, which would keep the child's
     /// future twice in the task (as the captured value and as the awaited one).
     struct Child<F, S> {
+        // Also the child's scope node (one allocation, see `TaskCore`).
         core: Arc<TaskCore>,
-        node: Arc<ScopeNode>,
         // `None` once the end is reported.
         start: Option<S>,
         #[pin]
@@ -528,11 +533,11 @@ where
             return Poll::Ready(());
         };
         let (outcome, report) = match out {
-            Some(out) => classify(this.node, out),
+            Some(out) => classify(this.core.node(), out),
             // The group's future was dropped: nobody is left to report to.
             None => (Outcome::Cancelled, Report::Nothing),
         };
-        this.node.close();
+        this.core.node().close();
         this.core.unregister();
         let report = start.finished(report);
         this.core.complete(outcome);
@@ -724,20 +729,18 @@ impl TaskGroup {
             core.unregister();
             return Err(e);
         }
-        let node = ScopeNode::child_of(Some(inner.node.clone()));
+        // The child's node is its core's allocation (see `TaskCore`).
         let handle = TaskHandle {
             core: core.clone(),
-            node: node.clone(),
             polled: false,
             _result: PhantomData,
         };
         let child = Child {
             core: core.clone(),
-            node: node.clone(),
             start: Some(start),
             fut: Some(AssertUnwindSafe(fut).catch_unwind()),
         };
-        inner.env.backend.spawn(TaskFuture::new(core, node, child));
+        inner.env.backend.spawn(TaskFuture::new(core, child));
         Ok(handle)
     }
 }
@@ -747,7 +750,7 @@ fn poll_start<V, T>(slot: &StartSlot<V>, cx: &mut Context<'_>, child: &TaskHandl
     match slot.poll(cx.waker()) {
         Progress::Waiting => Poll::Pending,
         Progress::StatusDropped => {
-            child.node.cancel(
+            child.node().cancel(
                 Some(Arc::from(
                     "the task dropped its TaskStatus without calling started()",
                 )),
@@ -831,8 +834,8 @@ pub enum TaskState {
 /// sees first; await it in a [`CancelScope::shielded`] scope to always see how the child
 /// ended.
 pub struct TaskHandle<T> {
+    /// Also the task's scope node (one allocation, see `TaskCore`).
     core: Arc<TaskCore>,
-    node: Arc<ScopeNode>,
     polled: bool,
     _result: PhantomData<fn() -> T>,
 }
@@ -848,10 +851,15 @@ impl<T> fmt::Debug for TaskHandle<T> {
 }
 
 impl<T> TaskHandle<T> {
+    /// The task's scope node, as the tree sees it (a reference to the task's allocation).
+    fn node(&self) -> Arc<ScopeNode> {
+        self.core.clone()
+    }
+
     /// Cancels the task (its own scope, inside the group's). Has no effect once it has
     /// finished. The group is not cancelled.
     pub fn cancel(&self) {
-        if self.core.outcome.lock().outcome.is_none() {
+        if !self.core.has_finished() {
             let reason = match context::current_task() {
                 Some(t) => format!(
                     "task '{}' was cancelled by task '{}'",
@@ -860,24 +868,24 @@ impl<T> TaskHandle<T> {
                 ),
                 None => format!("task '{}' was cancelled", self.core.display_name()),
             };
-            self.node.cancel(Some(Arc::from(reason)), false);
+            self.node().cancel(Some(Arc::from(reason)), false);
         }
     }
 
     /// The task's status.
     pub fn status(&self) -> TaskState {
-        match &self.core.outcome.lock().outcome {
-            None if self.node.cancel_called() => TaskState::Cancelling,
+        self.core.outcome.with(|outcome| match outcome {
+            None if self.core.node().cancel_called() => TaskState::Cancelling,
             None => TaskState::Pending,
             Some(Outcome::Returned(_)) => TaskState::Finished,
             Some(Outcome::Cancelled) => TaskState::Cancelled,
             Some(Outcome::Failed(_) | Outcome::Panicked) => TaskState::Failed,
-        }
+        })
     }
 
     /// Whether the task has finished, in any way.
     pub fn is_finished(&self) -> bool {
-        self.core.outcome.lock().outcome.is_some()
+        self.core.has_finished()
     }
 
     /// The task's name.
@@ -907,28 +915,28 @@ impl<T> TaskHandle<T> {
     where
         T: 'static,
     {
-        let mut st = self.core.outcome.lock();
-        let name = self.core.display_name();
-        match st.outcome.as_mut() {
+        // The name is worked out only for an error: formatting it allocates.
+        let name = || self.core.display_name();
+        self.core.outcome.with(|outcome| match outcome.as_mut() {
             Some(Outcome::Returned(v)) => match v.take().map(|b| b.downcast::<T>()) {
                 Some(Ok(v)) => Ok(*v),
                 Some(Err(_)) => unreachable!("a task handle's type matches its task's output"),
                 None => Err(Error::new(
                     ErrorKind::InvalidState,
-                    format!("the result of task '{name}' was already taken"),
+                    format!("the result of task '{}' was already taken", name()),
                 )),
             },
-            Some(Outcome::Failed(e)) => Err(Error::task_failed(&name, e.clone())),
-            Some(Outcome::Cancelled) => Err(Error::task_cancelled(&name)),
+            Some(Outcome::Failed(e)) => Err(Error::task_failed(&name(), e.clone())),
+            Some(Outcome::Cancelled) => Err(Error::task_cancelled(&name())),
             Some(Outcome::Panicked) => Err(Error::task_failed(
-                &name,
+                &name(),
                 Error::new(ErrorKind::Other, "the task panicked"),
             )),
             None => Err(Error::new(
                 ErrorKind::InvalidState,
-                format!("task '{name}' has not finished yet"),
+                format!("task '{}' has not finished yet", name()),
             )),
-        }
+        })
     }
 }
 

@@ -1,5 +1,7 @@
-//! The "abandoned future" scenario that every sync primitive's tests share (issue 7).
+//! The hand-off scenarios that every sync primitive's tests share (issues 7 and 8), written
+//! once here instead of copied per primitive.
 //!
+//! **Abandoned futures** ([`abandoned_waits_leave_no_trace`], every primitive):
 //! A waiting future (`lock()`, `acquire()`, `wait()` …) that is polled once and then
 //! dropped — by `poll_once`, a `select!`/`race` that another branch won, a timeout — must
 //! leave no trace: it reserves nothing, keeps no place in the queue, stops counting in
@@ -7,14 +9,22 @@
 //! on to the next waiter. Each primitive implements [`Contended`]; its test file includes
 //! this module with `#[path = "support/handoff.rs"] mod handoff;` and calls
 //! [`abandoned_waits_leave_no_trace`].
+//!
+//! **Cancelled acquisitions** ([`cancelled_acquisitions_lose_nothing`], the primitives that
+//! hand one resource to one waiter: semaphore, lock, mutex, a condition's lock, capacity
+//! limiter): AnyIO's `test_cancel_during_acquire` (release before and after the cancelled
+//! waiter leaves) and `test_cancelled_after_acquire`, and the completion-wins rule (a
+//! resource handed over before the waiter's scope is cancelled is kept, then given back).
 #![allow(dead_code)]
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use anyio::Event;
 use anyio::testing::wait_all_tasks_blocked;
+use anyio::{CancelScope, ErrorKind, Event};
 use futures_lite::future::{self, poll_once};
 
 /// Whatever holds the resource; dropping it gives the resource back (a hand-off, when a
@@ -157,5 +167,147 @@ async fn lost_race<P: Contended>(p: Arc<P>) -> anyio::Result<()> {
         }
     })
     .await?;
+    Ok(())
+}
+
+/// Runs the cancelled-acquisition scenarios (see the module docs), each on a fresh
+/// primitive from `make`. The primitive must hand its resource to one waiter at a time,
+/// and [`Contended::occupy`] must fail while the resource is taken.
+pub async fn cancelled_acquisitions_lose_nothing<P: Contended>(
+    make: impl Fn() -> P,
+) -> anyio::Result<()> {
+    cancel_during_acquire(Arc::new(make()), true).await?;
+    cancel_during_acquire(Arc::new(make()), false).await?;
+    cancelled_waiter_does_not_keep_it_from_others(Arc::new(make())).await?;
+    handed_over_before_cancellation_is_kept(Arc::new(make())).await
+}
+
+/// The resource is free and nobody waits: it can be taken at once.
+fn assert_free<P: Contended>(p: &P) {
+    assert_eq!(p.tasks_waiting(), 0, "a waiter was left behind");
+    drop(p.occupy().expect("the resource was given back"));
+}
+
+/// AnyIO's `test_cancel_during_acquire[releasefirst|releaselast]`: a waiter whose group is
+/// cancelled never gets the resource, whether the resource is given back before or after
+/// the cancelled waiter has left, and the resource ends up free.
+async fn cancel_during_acquire<P: Contended>(p: Arc<P>, release_first: bool) -> anyio::Result<()> {
+    let acquired = Arc::new(AtomicBool::new(false));
+    let held = p.occupy()?;
+    anyio::task_group(|tg| {
+        let (p, acquired) = (p.clone(), acquired.clone());
+        async move {
+            let q = p.clone();
+            tg.start(|status| async move {
+                status.started(());
+                let _held = q.acquire().await?;
+                // SeqCst: a test flag, read after the group has ended.
+                acquired.store(true, Ordering::SeqCst);
+                Ok::<_, anyio::Error>(())
+            })
+            .await?;
+            wait_all_tasks_blocked().await?;
+            assert_eq!(p.tasks_waiting(), 1);
+            tg.cancel_scope().cancel();
+            CancelScope::shielded()
+                .run(async {
+                    if release_first {
+                        drop(held);
+                        wait_all_tasks_blocked().await
+                    } else {
+                        wait_all_tasks_blocked().await?;
+                        drop(held);
+                        Ok(())
+                    }
+                })
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    // SeqCst: see the store.
+    assert!(
+        !acquired.load(Ordering::SeqCst),
+        "a cancelled waiter got it"
+    );
+    assert_free(&*p);
+    Ok(())
+}
+
+/// AnyIO's `test_cancelled_after_acquire`: a waiter cancelled just before the resource is
+/// given back does not keep it from the next task, and ends with `TaskCancelled`.
+async fn cancelled_waiter_does_not_keep_it_from_others<P: Contended>(
+    p: Arc<P>,
+) -> anyio::Result<()> {
+    let held = p.occupy()?;
+    anyio::task_group(|tg| {
+        let p = p.clone();
+        async move {
+            let q = p.clone();
+            let waiter = tg.start_soon(async move { q.acquire().await.map(drop) })?;
+            wait_all_tasks_blocked().await?;
+            waiter.cancel();
+            drop(held);
+            assert_eq!(p.tasks_waiting(), 0);
+            drop(anyio::fail_after(Duration::from_secs(10), p.acquire()).await?);
+            let ended = waiter.await.map_err(|e| e.kind());
+            assert_eq!(ended, Err(ErrorKind::TaskCancelled));
+            Ok(())
+        }
+    })
+    .await?;
+    assert_free(&*p);
+    Ok(())
+}
+
+/// Completion wins: the resource was handed to the waiter before its scope was cancelled,
+/// so the waiter keeps it, sees the cancellation at its next checkpoint and gives it back
+/// as it unwinds. The waiter is polled by hand, so nothing runs between the hand-off and
+/// the cancellation; a holder task owns the resource meanwhile (a lock is its owner's).
+async fn handed_over_before_cancellation_is_kept<P: Contended>(p: Arc<P>) -> anyio::Result<()> {
+    let acquired = Arc::new(AtomicBool::new(false));
+    anyio::task_group(|tg| {
+        let (p, acquired) = (p.clone(), acquired.clone());
+        async move {
+            let (held, release) = (Event::new(), Event::new());
+            let (q, held2, release2) = (p.clone(), held.clone(), release.clone());
+            let holder = tg.start_soon(async move {
+                let _held = q.occupy()?;
+                held2.set();
+                release2.wait().await
+            })?;
+            held.wait().await?;
+            let scope = CancelScope::new();
+            let mut waiter = Box::pin(scope.run(async {
+                let _held = p.acquire().await?;
+                // SeqCst: see `cancel_during_acquire`.
+                acquired.store(true, Ordering::SeqCst);
+                anyio::lowlevel::checkpoint().await
+            }));
+            for _ in 0..100 {
+                assert!(
+                    poll_once(&mut waiter).await.is_none(),
+                    "the resource is held"
+                );
+                if p.tasks_waiting() == 1 {
+                    break;
+                }
+            }
+            assert_eq!(p.tasks_waiting(), 1, "the acquisition never queued");
+            release.set();
+            holder.await?; // the holder's drop handed the resource to `waiter`
+            assert_eq!(p.tasks_waiting(), 0);
+            scope.cancel(); // after the hand-off
+            assert_eq!(waiter.await?, None, "the scope absorbed its cancellation");
+            Ok(())
+        }
+    })
+    .await?;
+    // SeqCst: see the store.
+    assert!(
+        acquired.load(Ordering::SeqCst),
+        "the handed-over resource was lost"
+    );
+    assert_free(&*p);
     Ok(())
 }
