@@ -102,6 +102,7 @@
 //! ```
 
 pub mod bytes;
+pub mod compat;
 pub mod memory;
 pub mod pipe;
 pub mod stapled;
