@@ -52,7 +52,7 @@
 //!
 //! [`FromAsyncIo`] wraps a foreign `AsyncRead + AsyncWrite` — a `tokio::io::duplex`, a
 //! tokio-rustls stream, a QUIC stream, any futures-io stream — as an anyio
-//! [`ByteStream`](super::ByteStream): `Ok(0)` from a read is [`ErrorKind::EndOfStream`],
+//! [`ByteStream`]: `Ok(0)` from a read is [`ErrorKind::EndOfStream`],
 //! I/O errors are [`ErrorKind::BrokenResource`] with the `io::Error` as source,
 //! `send_eof` is the foreign shutdown, and the anyio contract holds — checkpoints, the busy
 //! flags, `ClosedResource` after `aclose` (waking a task parked in the other direction).
