@@ -27,6 +27,7 @@ case "$case_id" in
     semaphore | event | lock | mutex) bench=sync ;;
     memory-*) bench=memory ;;
     tcp-*) bench=net ;;
+    compat-*) bench=compat ;;
     to_thread | to_thread-seq | portal) bench=threads ;;
     *)
         echo "unknown case $case_id" >&2
