@@ -134,22 +134,57 @@ mod https {
         (cert.der().clone(), key)
     }
 
-    #[anyio::test]
-    async fn hyper_https_round_trip_over_tls_stream() -> anyio::Result<()> {
+    /// Server and client configurations trusting one fresh certificate, with `alpn`.
+    fn configs(
+        alpn: &[u8],
+    ) -> anyio::Result<(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>)> {
         let (cert, key) = certificate();
         let mut server = anyio::streams::tls::server_config_builder()?
             .with_no_client_auth()
             .with_single_cert(vec![cert.clone()], key)
             .map_err(anyio::Error::other)?;
-        server.alpn_protocols = vec![b"http/1.1".to_vec()];
+        server.alpn_protocols = vec![alpn.to_vec()];
         let mut roots = RootCertStore::empty();
         roots.add(cert).map_err(anyio::Error::other)?;
         let mut client = anyio::streams::tls::client_config_builder()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        client.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let (server, client) = (Arc::new(server), Arc::new(client));
+        client.alpn_protocols = vec![alpn.to_vec()];
+        Ok((Arc::new(server), Arc::new(client)))
+    }
 
+    #[anyio::test]
+    async fn tls_stream_is_a_futures_io_reader_and_writer() -> anyio::Result<()> {
+        use futures_lite::{AsyncReadExt, AsyncWriteExt};
+        let (server, client) = configs(b"echo")?;
+        let (listener, port) = listener().await?;
+        task_group(|tg| async move {
+            tg.start_soon(async move {
+                let tcp = listener.accept().await?;
+                let mut tls = TlsStream::wrap(tcp, TlsConfig::server(server)).await?;
+                let mut got = Vec::new();
+                tls.read_to_end(&mut got).await?; // until the client's close_notify
+                tls.write_all(&got).await?;
+                tls.close().await?; // send_eof: close_notify
+                anyio::Ok(())
+            })?;
+            let tcp = connect_tcp("127.0.0.1", port).await?;
+            let mut tls = TlsStream::wrap(tcp, TlsConfig::client_with(client, "localhost")).await?;
+            let data: Vec<u8> = (0..100_000u32).map(|i| (i % 247) as u8).collect();
+            tls.write_all(&data).await?;
+            tls.close().await?; // a TLS half-close: the client still reads
+            let mut echoed = Vec::new();
+            tls.read_to_end(&mut echoed).await?;
+            assert!(echoed == data);
+            anyio::Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    #[anyio::test]
+    async fn hyper_https_round_trip_over_tls_stream() -> anyio::Result<()> {
+        let (server, client) = configs(b"http/1.1")?;
         let (listener, port) = listener().await?;
         task_group(|tg| async move {
             tg.start_soon(async move {
