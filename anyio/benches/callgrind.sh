@@ -29,6 +29,7 @@ case "$case_id" in
     tcp-*) bench=net ;;
     buffered-*) bench=streams ;;
     udp-* | unix-dgram-*) bench=dgram ;;
+    compat-*) bench=compat ;;
     to_thread | to_thread-seq | portal) bench=threads ;;
     *)
         echo "unknown case $case_id" >&2

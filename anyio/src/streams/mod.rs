@@ -112,6 +112,7 @@
 
 pub mod buffered;
 pub mod bytes;
+pub mod compat;
 pub mod file;
 pub mod memory;
 pub mod memory_bytes;

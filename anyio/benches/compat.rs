@@ -1,0 +1,156 @@
+//! The ecosystem adapters (`streams::compat`) against the raw runtime's sockets: the same
+//! foreign copy loop over an anyio `TcpStream` (through the `AsyncRead`/`AsyncWrite`
+//! impls it has) and over the raw runtime's own TCP stream.
+//!
+//! Fair by construction: both sides run the one copy function of their runtime's trait
+//! family — `tokio::io::copy` on the tokio configurations (anyio's tokio traits vs
+//! `tokio::net::TcpStream`), `futures_lite::io::copy` on smol (anyio's futures-io traits vs
+//! `Async<std::net::TcpStream>`) — with the same sender (`write_all` of 64 KiB chunks, then
+//! a shutdown of the sending side) and the same sink. What differs is the adapter layer.
+//!
+//! Case (id for `ANYIO_BENCH_CASE`):
+//! * `compat-copy`: one connection carries `n` chunks of 64 KiB (4,096 = 256 MiB) into a
+//!   copy to a sink (informational: no target).
+//!
+//! `cargo bench --all-features --bench compat`; `benches/callgrind.sh compat-copy tokio-ct`
+//! prints instructions per chunk for both sides.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use anyio::net::{connect_tcp, create_tcp_listener};
+use anyio::streams::Listener;
+use support::{Case, Config, Raw, run_anyio, run_raw, secs};
+
+const CHUNK: usize = 64 * 1024;
+
+/// A std listener on 127.0.0.1 with anyio's backlog, for the raw sides.
+fn raw_listener() -> std::net::TcpListener {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.set_reuse_address(true).unwrap();
+    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    s.listen(anyio::net::MAX_BACKLOG as i32).unwrap();
+    s.set_nonblocking(true).unwrap();
+    s.into()
+}
+
+fn is_tokio(config: Config) -> bool {
+    matches!(config, Config::TokioCt | Config::Tokio2)
+}
+
+fn anyio_copy(config: Config, n: usize) -> f64 {
+    run_anyio(config, move || async move {
+        let listener = create_tcp_listener().local_host("127.0.0.1").await?;
+        let port = listener.listeners()[0].local_addr()?.port();
+        let mut client = connect_tcp("127.0.0.1", port).await?;
+        let mut server = listener.accept().await?;
+        let start = Instant::now();
+        let total = (n * CHUNK) as u64;
+        anyio::task_group(|tg| async move {
+            if is_tokio(config) {
+                use tokio::io::AsyncWriteExt;
+                tg.start_soon(async move {
+                    let chunk = vec![1u8; CHUNK];
+                    for _ in 0..n {
+                        client.write_all(&chunk).await?;
+                    }
+                    client.shutdown().await?;
+                    anyio::Ok(())
+                })?;
+                let copied = tokio::io::copy(&mut server, &mut tokio::io::sink()).await?;
+                assert_eq!(copied, total);
+            } else {
+                use futures_lite::AsyncWriteExt;
+                tg.start_soon(async move {
+                    let chunk = vec![1u8; CHUNK];
+                    for _ in 0..n {
+                        client.write_all(&chunk).await?;
+                    }
+                    client.close().await?;
+                    anyio::Ok(())
+                })?;
+                let copied =
+                    futures_lite::io::copy(&mut server, &mut futures_lite::io::sink()).await?;
+                assert_eq!(copied, total);
+            }
+            anyio::Ok(())
+        })
+        .await?;
+        Ok(secs(start))
+    })
+}
+
+fn raw_copy(config: Config, n: usize) -> f64 {
+    run_raw(config, move |raw| async move {
+        let total = (n * CHUNK) as u64;
+        match raw {
+            Raw::Tokio(_) => {
+                use tokio::io::AsyncWriteExt;
+                let listener = tokio::net::TcpListener::from_std(raw_listener()).unwrap();
+                let addr = listener.local_addr().unwrap();
+                let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+                client.set_nodelay(true).unwrap();
+                let (mut server, _) = listener.accept().await.unwrap();
+                server.set_nodelay(true).unwrap();
+                let start = Instant::now();
+                let sender = raw.spawn(async move {
+                    let chunk = vec![1u8; CHUNK];
+                    for _ in 0..n {
+                        client.write_all(&chunk).await.unwrap();
+                    }
+                    client.shutdown().await.unwrap();
+                });
+                let copied = tokio::io::copy(&mut server, &mut tokio::io::sink())
+                    .await
+                    .unwrap();
+                assert_eq!(copied, total);
+                sender.join().await;
+                secs(start)
+            }
+            Raw::Smol(_) => {
+                use futures_lite::AsyncWriteExt;
+                let listener = async_io::Async::new(raw_listener()).unwrap();
+                let addr = listener.get_ref().local_addr().unwrap();
+                let mut client = async_io::Async::<std::net::TcpStream>::connect(addr)
+                    .await
+                    .unwrap();
+                client.get_ref().set_nodelay(true).unwrap();
+                let (mut server, _) = listener.accept().await.unwrap();
+                server.get_ref().set_nodelay(true).unwrap();
+                let start = Instant::now();
+                let sender = raw.spawn(async move {
+                    let chunk = vec![1u8; CHUNK];
+                    for _ in 0..n {
+                        client.write_all(&chunk).await.unwrap();
+                    }
+                    client
+                        .get_ref()
+                        .shutdown(std::net::Shutdown::Write)
+                        .unwrap();
+                });
+                let copied = futures_lite::io::copy(&mut server, &mut futures_lite::io::sink())
+                    .await
+                    .unwrap();
+                assert_eq!(copied, total);
+                sender.join().await;
+                secs(start)
+            }
+        }
+    })
+}
+
+fn main() {
+    let cases = vec![Case::new(
+        "compat-copy",
+        "TCP, {n} chunks of 64 KiB through the foreign copy of the runtime's I/O traits",
+        "tokio::io::copy over tokio::net / futures_lite::io::copy over Async<TcpStream>",
+        None,
+        4096,
+        anyio_copy,
+        raw_copy,
+    )];
+    support::main("anyio ecosystem-adapter benchmarks", cases);
+}
