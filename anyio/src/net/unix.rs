@@ -906,7 +906,7 @@ impl UnixDatagram {
     /// As [`UdpSocket::receive`](super::UdpSocket::receive).
     pub fn receive(&self) -> UnixReceiveFrom<'_> {
         UnixReceiveFrom {
-            state: RecvState::new(&self.core, DGRAM_RECEIVING),
+            state: RecvState::new(&self.core, None, DGRAM_RECEIVING),
         }
     }
 
@@ -1037,7 +1037,7 @@ impl ConnectedUnixDatagram {
     /// As [`UdpSocket::receive`](super::UdpSocket::receive).
     pub fn receive(&self) -> ReceiveDatagram<'_> {
         ReceiveDatagram {
-            state: RecvState::new(&self.core, DGRAM_RECEIVING),
+            state: RecvState::new(&self.core, None, DGRAM_RECEIVING),
         }
     }
 
