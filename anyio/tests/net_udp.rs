@@ -509,6 +509,11 @@ async fn refused_datagram_is_broken_resource_and_the_socket_lives_on() -> anyio:
         }
     }
     let err = err.expect("the refusal shows up");
+    assert_eq!(err.kind(), ErrorKind::BrokenResource);
+    let io = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .map(|e| e.kind());
+    assert_eq!(io, Some(std::io::ErrorKind::ConnectionRefused));
     // Still usable: a listener appearing on the port gets the next datagram.
     let server = create_udp_socket()
         .local_host("127.0.0.1")
