@@ -486,3 +486,40 @@ async fn from_std_rejects_the_wrong_sockets() -> anyio::Result<()> {
     );
     Ok(())
 }
+
+#[anyio::test]
+async fn refused_datagram_is_broken_resource_and_the_socket_lives_on() -> anyio::Result<()> {
+    // A port nothing listens on: the ICMP "port unreachable" comes back to the connected
+    // socket as ECONNREFUSED (loopback is exempt from ICMP rate limiting).
+    let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = gone.local_addr().unwrap().port();
+    drop(gone);
+    let client = create_connected_udp_socket("127.0.0.1", port).await?;
+    // The pending error is reported by the next call that runs a syscall: a send here
+    // (a receive *waiting* when it arrives is woken on smol, not on tokio, whose reactor
+    // wakes readers only for readable events — see docs/decisions.md).
+    let mut err = None;
+    for _ in 0..1000 {
+        match client.send(b"anyone?").await {
+            Ok(()) => anyio::lowlevel::checkpoint().await?,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.expect("the refusal shows up");
+    assert_eq!(err.kind(), ErrorKind::BrokenResource);
+    let io = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .map(|e| e.kind());
+    assert_eq!(io, Some(std::io::ErrorKind::ConnectionRefused));
+    // Still usable: a listener appearing on the port gets the next datagram.
+    let server = create_udp_socket()
+        .local_host("127.0.0.1")
+        .local_port(port)
+        .await?;
+    client.send(b"now?").await?;
+    assert_eq!(server.receive().await?.0, b"now?");
+    Ok(())
+}

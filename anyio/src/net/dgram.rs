@@ -6,8 +6,9 @@
 //! A datagram is taken from the kernel by one `recvfrom` that either succeeds (and the
 //! future returns it: the [`Gate`] lets a `Ready` win over a cancellation that arrived
 //! meanwhile) or reports `WouldBlock` (and nothing was taken). So a cancelled or abandoned
-//! receive loses no datagram, and the buffer is sized from the datagram itself
-//! (`MSG_PEEK | MSG_TRUNC` on Linux) so none is truncated either.
+//! receive loses no datagram. None is truncated either: a UDP receive reads into a
+//! 64 KiB buffer (every IP datagram fits), a UNIX one sizes its buffer from the datagram
+//! first (`MSG_PEEK | MSG_TRUNC` on Linux), since UNIX datagrams can be larger.
 
 use std::fmt;
 use std::future::Future;
@@ -26,10 +27,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::net::socket::SocketCore;
 use crate::streams::bytes::{Gate, broken};
 
-/// The largest datagram a receive takes where the OS cannot say the size of the next one
-/// (every platform but Linux and Android): the IP limit.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-const MAX_DATAGRAM: usize = 65536;
+/// The largest IP datagram (a UDP payload is at most 65,507 bytes over IPv4 and 65,527 over
+/// IPv6 without jumbograms), and the buffer a receive uses where the OS cannot say the
+/// size of the next datagram.
+pub(crate) const MAX_IP_DATAGRAM: usize = 65536;
 
 /// The size of the next datagram, without taking it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -41,12 +42,19 @@ fn next_size(fd: BorrowedFd<'_>) -> io::Result<usize> {
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn next_size(_fd: BorrowedFd<'_>) -> io::Result<usize> {
-    Ok(MAX_DATAGRAM)
+    Ok(MAX_IP_DATAGRAM)
 }
 
-/// Takes one datagram (and its sender's address) from `fd`.
-fn recv_one(fd: BorrowedFd<'_>) -> io::Result<(Vec<u8>, Option<SocketAddrAny>)> {
-    let size = next_size(fd)?;
+/// Takes one datagram (and its sender's address) from `fd`: into a buffer of `max` bytes
+/// when every datagram of the socket fits one (UDP), else sized from the datagram first.
+fn recv_one(
+    fd: BorrowedFd<'_>,
+    max: Option<usize>,
+) -> io::Result<(Vec<u8>, Option<SocketAddrAny>)> {
+    let size = match max {
+        Some(max) => max,
+        None => next_size(fd)?,
+    };
     // At least 1: `spare_capacity` wants room; an empty datagram is received as empty.
     let mut buf = Vec::with_capacity(size.max(1));
     let (_, _, addr) = rustix::net::recvfrom(
@@ -54,6 +62,9 @@ fn recv_one(fd: BorrowedFd<'_>) -> io::Result<(Vec<u8>, Option<SocketAddrAny>)> 
         rustix::buffer::spare_capacity(&mut buf),
         RecvFlags::empty(),
     )?;
+    if buf.len() < buf.capacity() / 2 {
+        buf.shrink_to_fit();
+    }
     Ok((buf, addr))
 }
 
@@ -75,24 +86,31 @@ fn send_error(action: &'static str, e: io::Error) -> Error {
 /// The state of one receive: the socket, its checkpoint gate, the action it names.
 pub(crate) struct RecvState<'a> {
     core: &'a SocketCore,
+    /// The largest datagram the socket can receive, when known (UDP).
+    max: Option<usize>,
     gate: Gate<'a>,
     action: &'static str,
 }
 
 impl<'a> RecvState<'a> {
-    pub(crate) fn new(core: &'a SocketCore, action: &'static str) -> RecvState<'a> {
+    pub(crate) fn new(
+        core: &'a SocketCore,
+        max: Option<usize>,
+        action: &'static str,
+    ) -> RecvState<'a> {
         RecvState {
             core,
+            max,
             gate: Gate::new(),
             action,
         }
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(Vec<u8>, Option<SocketAddrAny>)>> {
-        let (core, action) = (self.core, self.action);
+        let (core, action, max) = (self.core, self.action, self.max);
         let busy = Some((&core.receive_busy, "receiving"));
         self.gate.poll(cx, busy, |cx| {
-            core.poll_io(Direction::Read, cx, action, recv_one)
+            core.poll_io(Direction::Read, cx, action, |fd| recv_one(fd, max))
                 .map(|r| r?.map_err(|e| broken(action, e)))
         })
     }

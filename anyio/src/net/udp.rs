@@ -13,7 +13,7 @@ use socket2::{SockAddr, SockRef, Socket};
 use crate::backend::io::SocketKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::attr::Family;
-use crate::net::dgram::{ReceiveDatagram, ReceiveFrom, RecvState, SendDatagram};
+use crate::net::dgram::{MAX_IP_DATAGRAM, ReceiveDatagram, ReceiveFrom, RecvState, SendDatagram};
 use crate::net::socket::SocketCore;
 use crate::streams::bytes::os_error;
 use crate::streams::{
@@ -142,7 +142,7 @@ impl UdpSocket {
     /// ```
     pub fn receive(&self) -> ReceiveFrom<'_> {
         ReceiveFrom {
-            state: RecvState::new(&self.core, RECEIVING),
+            state: RecvState::new(&self.core, Some(MAX_IP_DATAGRAM), RECEIVING),
         }
     }
 
@@ -246,8 +246,10 @@ impl UnreliableObjectSendStream<(Vec<u8>, SocketAddr)> for UdpSocket {
 ///
 /// Clones, closing and cancellation as for [`UdpSocket`]. Datagrams from other senders
 /// are filtered out by the OS. An ICMP "port unreachable" for an earlier send surfaces as
-/// [`ErrorKind::BrokenResource`] (source `ConnectionRefused`) from a later call; the socket
-/// stays usable.
+/// [`ErrorKind::BrokenResource`] (source `ConnectionRefused`) from the next send or receive
+/// that reaches the OS; the socket stays usable. On tokio, a receive already *waiting*
+/// when the error arrives is not woken by it (tokio's reactor wakes readers for readable
+/// events only); on smol it is.
 ///
 /// # Typed attributes
 ///
@@ -293,7 +295,7 @@ impl ConnectedUdpSocket {
     /// As [`UdpSocket::receive`].
     pub fn receive(&self) -> ReceiveDatagram<'_> {
         ReceiveDatagram {
-            state: RecvState::new(&self.core, RECEIVING),
+            state: RecvState::new(&self.core, Some(MAX_IP_DATAGRAM), RECEIVING),
         }
     }
 

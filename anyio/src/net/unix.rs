@@ -911,7 +911,7 @@ impl UnixDatagram {
     /// As [`UdpSocket::receive`](super::UdpSocket::receive).
     pub fn receive(&self) -> UnixReceiveFrom<'_> {
         UnixReceiveFrom {
-            state: RecvState::new(&self.core, DGRAM_RECEIVING),
+            state: RecvState::new(&self.core, None, DGRAM_RECEIVING),
         }
     }
 
@@ -1042,7 +1042,7 @@ impl ConnectedUnixDatagram {
     /// As [`UdpSocket::receive`](super::UdpSocket::receive).
     pub fn receive(&self) -> ReceiveDatagram<'_> {
         ReceiveDatagram {
-            state: RecvState::new(&self.core, DGRAM_RECEIVING),
+            state: RecvState::new(&self.core, None, DGRAM_RECEIVING),
         }
     }
 
