@@ -9,6 +9,49 @@
 //!
 //! A test that runs past its `#[anyio::test]` timeout fails with the task tree of that
 //! moment in its message (see [`dump_task_tree`]), so a hang says where it hangs.
+//!
+//! # Virtual time
+//!
+//! ## The model
+//!
+//! A run of the event loop may have a virtual clock ([`Runner::virtual_clock`], or
+//! `#[anyio::test(virtual_time)]`). Inside that run, the crate clock
+//! ([`current_time`](crate::current_time)) reads the virtual clock, and every timer anyio
+//! arms — [`sleep`](crate::sleep), [`sleep_until`](crate::sleep_until), every cancel-scope
+//! deadline — is an entry of the clock's own timer table (deadline → waker), not a timer of
+//! the backend. Virtual time stands still until it is moved: by hand with
+//! [`VirtualClock::advance`], or by the clock itself with *autojump*.
+//!
+//! With autojump ([`VirtualClock::with_autojump`]), a helper thread of the run watches its
+//! tasks: when every anyio task of the run is blocked (the condition
+//! [`wait_all_tasks_blocked`] waits for) and stays so for the
+//! threshold of *real* time, the clock jumps to the earliest armed deadline and wakes the
+//! timers due then. It jumps one deadline at a time and waits for the tasks to block again
+//! before the next jump, so wake-ups come in the order of their deadlines, on multi-thread
+//! executors too. A task that is runnable (woken, being polled, or having just yielded at a
+//! checkpoint) keeps the clock still.
+//!
+//! ## What stays in real time
+//!
+//! * Timers that are not anyio's: a raw `tokio::time::sleep`, an `async_io::Timer`, a
+//!   library's own timeouts. They run on the backend's real clock; a task parked in one
+//!   counts as blocked, so autojump may move virtual time while it waits.
+//! * Threads: work in [`to_thread`](crate::to_thread) runs in real time, and a task waiting
+//!   for a thread is blocked, so autojump moves virtual time past the deadlines armed
+//!   meanwhile (trio's `MockClock` does the same). [`current_time`](crate::current_time) on
+//!   a worker thread, and anywhere outside an anyio task, reads the real clock.
+//! * The test timeout of `#[anyio::test]` and debug mode's reports are real time.
+//!
+//! Take instants from [`current_time`](crate::current_time), not `Instant::now()`: once
+//! the clock has moved ahead, a real `Instant::now() + 1s` lies in the virtual past, and a
+//! `sleep_until` of it returns at once.
+//!
+//! ## Cost when unused
+//!
+//! A process-wide count of runs with a virtual clock is read (one relaxed load) where the
+//! crate reads the clock or arms a timer; while it is zero, nothing else changes.
+//!
+//! [`Runner::virtual_clock`]: crate::Runner::virtual_clock
 
 mod ports;
 mod tree;
