@@ -638,3 +638,96 @@ async fn a_cancelled_send_never_corrupts_the_stream() -> anyio::Result<()> {
     );
     Ok(())
 }
+
+/// TLS over an in-process byte pipe pair (no socket): 256 KiB each way, then a clean close.
+#[anyio::test]
+async fn echo_over_an_in_memory_pipe() -> anyio::Result<()> {
+    use anyio::streams::pipe::create_byte_pipe;
+    use anyio::streams::stapled::StapledByteStream;
+    let pki = pki();
+    let (a_tx, b_rx) = create_byte_pipe(16 * 1024)?;
+    let (b_tx, a_rx) = create_byte_pipe(16 * 1024)?;
+    let client_t = StapledByteStream::new(a_tx, a_rx);
+    let server_t = StapledByteStream::new(b_tx, b_rx);
+    let data: Vec<u8> = (0..256 * 1024).map(|i| (i % 253) as u8).collect();
+    let expected = data.clone();
+    let server_config = TlsConfig::server(server_config(&pki, &[]));
+    let client_config = TlsConfig::client_with(client_config(&pki, &[]), "localhost");
+    anyio::task_group(|tg| async move {
+        tg.start_soon(async move {
+            let server = TlsStream::wrap(server_t, server_config).await?;
+            // Echo everything back, then close when the client's half-close arrives.
+            loop {
+                match server.receive(65536).await {
+                    Ok(chunk) => server.send(&chunk).await?,
+                    Err(e) if e.kind() == ErrorKind::EndOfStream => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            server.aclose().await
+        })?;
+        let client = TlsStream::wrap(client_t, client_config).await?;
+        let ((), echoed) = futures_lite::future::try_zip(
+            async {
+                client.send(&data).await?;
+                client.send_eof().await
+            },
+            receive_all(&client),
+        )
+        .await?;
+        assert_eq!(echoed.len(), expected.len());
+        assert!(echoed == expected, "the echo differs");
+        client.aclose().await
+    })
+    .await?;
+    Ok(())
+}
+
+/// `TlsConnectable` over `TcpConnectable`: connects, handshakes, and its stream talks; a
+/// handshake failure (an untrusted server) is a `Tls` error.
+#[anyio::test]
+async fn tls_connectable_over_tcp() -> anyio::Result<()> {
+    use anyio::net::{AnyByteStreamConnectable, ByteStreamConnectable, TcpConnectable};
+    use anyio::streams::tls::TlsConnectable;
+    let pki = pki();
+    let listener = create_tcp_listener().local_host("127.0.0.1").await?;
+    let port = listener.listeners()[0].local_addr()?.port();
+    let server_config = TlsConfig::server(server_config(&pki, &[]));
+    let good = TlsConnectable::new(
+        TcpConnectable::new("127.0.0.1", port),
+        TlsConfig::client_with(client_config(&pki, &[]), "localhost"),
+    );
+    let untrusting = TlsConnectable::new(
+        TcpConnectable::new("127.0.0.1", port),
+        TlsConfig::client_with(client_config(&pki_other(), &[]), "localhost"),
+    );
+    anyio::task_group(|tg| async move {
+        tg.start_soon(async move {
+            // Two connections: the first one handshakes and echoes one message, the
+            // second one's handshake fails on the client side.
+            for _ in 0..2 {
+                let tcp = listener.accept().await?;
+                if let Ok(server) = TlsStream::wrap(tcp, server_config.clone()).await {
+                    let msg = server.receive(1024).await?;
+                    server.send(&msg).await?;
+                    server.aclose().await?;
+                }
+            }
+            anyio::Ok(())
+        })?;
+        let stream = good.connect().await?;
+        stream.send(b"over tls").await?;
+        assert_eq!(stream.receive(1024).await?, b"over tls");
+        stream.aclose().await?;
+        let boxed: &dyn AnyByteStreamConnectable = &untrusting;
+        let err = boxed
+            .connect_boxed()
+            .await
+            .err()
+            .expect("an untrusted server");
+        assert_eq!(err.kind(), ErrorKind::Tls);
+        anyio::Ok(())
+    })
+    .await?;
+    Ok(())
+}

@@ -967,3 +967,40 @@ impl<L: TypedAttributeProvider> TypedAttributeProvider for TlsListener<L> {
         self.listener.provide_attributes(request);
     }
 }
+
+/// A [`ByteStreamConnectable`](crate::net::ByteStreamConnectable) that connects with another
+/// one and runs a TLS handshake over the stream it gets (AnyIO 4.10's `TLSConnectable`):
+/// `TlsConnectable::new(TcpConnectable::new("example.com", 443), TlsConfig::client("example.com"))`.
+#[derive(Clone, Debug)]
+pub struct TlsConnectable<C> {
+    /// What makes the transport.
+    pub connectable: C,
+    /// The TLS side (a client configuration, as a rule).
+    pub config: TlsConfig,
+}
+
+impl<C> TlsConnectable<C> {
+    /// TLS with `config` over the streams `connectable` makes.
+    pub fn new(connectable: C, config: TlsConfig) -> TlsConnectable<C> {
+        TlsConnectable {
+            connectable,
+            config,
+        }
+    }
+}
+
+impl<C> crate::net::ByteStreamConnectable for TlsConnectable<C>
+where
+    C: crate::net::ByteStreamConnectable,
+{
+    type Stream = TlsStream<C::Stream>;
+
+    /// Connects the transport, then handshakes (see [`TlsStream::wrap`] for the errors; a
+    /// failed handshake closes the transport).
+    fn connect(&self) -> impl std::future::Future<Output = Result<TlsStream<C::Stream>>> + Send {
+        async move {
+            let transport = self.connectable.connect().await?;
+            TlsStream::wrap(transport, self.config.clone()).await
+        }
+    }
+}
