@@ -997,10 +997,8 @@ where
 
     /// Connects the transport, then handshakes (see [`TlsStream::wrap`] for the errors; a
     /// failed handshake closes the transport).
-    fn connect(&self) -> impl std::future::Future<Output = Result<TlsStream<C::Stream>>> + Send {
-        async move {
-            let transport = self.connectable.connect().await?;
-            TlsStream::wrap(transport, self.config.clone()).await
-        }
+    async fn connect(&self) -> Result<TlsStream<C::Stream>> {
+        let transport = self.connectable.connect().await?;
+        TlsStream::wrap(transport, self.config.clone()).await
     }
 }
