@@ -22,7 +22,7 @@ import sys
 
 # Bottom to top; a module may import modules of its own layer and of the layers below.
 LAYERS = [
-    ("foundation", ["error", "loom"]),
+    ("foundation", ["cell", "error", "loom"]),
     ("backend", ["backend"]),
     ("core", ["cancel", "clock", "context", "detect", "lowlevel", "task", "task_group", "run", "watchdog", "time"]),
     ("library", ["sync", "streams", "to_thread", "from_thread", "concurrency", "net", "fs", "process", "signal"]),

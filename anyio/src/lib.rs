@@ -70,7 +70,9 @@ extern crate self as anyio;
 // The modules in layers, bottom to top: a module imports only from its own layer and the
 // layers below (`.ci/module-deps.py` checks it in CI).
 //
-// Foundation: errors, and the loom switch for the synchronisation primitives.
+// Foundation: errors, the loom switch for the synchronisation primitives, and the two
+// concurrent cells everything above builds on (wake lists, the one-shot cell).
+mod cell;
 pub mod error;
 mod loom;
 // Backends: tokio and smol behind one contract (spawn, timers, blocking pool, readiness

@@ -32,8 +32,8 @@ use slab::Slab;
 use crate::backend::Backend;
 use crate::backend::Handle;
 use crate::cancel::tree::{ScopeNode, WakerIdentity, must_link};
+use crate::cell::oneshot::Oneshot;
 use crate::context;
-use crate::sync::oneshot::Oneshot;
 use crate::task_group::GroupInner;
 use crate::watchdog::TaskWatch;
 

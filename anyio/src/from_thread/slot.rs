@@ -9,13 +9,13 @@
 //!    (the [`Sender`] was dropped without sending: the producer is gone).
 //! 2. A waiter's waker is stored under the same lock the sender takes to fill the slot, so
 //!    a value sent between a waiter's check and its registration is never missed (the
-//!    cell's invariant 2: the slot is a [`Oneshot`](crate::sync::oneshot::Oneshot)).
+//!    cell's invariant 2: the slot is a [`Oneshot`](crate::cell::oneshot::Oneshot)).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::sync::oneshot::Oneshot;
+use crate::cell::oneshot::Oneshot;
 
 /// Where the slot stands (invariant 1).
 enum State<T> {

@@ -295,7 +295,6 @@ mod condition;
 mod event;
 mod lock;
 pub mod mutex;
-pub(crate) mod oneshot;
 mod resource_guard;
 mod semaphore;
 pub(crate) mod waiters;

@@ -23,8 +23,8 @@
 
 use std::task::Waker;
 
+use crate::cell::oneshot::Oneshot;
 use crate::error::Error;
-use crate::sync::oneshot::Oneshot;
 
 /// Where the starter stands, as [`StartSlot::poll`] reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

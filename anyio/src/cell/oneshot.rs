@@ -27,7 +27,7 @@
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use super::waiters::WakeList;
+use super::WakeList;
 use crate::loom::{Condvar, Mutex, MutexGuard};
 
 /// A one-shot cell over the state `S` (see the module docs).
