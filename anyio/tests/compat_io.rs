@@ -8,7 +8,9 @@
 use std::io;
 use std::time::Duration;
 
-use anyio::net::{TcpStream, connect_tcp, create_tcp_listener};
+use anyio::net::{
+    TcpStream, UnixStream, connect_tcp, connect_unix, create_tcp_listener, create_unix_listener,
+};
 use anyio::streams::compat::{Compat, FromAsyncIo};
 use anyio::streams::pipe::create_byte_pipe;
 use anyio::streams::{ByteReceiveStream, ByteSendStream, ByteStream, Listener, SharedResource};
@@ -285,9 +287,12 @@ async fn read_that_would_wait_in_a_cancelled_scope_fails_with_the_cancellation()
     Ok(())
 }
 
-#[anyio::test]
-async fn framed_lines_codec_over_anyio_tcp() -> anyio::Result<()> {
-    let (client, server) = pair().await?;
+/// Upper-cases lines over `Framed<_, LinesCodec>`: the server echoes each line upper-cased
+/// until the client shuts its writer.
+async fn framed_uppercase_echo<S>(client: S, server: S) -> anyio::Result<()>
+where
+    S: ByteStream + tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     task_group(|tg| async move {
         tg.start_soon(async move {
             let mut lines = Framed::new(server, LinesCodec::new());
@@ -312,6 +317,104 @@ async fn framed_lines_codec_over_anyio_tcp() -> anyio::Result<()> {
         anyio::Ok(())
     })
     .await?;
+    Ok(())
+}
+
+#[anyio::test]
+async fn framed_lines_codec_over_anyio_tcp() -> anyio::Result<()> {
+    let (client, server) = pair().await?;
+    framed_uppercase_echo(client, server).await
+}
+
+// ---------------------------------------------------------------------------------------
+// UNIX streams implement the four traits directly, like TCP streams.
+
+/// A connected UNIX stream pair (client, server) in a fresh directory (kept alive by the
+/// returned guard).
+async fn unix_pair() -> anyio::Result<(tempfile::TempDir, UnixStream, UnixStream)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("s");
+    let listener = create_unix_listener(&path).await?;
+    let client = connect_unix(&path).await?;
+    let server = listener.accept().await?;
+    Ok((dir, client, server))
+}
+
+#[anyio::test]
+async fn framed_lines_codec_over_anyio_unix_stream() -> anyio::Result<()> {
+    let (_dir, client, server) = unix_pair().await?;
+    framed_uppercase_echo(client, server).await
+}
+
+#[anyio::test]
+async fn unix_stream_is_a_tokio_reader_and_writer() -> anyio::Result<()> {
+    let (_dir, mut client, mut server) = unix_pair().await?;
+    client.write_all(b"over tokio::io").await?;
+    client.shutdown().await?; // send_eof: the server sees the end, the client can still read
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).await?;
+    assert_eq!(got, b"over tokio::io");
+    server.write_all(b"reply after the half-close").await?;
+    drop(server);
+    let mut reply = String::new();
+    client.read_to_string(&mut reply).await?;
+    assert_eq!(reply, "reply after the half-close");
+    // After shutdown, a write is this side's mistake: NotConnected carrying ClosedResource.
+    let e = client
+        .write_all(b"late")
+        .await
+        .expect_err("write after shutdown");
+    assert_eq!(inner_kind(&e), ErrorKind::ClosedResource);
+    Ok(())
+}
+
+#[anyio::test]
+async fn unix_stream_is_a_futures_io_reader_and_writer() -> anyio::Result<()> {
+    use futures_lite::AsyncWriteExt as _;
+    let (_dir, mut client, mut server) = unix_pair().await?;
+    futures_lite::AsyncWriteExt::write_all(&mut client, b"over futures-io").await?;
+    client.close().await?; // send_eof
+    let mut got = Vec::new();
+    futures_lite::AsyncReadExt::read_to_end(&mut server, &mut got).await?;
+    assert_eq!(got, b"over futures-io");
+    futures_lite::AsyncWriteExt::write_all(&mut server, b"back").await?;
+    let mut back = [0u8; 4];
+    futures_lite::AsyncReadExt::read_exact(&mut client, &mut back).await?;
+    assert_eq!(&back, b"back");
+    Ok(())
+}
+
+#[anyio::test]
+async fn abandoned_unix_stream_read_loses_nothing() -> anyio::Result<()> {
+    let (_dir, mut client, mut server) = unix_pair().await?;
+    let mut buf = [0u8; 16];
+    // tokio's read, pending, then dropped; then futures-io's, pending, then dropped.
+    assert!(poll_once(server.read(&mut buf)).await.is_none());
+    assert!(
+        poll_once(futures_lite::AsyncReadExt::read(&mut server, &mut buf))
+            .await
+            .is_none()
+    );
+    assert!(
+        !server.receive_busy().is_busy(),
+        "a parked read holds no flag"
+    );
+    client.write_all(b"every byte").await?;
+    client.shutdown().await?;
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).await?;
+    assert_eq!(got, b"every byte");
+    Ok(())
+}
+
+#[anyio::test]
+async fn unix_stream_read_after_close_is_not_connected() -> anyio::Result<()> {
+    let (_dir, _client, mut server) = unix_pair().await?;
+    SharedResource::aclose(&server).await?;
+    let mut buf = [0u8; 4];
+    let e = server.read(&mut buf).await.expect_err("read after close");
+    assert_eq!(e.kind(), io::ErrorKind::NotConnected);
+    assert_eq!(inner_kind(&e), ErrorKind::ClosedResource);
     Ok(())
 }
 

@@ -17,13 +17,15 @@ use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use rustix::net::{RecvFlags, SendFlags, SocketAddrAny};
 use socket2::{SockAddr, SockRef};
 
 use crate::backend::io::Direction;
+use crate::context;
 use crate::error::{Error, ErrorKind, Result};
+use crate::lowlevel::Checkpoint;
 use crate::net::socket::SocketCore;
 use crate::streams::bytes::{Gate, broken};
 
@@ -125,6 +127,74 @@ impl fmt::Debug for RecvState<'_> {
     }
 }
 
+/// The state of a socket handle's [`Stream`](futures_core::Stream) of received datagrams:
+/// the checkpoint its next item starts with, and nothing else.
+///
+/// Unlike a receive future it holds no busy flag between polls: `poll_next` cannot learn
+/// that its caller gave up (a `next()` dropped by `select!` or a timeout), so a poll that
+/// waits leaves only the socket's waker behind, and a datagram is taken only by the
+/// `recvfrom` of the poll that returns it. The busy flag is entered for the length of one
+/// poll, so a poll while another task is in `receive` is `BusyResource`.
+#[derive(Debug, Default)]
+pub(crate) struct StreamRecv {
+    checkpoint: Checkpoint,
+}
+
+/// A new handle starts its stream afresh.
+impl Clone for StreamRecv {
+    fn clone(&self) -> StreamRecv {
+        StreamRecv::default()
+    }
+}
+
+impl StreamRecv {
+    /// One poll of the stream: a datagram taken in this very poll, or an error, or `Pending`
+    /// with only the socket's waker left behind.
+    pub(crate) fn poll(
+        &mut self,
+        core: &SocketCore,
+        max: Option<usize>,
+        action: &'static str,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(Vec<u8>, Option<SocketAddrAny>)>> {
+        let out = self.poll_inner(core, max, action, cx);
+        if out.is_ready() {
+            self.checkpoint.reset();
+        }
+        out
+    }
+
+    fn poll_inner(
+        &mut self,
+        core: &SocketCore,
+        max: Option<usize>,
+        action: &'static str,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(Vec<u8>, Option<SocketAddrAny>)>> {
+        if self.checkpoint.is_done() {
+            // Polled again after waiting: a cancelled poll takes nothing.
+            if let Some(e) = context::check_cancelled() {
+                return Poll::Ready(Err(e));
+            }
+        }
+        ready!(self.checkpoint.poll_in_place(cx))?;
+        let _guard = core.receive_busy.enter("receiving")?;
+        match core.poll_io(Direction::Read, cx, action, |fd| recv_one(fd, max)) {
+            Poll::Ready(r) => Poll::Ready(r?.map_err(|e| broken(action, e))),
+            Poll::Pending => {
+                context::mark_blocked();
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The sender of a datagram received on an IP socket.
+pub(crate) fn ip_sender(addr: Option<SocketAddrAny>) -> Result<SocketAddr> {
+    addr.and_then(|a| SocketAddr::try_from(a).ok())
+        .ok_or_else(|| Error::new(ErrorKind::Io, "a datagram without an IP sender"))
+}
+
 /// The future of a connected datagram socket's `receive`
 /// ([`ConnectedUdpSocket`](super::ConnectedUdpSocket),
 /// [`ConnectedUnixDatagram`](super::ConnectedUnixDatagram)): one whole datagram.
@@ -154,10 +224,7 @@ impl Future for ReceiveFrom<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.get_mut().state.poll(cx).map(|r| {
             let (data, addr) = r?;
-            let addr = addr
-                .and_then(|a| SocketAddr::try_from(a).ok())
-                .ok_or_else(|| Error::new(ErrorKind::Io, "a datagram without an IP sender"))?;
-            Ok((data, addr))
+            Ok((data, ip_sender(addr)?))
         })
     }
 }
@@ -176,10 +243,14 @@ impl Future for UnixReceiveFrom<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.get_mut().state.poll(cx).map(|r| {
             let (data, addr) = r?;
-            let path = addr.map(unix_path).unwrap_or_default();
-            Ok((data, path))
+            Ok((data, unix_sender(addr)))
         })
     }
+}
+
+/// The sender of a datagram received on a UNIX socket (see [`unix_path`]).
+pub(crate) fn unix_sender(addr: Option<SocketAddrAny>) -> PathBuf {
+    addr.map(unix_path).unwrap_or_default()
 }
 
 /// The path of a UNIX socket address: empty when unnamed, `'\0'` + the name when abstract.

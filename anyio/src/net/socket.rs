@@ -16,16 +16,18 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 
 use crate::backend::io::{Direction, Registered, SocketKind};
-use crate::error::Result;
+use socket2::SockRef;
+
+use crate::error::{Error, ErrorKind, Result};
 use crate::streams::BusyFlag;
-use crate::streams::bytes::closed;
+use crate::streams::bytes::{RECEIVE_LIMIT, broken, closed, eof};
 
 /// Registers `socket`, which the caller has made non-blocking, with the backend that
 /// serves a call made here.
@@ -208,3 +210,193 @@ impl SocketCore {
         });
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The byte-stream half shared by TCP and UNIX stream sockets.
+
+/// The result of a stream read: 0 bytes is the peer's end of stream.
+fn received(n: usize) -> Result<usize> {
+    if n == 0 { Err(eof()) } else { Ok(n) }
+}
+
+impl SocketCore {
+    /// `ByteReceiveStream::poll_receive` of a stream socket; `action` names it in errors.
+    pub(crate) fn poll_stream_receive(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        action: &'static str,
+    ) -> Poll<Result<usize>> {
+        self.poll_io(Direction::Read, cx, action, |fd| {
+            rustix::io::read(fd, &mut *buf).map_err(io::Error::from)
+        })
+        .map(|r| r?.map_err(|e| broken(action, e)).and_then(received))
+    }
+
+    /// `ByteReceiveStream::poll_receive_vec` of a stream socket.
+    pub(crate) fn poll_stream_receive_vec(
+        &self,
+        cx: &mut Context<'_>,
+        max_bytes: usize,
+        buf: &mut Vec<u8>,
+        action: &'static str,
+    ) -> Poll<Result<()>> {
+        let want = max_bytes.clamp(1, RECEIVE_LIMIT);
+        if buf.capacity() < want {
+            // `with_capacity` gives exactly `want`, so the read below takes at most that.
+            *buf = Vec::with_capacity(want);
+        }
+        self.poll_io(Direction::Read, cx, action, |fd| {
+            buf.clear();
+            rustix::io::read(fd, rustix::buffer::spare_capacity(&mut *buf)).map_err(io::Error::from)
+        })
+        .map(|r| {
+            let n = r?.map_err(|e| broken(action, e))?;
+            received(n).map(drop)
+        })
+    }
+
+    /// `ByteSendStream::poll_send` of a stream socket; `after_eof` is the error message of
+    /// a send after `send_eof`.
+    pub(crate) fn poll_stream_send(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        action: &'static str,
+        after_eof: &'static str,
+    ) -> Poll<Result<usize>> {
+        // Relaxed: `send_eof` and a send are ordered by the program (or race, in which
+        // case either outcome is right); the flag guards nothing else.
+        if self.write_shut.load(Ordering::Relaxed) {
+            return Poll::Ready(Err(Error::new(ErrorKind::ClosedResource, after_eof)));
+        }
+        if buf.is_empty() {
+            return Poll::Ready(self.with_fd(action, |_| 0));
+        }
+        self.poll_io(Direction::Write, cx, action, |fd| {
+            rustix::net::send(fd, buf, rustix::net::SendFlags::NOSIGNAL).map_err(io::Error::from)
+        })
+        .map(|r| r?.map_err(|e| broken(action, e)))
+    }
+
+    /// `ByteStream::poll_send_eof` of a stream socket: shuts the writing direction.
+    pub(crate) fn stream_send_eof(&self, action: &'static str) -> Result<()> {
+        // Relaxed: see `poll_stream_send`.
+        self.write_shut.store(true, Ordering::Relaxed);
+        self.with_fd(action, |fd| {
+            match SockRef::from(&fd).shutdown(std::net::Shutdown::Write) {
+                Ok(()) => Ok(()),
+                // Already shut, or the peer is gone: nothing more to tell it.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+                Err(e) => Err(broken(action, e)),
+            }
+        })?
+    }
+}
+
+/// `ByteReceiveStream`, `ByteSendStream` and `ByteStream` for a stream socket type with a
+/// `core: Arc<SocketCore>` field; `$name` ("TCP stream") names it in error messages.
+macro_rules! byte_stream_impls {
+    ($ty:ty, $name:literal) => {
+        impl $crate::streams::ByteReceiveStream for $ty {
+            fn poll_receive(
+                &self,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> ::std::task::Poll<$crate::Result<usize>> {
+                self.core
+                    .poll_stream_receive(cx, buf, concat!("receiving from a ", $name))
+            }
+
+            fn poll_receive_vec(
+                &self,
+                cx: &mut ::std::task::Context<'_>,
+                max_bytes: usize,
+                buf: &mut Vec<u8>,
+            ) -> ::std::task::Poll<$crate::Result<()>> {
+                self.core.poll_stream_receive_vec(
+                    cx,
+                    max_bytes,
+                    buf,
+                    concat!("receiving from a ", $name),
+                )
+            }
+
+            fn receive_busy(&self) -> &$crate::streams::BusyFlag {
+                &self.core.receive_busy
+            }
+        }
+
+        impl $crate::streams::ByteSendStream for $ty {
+            fn poll_send(
+                &self,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &[u8],
+            ) -> ::std::task::Poll<$crate::Result<usize>> {
+                self.core.poll_stream_send(
+                    cx,
+                    buf,
+                    concat!("sending on a ", $name),
+                    concat!("sending on a ", $name, " after send_eof"),
+                )
+            }
+
+            fn send_busy(&self) -> &$crate::streams::BusyFlag {
+                &self.core.send_busy
+            }
+        }
+
+        impl $crate::streams::ByteStream for $ty {
+            fn poll_send_eof(
+                &self,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<$crate::Result<()>> {
+                ::std::task::Poll::Ready(
+                    self.core
+                        .stream_send_eof(concat!("sending EOF on a ", $name)),
+                )
+            }
+        }
+    };
+}
+pub(crate) use byte_stream_impls;
+
+/// The traits every socket handle type (with a `core: Arc<SocketCore>` field) implements
+/// alike: `AsRawFd` (-1 once closed), the socket attributes, and closing through
+/// `SharedResource` and `AsyncResource`.
+macro_rules! socket_common {
+    ($($ty:ty),* $(,)?) => {$(
+        /// The raw fd, or -1 once closed.
+        impl ::std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                self.core
+                    .with_fd("", |fd| ::std::os::fd::AsRawFd::as_raw_fd(&fd))
+                    .unwrap_or(-1)
+            }
+        }
+
+        impl $crate::streams::TypedAttributeProvider for $ty {
+            fn provide_attributes(&self, request: &mut $crate::streams::AttributeRequest<'_>) {
+                self.core.provide_attributes(request);
+            }
+        }
+
+        impl $crate::streams::SharedResource for $ty {
+            fn poll_close(
+                &self,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<$crate::Result<()>> {
+                self.core.close();
+                ::std::task::Poll::Ready(Ok(()))
+            }
+        }
+
+        impl $crate::streams::AsyncResource for $ty {
+            async fn aclose(&mut self) -> $crate::Result<()> {
+                self.core.close();
+                Ok(())
+            }
+        }
+    )*};
+}
+pub(crate) use socket_common;

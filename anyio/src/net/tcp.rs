@@ -3,27 +3,23 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
-use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use socket2::{SockRef, Socket};
 
-use crate::backend::io::{Direction, Registered, SocketKind};
+use crate::backend::io::{Registered, SocketKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::MultiListener;
-use crate::net::socket::SocketCore;
-use crate::streams::bytes::{broken, eof, os_error};
-use crate::streams::{
-    AsyncResource, AttributeRequest, BusyFlag, ByteReceiveStream, ByteSendStream, ByteStream,
-    Listener, SharedResource, TypedAttributeProvider,
-};
+use crate::net::socket::{SocketCore, byte_stream_impls, socket_common};
+use crate::streams::bytes::{broken, os_error};
+use crate::streams::{BusyFlag, Listener};
 
-/// A TCP connection (AnyIO's `SocketStream` over TCP): a [`ByteStream`].
+/// A TCP connection (AnyIO's `SocketStream` over TCP): a [`ByteStream`](crate::streams::ByteStream).
 ///
 /// Clones are handles to one connection: one task can receive while another sends, and
 /// closing any handle closes the connection for all (unlike the clones of a memory object
@@ -157,118 +153,9 @@ impl TcpStream {
     }
 }
 
-/// The raw fd, or -1 once closed.
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.core.with_fd("", |fd| fd.as_raw_fd()).unwrap_or(-1)
-    }
-}
+socket_common!(TcpStream, TcpListener);
 
-impl TypedAttributeProvider for TcpStream {
-    fn provide_attributes(&self, request: &mut AttributeRequest<'_>) {
-        self.core.provide_attributes(request);
-    }
-}
-
-impl SharedResource for TcpStream {
-    fn poll_close(&self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.core.close();
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncResource for TcpStream {
-    async fn aclose(&mut self) -> Result<()> {
-        self.core.close();
-        Ok(())
-    }
-}
-
-const RECEIVING: &str = "receiving from a TCP stream";
-const SENDING: &str = "sending on a TCP stream";
-
-fn received(n: usize) -> Result<usize> {
-    if n == 0 { Err(eof()) } else { Ok(n) }
-}
-
-impl ByteReceiveStream for TcpStream {
-    fn poll_receive(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize>> {
-        self.core
-            .poll_io(Direction::Read, cx, RECEIVING, |fd| {
-                rustix::io::read(fd, &mut *buf).map_err(io::Error::from)
-            })
-            .map(|r| r?.map_err(|e| broken(RECEIVING, e)).and_then(received))
-    }
-
-    fn poll_receive_vec(
-        &self,
-        cx: &mut Context<'_>,
-        max_bytes: usize,
-        buf: &mut Vec<u8>,
-    ) -> Poll<Result<()>> {
-        let want = max_bytes.clamp(1, crate::streams::bytes::RECEIVE_LIMIT);
-        if buf.capacity() < want {
-            // `with_capacity` gives exactly `want`, so the read below takes at most that.
-            *buf = Vec::with_capacity(want);
-        }
-        self.core
-            .poll_io(Direction::Read, cx, RECEIVING, |fd| {
-                buf.clear();
-                rustix::io::read(fd, rustix::buffer::spare_capacity(&mut *buf))
-                    .map_err(io::Error::from)
-            })
-            .map(|r| {
-                let n = r?.map_err(|e| broken(RECEIVING, e))?;
-                received(n).map(drop)
-            })
-    }
-
-    fn receive_busy(&self) -> &BusyFlag {
-        &self.core.receive_busy
-    }
-}
-
-impl ByteSendStream for TcpStream {
-    fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize>> {
-        // Relaxed: `send_eof` and a send are ordered by the program (or race, in which
-        // case either outcome is right); the flag guards nothing else.
-        if self.core.write_shut.load(Ordering::Relaxed) {
-            return Poll::Ready(Err(Error::new(
-                ErrorKind::ClosedResource,
-                "sending on a TCP stream after send_eof",
-            )));
-        }
-        if buf.is_empty() {
-            return Poll::Ready(self.core.with_fd(SENDING, |_| 0));
-        }
-        self.core
-            .poll_io(Direction::Write, cx, SENDING, |fd| {
-                rustix::net::send(fd, buf, rustix::net::SendFlags::NOSIGNAL)
-                    .map_err(io::Error::from)
-            })
-            .map(|r| r?.map_err(|e| broken(SENDING, e)))
-    }
-
-    fn send_busy(&self) -> &BusyFlag {
-        &self.core.send_busy
-    }
-}
-
-impl ByteStream for TcpStream {
-    fn poll_send_eof(&self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        // Relaxed: see `poll_send`.
-        self.core.write_shut.store(true, Ordering::Relaxed);
-        let r = self.core.with_fd("sending EOF on a TCP stream", |fd| {
-            match SockRef::from(&fd).shutdown(Shutdown::Write) {
-                Ok(()) => Ok(()),
-                // Already shut, or the peer is gone: nothing more to tell it.
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-                Err(e) => Err(broken("sending EOF on a TCP stream", e)),
-            }
-        });
-        Poll::Ready(r.and_then(|r| r))
-    }
-}
+byte_stream_impls!(TcpStream, "TCP stream");
 
 /// A listening TCP socket (AnyIO's `SocketListener`): a [`Listener`] of [`TcpStream`]s.
 ///
@@ -354,32 +241,6 @@ impl TcpListener {
     ///
     /// None today.
     pub async fn aclose(&self) -> Result<()> {
-        self.core.close();
-        Ok(())
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.core.with_fd("", |fd| fd.as_raw_fd()).unwrap_or(-1)
-    }
-}
-
-impl TypedAttributeProvider for TcpListener {
-    fn provide_attributes(&self, request: &mut AttributeRequest<'_>) {
-        self.core.provide_attributes(request);
-    }
-}
-
-impl SharedResource for TcpListener {
-    fn poll_close(&self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.core.close();
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncResource for TcpListener {
-    async fn aclose(&mut self) -> Result<()> {
         self.core.close();
         Ok(())
     }

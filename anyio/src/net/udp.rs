@@ -3,23 +3,23 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures_core::Stream;
 use socket2::{SockAddr, SockRef, Socket};
 
 use crate::backend::io::SocketKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::attr::Family;
-use crate::net::dgram::{MAX_IP_DATAGRAM, ReceiveDatagram, ReceiveFrom, RecvState, SendDatagram};
-use crate::net::socket::SocketCore;
-use crate::streams::bytes::os_error;
-use crate::streams::{
-    AsyncResource, AttributeRequest, SendError, SharedResource, TypedAttributeProvider,
-    UnreliableObjectReceiveStream, UnreliableObjectSendStream,
+use crate::net::dgram::{
+    MAX_IP_DATAGRAM, ReceiveDatagram, ReceiveFrom, RecvState, SendDatagram, StreamRecv, ip_sender,
 };
+use crate::net::socket::{SocketCore, socket_common};
+use crate::streams::bytes::os_error;
+use crate::streams::{SendError, UnreliableObjectReceiveStream, UnreliableObjectSendStream};
 
 const RECEIVING: &str = "receiving from a UDP socket";
 const SENDING: &str = "sending on a UDP socket";
@@ -88,6 +88,8 @@ fn ip_addr(core: &SocketCore, action: &'static str, peer: bool) -> Result<Socket
 #[derive(Clone)]
 pub struct UdpSocket {
     core: Arc<SocketCore>,
+    /// The state of this handle's `Stream` of received datagrams.
+    stream: StreamRecv,
 }
 
 impl fmt::Debug for UdpSocket {
@@ -110,6 +112,7 @@ impl UdpSocket {
     pub fn from_std(socket: std::net::UdpSocket) -> Result<UdpSocket> {
         Ok(UdpSocket {
             core: adopt(Socket::from(socket), false, "UdpSocket::from_std")?,
+            stream: StreamRecv::default(),
         })
     }
 
@@ -229,6 +232,27 @@ impl UnreliableObjectReceiveStream<(Vec<u8>, SocketAddr)> for UdpSocket {
     }
 }
 
+/// Received datagrams and their senders' addresses as a [`Stream`] (AnyIO's `async for` over a socket): each poll
+/// is a checkpoint, like [`receive`](UdpSocket::receive), and yields `Some(Ok(..))` per datagram or
+/// `Some(Err(e))` — `ClosedResource` once closed, `BusyResource` while another task is in
+/// `receive`, `BrokenResource` for an OS error, `Cancelled` in a cancelled scope. The
+/// stream never ends by itself: a datagram socket has no end of stream.
+///
+/// Lossless and abandon-safe: a datagram is taken only by the poll that returns it, and a
+/// poll that waits holds nothing, so a `next()` dropped by `select!` or a timeout loses no
+/// datagram and leaves no busy flag behind. As with the reactor's own readiness, only the
+/// most recent poller of one direction is woken: one consumer at a time.
+impl Stream for UdpSocket {
+    type Item = Result<(Vec<u8>, SocketAddr)>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.stream
+            .poll(&this.core, Some(MAX_IP_DATAGRAM), RECEIVING, cx)
+            .map(|r| Some(r.and_then(|(data, addr)| Ok((data, ip_sender(addr)?)))))
+    }
+}
+
 impl UnreliableObjectSendStream<(Vec<u8>, SocketAddr)> for UdpSocket {
     async fn send(
         &mut self,
@@ -258,6 +282,8 @@ impl UnreliableObjectSendStream<(Vec<u8>, SocketAddr)> for UdpSocket {
 #[derive(Clone)]
 pub struct ConnectedUdpSocket {
     core: Arc<SocketCore>,
+    /// The state of this handle's `Stream` of received datagrams.
+    stream: StreamRecv,
 }
 
 impl fmt::Debug for ConnectedUdpSocket {
@@ -281,6 +307,7 @@ impl ConnectedUdpSocket {
     pub fn from_std(socket: std::net::UdpSocket) -> Result<ConnectedUdpSocket> {
         Ok(ConnectedUdpSocket {
             core: adopt(Socket::from(socket), true, "ConnectedUdpSocket::from_std")?,
+            stream: StreamRecv::default(),
         })
     }
 
@@ -358,6 +385,28 @@ impl UnreliableObjectReceiveStream<Vec<u8>> for ConnectedUdpSocket {
     }
 }
 
+/// Received datagrams as a [`Stream`] (AnyIO's `async for` over a socket): each poll
+/// is a checkpoint, like [`receive`](ConnectedUdpSocket::receive), and yields `Some(Ok(..))` per datagram or
+/// `Some(Err(e))` — `ClosedResource` once closed, `BusyResource` while another task is in
+/// `receive`, `BrokenResource` for an OS error (an ICMP "port unreachable" from
+/// the peer arrives as one: the socket stays usable), `Cancelled` in a cancelled scope. The
+/// stream never ends by itself: a datagram socket has no end of stream.
+///
+/// Lossless and abandon-safe: a datagram is taken only by the poll that returns it, and a
+/// poll that waits holds nothing, so a `next()` dropped by `select!` or a timeout loses no
+/// datagram and leaves no busy flag behind. As with the reactor's own readiness, only the
+/// most recent poller of one direction is woken: one consumer at a time.
+impl Stream for ConnectedUdpSocket {
+    type Item = Result<Vec<u8>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.stream
+            .poll(&this.core, Some(MAX_IP_DATAGRAM), RECEIVING, cx)
+            .map(|r| Some(r.map(|(data, _)| data)))
+    }
+}
+
 impl UnreliableObjectSendStream<Vec<u8>> for ConnectedUdpSocket {
     async fn send(&mut self, item: Vec<u8>) -> Result<(), SendError<Vec<u8>>> {
         match ConnectedUdpSocket::send(self, &item).await {
@@ -366,38 +415,6 @@ impl UnreliableObjectSendStream<Vec<u8>> for ConnectedUdpSocket {
         }
     }
 }
-
-macro_rules! socket_common {
-    ($($ty:ty),*) => {$(
-        /// The raw fd, or -1 once closed.
-        impl AsRawFd for $ty {
-            fn as_raw_fd(&self) -> RawFd {
-                self.core.with_fd("", |fd| fd.as_raw_fd()).unwrap_or(-1)
-            }
-        }
-
-        impl TypedAttributeProvider for $ty {
-            fn provide_attributes(&self, request: &mut AttributeRequest<'_>) {
-                self.core.provide_attributes(request);
-            }
-        }
-
-        impl SharedResource for $ty {
-            fn poll_close(&self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-                self.core.close();
-                Poll::Ready(Ok(()))
-            }
-        }
-
-        impl AsyncResource for $ty {
-            async fn aclose(&mut self) -> Result<()> {
-                self.core.close();
-                Ok(())
-            }
-        }
-    )*};
-}
-pub(crate) use socket_common;
 
 socket_common!(UdpSocket, ConnectedUdpSocket);
 
@@ -478,6 +495,7 @@ impl CreateUdpSocket {
         let socket = bind(local, self.reuse_port)?;
         Ok(UdpSocket {
             core: adopt(socket, false, "create_udp_socket")?,
+            stream: StreamRecv::default(),
         })
     }
 }
@@ -613,6 +631,7 @@ impl CreateConnectedUdpSocket {
             .map_err(|e| os_error(format!("connecting a UDP socket to {remote}"), e))?;
         Ok(ConnectedUdpSocket {
             core: adopt(socket, true, "create_connected_udp_socket")?,
+            stream: StreamRecv::default(),
         })
     }
 }

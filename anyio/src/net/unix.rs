@@ -15,8 +15,7 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
-use std::net::Shutdown;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,6 +23,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_core::Stream;
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags,
@@ -32,14 +32,13 @@ use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use crate::backend::io::{Direction, Registered, SocketKind};
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::dgram::{ReceiveDatagram, RecvState, SendDatagram, UnixReceiveFrom};
-use crate::net::socket::SocketCore;
-use crate::net::udp::socket_common;
+use crate::net::dgram::{
+    ReceiveDatagram, RecvState, SendDatagram, StreamRecv, UnixReceiveFrom, unix_sender,
+};
+use crate::net::socket::{SocketCore, byte_stream_impls, socket_common};
 use crate::streams::bytes::{Gate, RECEIVE_LIMIT, broken, eof, os_error};
 use crate::streams::{
-    AsyncResource, AttributeRequest, BusyFlag, ByteReceiveStream, ByteSendStream, ByteStream,
-    Listener, SendError, SharedResource, TypedAttributeProvider, UnreliableObjectReceiveStream,
-    UnreliableObjectSendStream,
+    BusyFlag, Listener, SendError, UnreliableObjectReceiveStream, UnreliableObjectSendStream,
 };
 
 /// The most file descriptors one message may carry (Linux's `SCM_MAX_FD`).
@@ -172,10 +171,7 @@ fn chmod(path: &Path, mode: u32) -> Result<()> {
 // ---------------------------------------------------------------------------------------
 // Streams.
 
-const RECEIVING: &str = "receiving from a UNIX stream";
-const SENDING: &str = "sending on a UNIX stream";
-
-/// A connected UNIX stream socket (AnyIO's `UNIXSocketStream`): a [`ByteStream`] that
+/// A connected UNIX stream socket (AnyIO's `UNIXSocketStream`): a [`ByteStream`](crate::streams::ByteStream) that
 /// can also pass file descriptors ([`send_fds`](Self::send_fds),
 /// [`receive_fds`](Self::receive_fds)).
 ///
@@ -604,85 +600,7 @@ impl Future for ReceiveFds<'_> {
     }
 }
 
-impl ByteReceiveStream for UnixStream {
-    fn poll_receive(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize>> {
-        self.core
-            .poll_io(Direction::Read, cx, RECEIVING, |fd| {
-                rustix::io::read(fd, &mut *buf).map_err(io::Error::from)
-            })
-            .map(|r| r?.map_err(|e| broken(RECEIVING, e)).and_then(received))
-    }
-
-    fn poll_receive_vec(
-        &self,
-        cx: &mut Context<'_>,
-        max_bytes: usize,
-        buf: &mut Vec<u8>,
-    ) -> Poll<Result<()>> {
-        let want = max_bytes.clamp(1, RECEIVE_LIMIT);
-        if buf.capacity() < want {
-            *buf = Vec::with_capacity(want);
-        }
-        self.core
-            .poll_io(Direction::Read, cx, RECEIVING, |fd| {
-                buf.clear();
-                rustix::io::read(fd, rustix::buffer::spare_capacity(&mut *buf))
-                    .map_err(io::Error::from)
-            })
-            .map(|r| {
-                let n = r?.map_err(|e| broken(RECEIVING, e))?;
-                received(n).map(drop)
-            })
-    }
-
-    fn receive_busy(&self) -> &BusyFlag {
-        &self.core.receive_busy
-    }
-}
-
-fn received(n: usize) -> Result<usize> {
-    if n == 0 { Err(eof()) } else { Ok(n) }
-}
-
-impl ByteSendStream for UnixStream {
-    fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize>> {
-        // Relaxed: `send_eof` and a send are ordered by the program (or race, in which
-        // case either outcome is right); the flag guards nothing else.
-        if self.core.write_shut.load(Ordering::Relaxed) {
-            return Poll::Ready(Err(Error::new(
-                ErrorKind::ClosedResource,
-                "sending on a UNIX stream after send_eof",
-            )));
-        }
-        if buf.is_empty() {
-            return Poll::Ready(self.core.with_fd(SENDING, |_| 0));
-        }
-        self.core
-            .poll_io(Direction::Write, cx, SENDING, |fd| {
-                rustix::net::send(fd, buf, SendFlags::NOSIGNAL).map_err(io::Error::from)
-            })
-            .map(|r| r?.map_err(|e| broken(SENDING, e)))
-    }
-
-    fn send_busy(&self) -> &BusyFlag {
-        &self.core.send_busy
-    }
-}
-
-impl ByteStream for UnixStream {
-    fn poll_send_eof(&self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        // Relaxed: see `poll_send`.
-        self.core.write_shut.store(true, Ordering::Relaxed);
-        let r = self.core.with_fd("sending EOF on a UNIX stream", |fd| {
-            match SockRef::from(&fd).shutdown(Shutdown::Write) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-                Err(e) => Err(broken("sending EOF on a UNIX stream", e)),
-            }
-        });
-        Poll::Ready(r.and_then(|r| r))
-    }
-}
+byte_stream_impls!(UnixStream, "UNIX stream");
 
 // ---------------------------------------------------------------------------------------
 // Listeners.
@@ -868,6 +786,8 @@ const DGRAM_SENDING: &str = "sending on a UNIX datagram socket";
 #[derive(Clone)]
 pub struct UnixDatagram {
     core: Arc<SocketCore>,
+    /// The state of this handle's `Stream` of received datagrams.
+    stream: StreamRecv,
 }
 
 impl fmt::Debug for UnixDatagram {
@@ -897,6 +817,7 @@ impl UnixDatagram {
                 SocketKind::UnixDatagram,
                 "UnixDatagram::from_std",
             )?,
+            stream: StreamRecv::default(),
         })
     }
 
@@ -959,6 +880,27 @@ impl UnreliableObjectReceiveStream<(Vec<u8>, PathBuf)> for UnixDatagram {
     }
 }
 
+/// Received datagrams and their senders' paths as a [`Stream`] (AnyIO's `async for` over a socket): each poll
+/// is a checkpoint, like [`receive`](UnixDatagram::receive), and yields `Some(Ok(..))` per datagram or
+/// `Some(Err(e))` — `ClosedResource` once closed, `BusyResource` while another task is in
+/// `receive`, `BrokenResource` for an OS error, `Cancelled` in a cancelled scope. The
+/// stream never ends by itself: a datagram socket has no end of stream.
+///
+/// Lossless and abandon-safe: a datagram is taken only by the poll that returns it, and a
+/// poll that waits holds nothing, so a `next()` dropped by `select!` or a timeout loses no
+/// datagram and leaves no busy flag behind. As with the reactor's own readiness, only the
+/// most recent poller of one direction is woken: one consumer at a time.
+impl Stream for UnixDatagram {
+    type Item = Result<(Vec<u8>, PathBuf)>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.stream
+            .poll(&this.core, None, DGRAM_RECEIVING, cx)
+            .map(|r| Some(r.map(|(data, addr)| (data, unix_sender(addr)))))
+    }
+}
+
 impl UnreliableObjectSendStream<(Vec<u8>, PathBuf)> for UnixDatagram {
     async fn send(
         &mut self,
@@ -983,6 +925,8 @@ impl UnreliableObjectSendStream<(Vec<u8>, PathBuf)> for UnixDatagram {
 #[derive(Clone)]
 pub struct ConnectedUnixDatagram {
     core: Arc<SocketCore>,
+    /// The state of this handle's `Stream` of received datagrams.
+    stream: StreamRecv,
 }
 
 impl fmt::Debug for ConnectedUnixDatagram {
@@ -1013,6 +957,7 @@ impl ConnectedUnixDatagram {
                 SocketKind::UnixDatagram,
                 "ConnectedUnixDatagram::from_std",
             )?,
+            stream: StreamRecv::default(),
         })
     }
 
@@ -1093,6 +1038,27 @@ impl ConnectedUnixDatagram {
 impl UnreliableObjectReceiveStream<Vec<u8>> for ConnectedUnixDatagram {
     fn receive(&mut self) -> impl Future<Output = Result<Vec<u8>>> + Send {
         ConnectedUnixDatagram::receive(self)
+    }
+}
+
+/// Received datagrams as a [`Stream`] (AnyIO's `async for` over a socket): each poll
+/// is a checkpoint, like [`receive`](ConnectedUnixDatagram::receive), and yields `Some(Ok(..))` per datagram or
+/// `Some(Err(e))` — `ClosedResource` once closed, `BusyResource` while another task is in
+/// `receive`, `BrokenResource` for an OS error, `Cancelled` in a cancelled scope. The
+/// stream never ends by itself: a datagram socket has no end of stream.
+///
+/// Lossless and abandon-safe: a datagram is taken only by the poll that returns it, and a
+/// poll that waits holds nothing, so a `next()` dropped by `select!` or a timeout loses no
+/// datagram and leaves no busy flag behind. As with the reactor's own readiness, only the
+/// most recent poller of one direction is woken: one consumer at a time.
+impl Stream for ConnectedUnixDatagram {
+    type Item = Result<Vec<u8>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.stream
+            .poll(&this.core, None, DGRAM_RECEIVING, cx)
+            .map(|r| Some(r.map(|(data, _)| data)))
     }
 }
 
@@ -1177,6 +1143,7 @@ impl CreateUnixDatagram {
                 socket,
                 SocketKind::UnixDatagram,
             )?)),
+            stream: StreamRecv::default(),
         })
     }
 }
@@ -1250,6 +1217,7 @@ impl CreateConnectedUnixDatagram {
                 socket,
                 SocketKind::UnixDatagram,
             )?)),
+            stream: StreamRecv::default(),
         })
     }
 }

@@ -7,9 +7,9 @@
 //! `tokio::io::AsyncWrite` — on **either backend**: the traits only poll the stream, they
 //! need no tokio runtime. So hyper (through hyper-util's `TokioIo`),
 //! `tokio_util::codec::Framed`, `tokio::io::copy`, async-tungstenite and tokio-rustls run
-//! over anyio streams on smol as on tokio. [`TcpStream`](crate::net::TcpStream) and
-//! [`TlsStream`](super::tls::TlsStream) implement the four traits themselves, so they need
-//! no wrapper.
+//! over anyio streams on smol as on tokio. [`TcpStream`](crate::net::TcpStream),
+//! [`UnixStream`](crate::net::UnixStream) and [`TlsStream`](super::tls::TlsStream)
+//! implement the four traits themselves, so they need no wrapper.
 //!
 //! The mapping:
 //!
@@ -437,7 +437,7 @@ macro_rules! direct_impls {
     )*};
 }
 
-direct_impls!([] crate::net::TcpStream);
+direct_impls!([] crate::net::TcpStream, [] crate::net::UnixStream);
 #[cfg(feature = "tls")]
 direct_impls!([S: ByteStream] super::tls::TlsStream<S>);
 
