@@ -260,14 +260,18 @@ impl ReadDir {
     }
 }
 
+impl<T: Send + 'static, S: Source<Item = Result<T>>> Batched<S> {
+    /// The next item of a source whose items are results: the step's error or the item's.
+    fn poll_flat(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        self.poll_item(cx).map(|o| o.map(|r| r.and_then(|x| x)))
+    }
+}
+
 impl Stream for ReadDir {
     type Item = Result<DirEntry>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<DirEntry>>> {
-        self.get_mut()
-            .inner
-            .poll_item(cx)
-            .map(|o| o.map(|r| r.and_then(|x| x)))
+        self.get_mut().inner.poll_flat(cx)
     }
 }
 
@@ -360,10 +364,7 @@ impl Stream for Walk {
     type Item = Result<DirEntry>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<DirEntry>>> {
-        self.get_mut()
-            .inner
-            .poll_item(cx)
-            .map(|o| o.map(|r| r.and_then(|x| x)))
+        self.get_mut().inner.poll_flat(cx)
     }
 }
 
@@ -457,9 +458,6 @@ impl Stream for Glob {
     type Item = Result<Path>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Path>>> {
-        self.get_mut()
-            .inner
-            .poll_item(cx)
-            .map(|o| o.map(|r| r.and_then(|x| x)))
+        self.get_mut().inner.poll_flat(cx)
     }
 }

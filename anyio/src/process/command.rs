@@ -2,7 +2,7 @@
 //! [`open_process`](super::open_process).
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -78,6 +78,8 @@ pub struct Command {
     pub(crate) uid: Option<u32>,
     pub(crate) gid: Option<u32>,
     pub(crate) umask: Option<u32>,
+    /// Fds the child gets, each at its number there.
+    pub(crate) pass_fds: Vec<(Arc<OwnedFd>, RawFd)>,
     pub(crate) input: Option<Arc<[u8]>>,
     pub(crate) check: bool,
 }
@@ -98,6 +100,7 @@ impl Command {
             uid: None,
             gid: None,
             umask: None,
+            pass_fds: Vec::new(),
             input: None,
             check: true,
         }
@@ -234,6 +237,77 @@ impl Command {
         self
     }
 
+    /// Keeps `fd` open in the child at the same number it has here (AnyIO's `pass_fds`,
+    /// one fd per call). Other fds stay closed in the child as long as they are
+    /// close-on-exec, as everything this crate and the standard library open is; unlike
+    /// Python's `close_fds`, an fd this process inherited without close-on-exec is
+    /// inherited by its children too, passed or not.
+    ///
+    /// The command keeps `fd` open until it is dropped, so it can be spawned more than
+    /// once. The fd is given to the child by a copy made close-on-exec here and moved to
+    /// its number in the child between fork and exec (by the `command-fds` crate), so no
+    /// other child spawned meanwhile, from any thread, inherits it.
+    ///
+    /// # Errors
+    ///
+    /// Spawning fails with [`ErrorKind::InvalidArgument`] when `fd` is 0, 1 or 2 (use
+    /// [`stdin`](Self::stdin), [`stdout`](Self::stdout), [`stderr`](Self::stderr)), or when
+    /// two passed fds would have the same number in the child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::{AsRawFd, OwnedFd};
+    /// use anyio::process::{Command, run_process};
+    ///
+    /// # anyio::run(|| async {
+    /// let (reader, writer) = std::io::pipe()?;
+    /// let fd = writer.as_raw_fd();
+    /// let mut cmd = Command::shell(format!("echo through {fd} > /dev/fd/{fd}"));
+    /// cmd.pass_fd(OwnedFd::from(writer));
+    /// run_process(&cmd).await?;
+    /// drop(cmd); // the last copy of the write end: `reader` sees the end
+    /// let text = std::io::read_to_string(reader)?;
+    /// assert_eq!(text, format!("through {fd}\n"));
+    /// # Ok::<_, anyio::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn pass_fd(&mut self, fd: impl Into<OwnedFd>) -> &mut Command {
+        let fd = fd.into();
+        let number = fd.as_raw_fd();
+        self.pass_fds.push((Arc::new(fd), number));
+        self
+    }
+
+    /// Passes each of `fds` as [`pass_fd`](Self::pass_fd) does (AnyIO's `pass_fds`).
+    ///
+    /// # Errors
+    ///
+    /// As [`pass_fd`](Self::pass_fd).
+    pub fn pass_fds<I, F>(&mut self, fds: I) -> &mut Command
+    where
+        I: IntoIterator<Item = F>,
+        F: Into<OwnedFd>,
+    {
+        for fd in fds {
+            self.pass_fd(fd);
+        }
+        self
+    }
+
+    /// Gives the child `fd` at number `child_fd` (3 or more), whatever its number here;
+    /// a shared `fd` can be given to several commands.
+    ///
+    /// # Errors
+    ///
+    /// Spawning fails with [`ErrorKind::InvalidArgument`] for a `child_fd` below 3 or at
+    /// or above this process's fd limit (`RLIMIT_NOFILE`, which the child inherits), or
+    /// used twice.
+    pub fn pass_fd_as(&mut self, fd: Arc<OwnedFd>, child_fd: RawFd) -> &mut Command {
+        self.pass_fds.push((fd, child_fd));
+        self
+    }
+
     /// The bytes [`run_process`](super::run_process) writes to the child's stdin (which
     /// it then closes); ignored by `open_process`.
     pub fn input(&mut self, input: impl Into<Vec<u8>>) -> &mut Command {
@@ -321,7 +395,63 @@ impl Command {
         if let Some(gid) = self.gid {
             cmd.gid(gid);
         }
+        self.map_fds(&mut cmd)?;
         Ok(cmd)
+    }
+
+    /// Checks the passed fds and installs their mapping in `cmd`: each is duplicated
+    /// close-on-exec (at 3 or above, clear of the stdio numbers the child's streams are
+    /// moved to first), and `command-fds` moves the copy to its number in the child.
+    fn map_fds(&self, cmd: &mut std::process::Command) -> Result<()> {
+        if self.pass_fds.is_empty() {
+            return Ok(());
+        }
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(u64::MAX);
+        let mut targets: Vec<RawFd> = Vec::with_capacity(self.pass_fds.len());
+        let mut mappings = Vec::with_capacity(self.pass_fds.len());
+        for (fd, target) in &self.pass_fds {
+            let target = *target;
+            if target < 3 {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "spawning a process: fd {target} cannot be passed (0, 1 and 2 are \
+                         the child's standard streams: set them with stdin/stdout/stderr)"
+                    ),
+                ));
+            }
+            if u64::try_from(target).map_or(true, |t| t >= limit) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "spawning a process: fd {target} is at or above the fd limit \
+                         ({limit}) the child inherits"
+                    ),
+                ));
+            }
+            if targets.contains(&target) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("spawning a process: fd {target} is passed to the child twice"),
+                ));
+            }
+            targets.push(target);
+            let parent_fd = rustix::io::fcntl_dupfd_cloexec(&**fd, 3)
+                .map_err(|e| os("duplicating an fd to pass to a child process", e))?;
+            mappings.push(command_fds::FdMapping {
+                parent_fd,
+                child_fd: target,
+            });
+        }
+        command_fds::CommandFdExt::fd_mappings(cmd, mappings).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "spawning a process: two passed fds have the same number in the child",
+            )
+        })?;
+        Ok(())
     }
 }
 

@@ -120,7 +120,8 @@ impl std::error::Error for CalledProcessError {}
 /// # Errors
 ///
 /// [`ErrorKind::InvalidArgument`] for bad input (an empty program name, a NUL byte in an
-/// argument, an invalid variable name, [`Stdio::Stdout`] for stdin or stdout);
+/// argument, an invalid variable name, [`Stdio::Stdout`] for stdin or stdout, a passed fd
+/// numbered 0–2, past the fd limit or twice);
 /// [`ErrorKind::Io`] when the OS cannot start it (a missing executable: the source is an
 /// `io::Error` of kind `NotFound`); [`ErrorKind::NoEventLoop`] outside any async context;
 /// [`ErrorKind::Cancelled`].
