@@ -218,15 +218,10 @@ async fn datagram_send_abandoned_sends_nothing() -> anyio::Result<()> {
     // rest are polled once each until the queue is full.
     tx.send(&0u32.to_le_bytes()).await?;
     let mut queued = 1u32;
-    loop {
-        // Fill the peer's queue: the first send that waits is the abandoned one.
-        match poll_once(Box::pin(tx.send(&queued.to_le_bytes()))).await {
-            Some(r) => {
-                r?;
-                queued += 1;
-            }
-            None => break,
-        }
+    // Fill the peer's queue: the first send that waits is the abandoned one.
+    while let Some(r) = poll_once(Box::pin(tx.send(&queued.to_le_bytes()))).await {
+        r?;
+        queued += 1;
     }
     let second = tx.clone();
     task_group(|tg| async move {
