@@ -5,7 +5,6 @@
 //! real files and pipes.
 
 use std::io::{SeekFrom, Write};
-use std::os::fd::OwnedFd;
 
 use anyio::fs::tempfile::TemporaryDirectory;
 use anyio::fs::{AsyncFile, OpenOptions, Path, wrap_file};
@@ -150,11 +149,13 @@ async fn a_cancelled_read_loses_nothing_and_dropping_is_quiet() -> anyio::Result
 
 #[anyio::test]
 async fn a_pipe_is_never_read_ahead_speculatively() -> anyio::Result<()> {
-    let (reader, mut writer) = std::io::pipe()?;
+    let (reader, writer) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
+    let mut writer = std::fs::File::from(writer);
     // Exactly one full read-ahead's worth (a pipe holds 64 KiB): the first read fills its
     // buffer, as a sequential read of a file would.
     writer.write_all(&pattern(CHUNK))?;
-    let mut f = wrap_file(std::fs::File::from(OwnedFd::from(reader)));
+    let mut f = wrap_file(std::fs::File::from(reader));
     let got = read_chunks(&mut f, CHUNK).await?;
     assert_eq!(got, pattern(CHUNK));
     // The writer is still open and writes nothing: a speculative read would block on

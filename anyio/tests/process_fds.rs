@@ -81,23 +81,27 @@ fn with(base: &BTreeSet<RawFd>, passed: &[RawFd]) -> BTreeSet<RawFd> {
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {
-    let (r, w) = std::io::pipe().expect("a pipe");
-    (r.into(), w.into())
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("a pipe")
+}
+
+/// Reads a pipe's read end to its end.
+fn drain(reader: OwnedFd) -> std::io::Result<String> {
+    std::io::read_to_string(std::fs::File::from(reader))
 }
 
 #[anyio::test]
 async fn a_passed_pipe_is_written_by_the_child() -> anyio::Result<()> {
-    let (reader, writer) = std::io::pipe()?;
+    let (reader, writer) = pipe();
     let fd = writer.as_raw_fd();
     let mut cmd = Command::shell(format!("echo hello > /dev/fd/{fd}"));
-    cmd.pass_fd(OwnedFd::from(writer));
+    cmd.pass_fd(writer);
     run_process(&cmd).await?;
     // The same command spawns again: each spawn passes its own copy.
     run_process(&cmd).await?;
     // No copy of the write end is left in this process once the command is gone, so the
     // reader sees the end of the stream (a leaked copy would hang to the test's timeout).
     drop(cmd);
-    let text = std::io::read_to_string(reader)?;
+    let text = drain(reader)?;
     assert_eq!(text, "hello\nhello\n");
     Ok(())
 }
@@ -165,16 +169,16 @@ async fn fds_are_mapped_to_other_numbers_even_crosswise() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn passed_fds_survive_the_umask_wrapper() -> anyio::Result<()> {
-    let (reader, writer) = std::io::pipe()?;
+    let (reader, writer) = pipe();
     let fd = writer.as_raw_fd();
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(format!("umask > /dev/fd/{fd}"))
         .umask(0o027);
-    cmd.pass_fd(OwnedFd::from(writer));
+    cmd.pass_fd(writer);
     run_process(&cmd).await?;
     drop(cmd);
-    assert_eq!(std::io::read_to_string(reader)?, "0027\n");
+    assert_eq!(drain(reader)?, "0027\n");
     Ok(())
 }
 
