@@ -31,10 +31,12 @@ use support::{Case, Config, Raw, run_anyio, run_raw, secs};
 
 const CHUNK: usize = 64 * 1024;
 
-/// The benchmark's scratch directory, removed at exit by `tempfile`.
+static SCRATCH: OnceLock<tempfile::TempDir> = OnceLock::new();
+
+/// The benchmark's scratch directory, removed at the end of `main`.
 fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("a scratch directory"))
+    SCRATCH
+        .get_or_init(|| tempfile::tempdir().expect("a scratch directory"))
         .path()
 }
 
@@ -225,4 +227,8 @@ fn main() {
         ),
     ];
     support::main("anyio file benchmarks", cases);
+    // A static's destructor never runs: remove the scratch files (gigabytes) here.
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir.path());
+    }
 }

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyio::ErrorKind;
-use anyio::process::{Command, Stdio, open_process, run_process};
-use anyio::streams::SharedResource;
+use anyio::process::{Command, Process, Stdio, open_process, run_process};
+use anyio::streams::{ByteReceiveStream, SharedResource};
 use support::kind;
 
 /// The fd numbers open in process `pid`.
@@ -36,23 +36,42 @@ fn target_of(pid: u32, fd: RawFd) -> PathBuf {
     std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).expect("an fd link")
 }
 
-/// A `cat` blocked reading a pipe from this process, with the given passed fds.
+/// A shell that says `ready` once started and then blocks reading a pipe from this
+/// process (a program's start-up may hold fds of its own for a moment — `cat` opens
+/// locale files — so the table is read only after the word).
 fn blocked_cat() -> Command {
-    let mut cmd = Command::new("cat");
-    cmd.stdin(Stdio::Piped)
-        .stdout(Stdio::Null)
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo ready; read x || true"])
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Piped)
         .stderr(Stdio::Null);
     cmd
+}
+
+/// Opens `cmd` (a [`blocked_cat`]) and waits for its word.
+async fn open_ready(cmd: &Command) -> anyio::Result<Process> {
+    let child = open_process(cmd).await?;
+    let mut said = Vec::new();
+    while !said.ends_with(b"ready\n") {
+        said.extend(child.stdout().expect("a stdout pipe").receive(64).await?);
+    }
+    Ok(child)
+}
+
+/// Lets a [`blocked_cat`] finish.
+async fn finish(child: Process) -> anyio::Result<()> {
+    child.stdin().expect("a stdin pipe").aclose().await?;
+    assert!(child.wait().await?.success());
+    Ok(())
 }
 
 /// The fds a child gets with nothing passed: 0–2, plus any fd this process itself
 /// inherited without close-on-exec (a test harness's, a jobserver's), which every child
 /// inherits in turn.
 async fn baseline() -> anyio::Result<BTreeSet<RawFd>> {
-    let child = open_process(&blocked_cat()).await?;
+    let child = open_ready(&blocked_cat()).await?;
     let fds = fds_of(child.pid());
-    child.stdin().expect("a stdin pipe").aclose().await?;
-    assert!(child.wait().await?.success());
+    finish(child).await?;
     assert!(fds.is_superset(&BTreeSet::from([0, 1, 2])));
     Ok(fds)
 }
@@ -62,23 +81,27 @@ fn with(base: &BTreeSet<RawFd>, passed: &[RawFd]) -> BTreeSet<RawFd> {
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {
-    let (r, w) = std::io::pipe().expect("a pipe");
-    (r.into(), w.into())
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("a pipe")
+}
+
+/// Reads a pipe's read end to its end.
+fn drain(reader: OwnedFd) -> std::io::Result<String> {
+    std::io::read_to_string(std::fs::File::from(reader))
 }
 
 #[anyio::test]
 async fn a_passed_pipe_is_written_by_the_child() -> anyio::Result<()> {
-    let (reader, writer) = std::io::pipe()?;
+    let (reader, writer) = pipe();
     let fd = writer.as_raw_fd();
     let mut cmd = Command::shell(format!("echo hello > /dev/fd/{fd}"));
-    cmd.pass_fd(OwnedFd::from(writer));
+    cmd.pass_fd(writer);
     run_process(&cmd).await?;
     // The same command spawns again: each spawn passes its own copy.
     run_process(&cmd).await?;
     // No copy of the write end is left in this process once the command is gone, so the
     // reader sees the end of the stream (a leaked copy would hang to the test's timeout).
     drop(cmd);
-    let text = std::io::read_to_string(reader)?;
+    let text = drain(reader)?;
     assert_eq!(text, "hello\nhello\n");
     Ok(())
 }
@@ -98,9 +121,9 @@ async fn the_child_has_exactly_the_passed_fds() -> anyio::Result<()> {
     assert!(!base.contains(&kept_w.as_raw_fd()));
     let mut cmd = blocked_cat();
     cmd.pass_fds([w1, OwnedFd::from(file)]);
-    let child = open_process(&cmd).await?;
+    let child = open_ready(&cmd).await?;
     let pid = child.pid();
-    // `cat` blocks reading its stdin until the test closes it.
+    // The shell blocks reading its stdin until the test closes it.
     let fds = fds_of(pid);
     assert_eq!(
         fds,
@@ -115,9 +138,7 @@ async fn the_child_has_exactly_the_passed_fds() -> anyio::Result<()> {
             "fd {n} is the same file in the child"
         );
     }
-    child.stdin().expect("a stdin pipe").aclose().await?;
-    assert!(child.wait().await?.success());
-    Ok(())
+    finish(child).await
 }
 
 #[anyio::test]
@@ -137,29 +158,27 @@ async fn fds_are_mapped_to_other_numbers_even_crosswise() -> anyio::Result<()> {
     let shared = Arc::new(OwnedFd::from(tempfile::tempfile()?));
     let tshared = target_of(std::process::id(), shared.as_raw_fd());
     cmd.pass_fd_as(shared.clone(), 200);
-    let child = open_process(&cmd).await?;
+    let child = open_ready(&cmd).await?;
     let pid = child.pid();
     assert_eq!(fds_of(pid), with(&base, &[na, nb, 200]));
     assert_eq!(target_of(pid, nb), ta);
     assert_eq!(target_of(pid, na), tb);
     assert_eq!(target_of(pid, 200), tshared);
-    child.stdin().expect("a stdin pipe").aclose().await?;
-    assert!(child.wait().await?.success());
-    Ok(())
+    finish(child).await
 }
 
 #[anyio::test]
 async fn passed_fds_survive_the_umask_wrapper() -> anyio::Result<()> {
-    let (reader, writer) = std::io::pipe()?;
+    let (reader, writer) = pipe();
     let fd = writer.as_raw_fd();
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(format!("umask > /dev/fd/{fd}"))
         .umask(0o027);
-    cmd.pass_fd(OwnedFd::from(writer));
+    cmd.pass_fd(writer);
     run_process(&cmd).await?;
     drop(cmd);
-    assert_eq!(std::io::read_to_string(reader)?, "0027\n");
+    assert_eq!(drain(reader)?, "0027\n");
     Ok(())
 }
 

@@ -6,12 +6,18 @@
 //!    for it first, so the file's operations happen in the order they were made, even
 //!    when the future that started one was dropped.
 //! 2. The async side touches `Inner` (behind its mutex) only when no operation is in
-//!    flight, so its locks never wait for a thread.
+//!    flight, or while a prefetch is: a prefetch holds the lock only to take and to give
+//!    back `Inner::next`, never across its `read(2)`, so the async side's locks never
+//!    wait for a thread's I/O.
 //! 3. Written-behind data is always in `AsyncFile::staging` or `Inner::wbuf` until a
 //!    thread has written it: an operation that never started (cancelled while waiting for
 //!    a limiter token) leaves it there, and dropping the file hands it to a thread.
-//! 4. `Inner::rbuf[rpos..rend]` is data read from the OS but not yet returned: the OS
-//!    position is that many bytes ahead of the file's logical position.
+//! 4. `Inner::rbuf[rpos..rend]`, then `Inner::next[..next_len]`, is data read from the
+//!    OS but not yet returned: the OS position is that many bytes ahead of the file's
+//!    logical position. While a prefetch is in flight `next` is the thread's (empty here,
+//!    `next_len == 0`) and no operation but a buffered read runs.
+//! 5. A prefetch is never owed to anyone: its error is dropped (the next read, which
+//!    reads for itself, meets and reports it), and every other operation waits for it.
 
 use std::any::Any;
 use std::fmt;
@@ -219,26 +225,106 @@ impl OpenOptions {
 
 /// The file state the worker threads work on.
 struct Inner {
-    file: std::fs::File,
+    /// Shared with a prefetch's thread, which reads without holding the lock.
+    file: Arc<std::fs::File>,
     /// Read-ahead storage; `rbuf[rpos..rend]` is read but not yet returned.
     rbuf: Vec<u8>,
     rpos: usize,
     rend: usize,
     /// The next read-ahead size.
     ahead: usize,
+    /// A prefetched batch, `next[..next_len]`, that follows `rbuf[rpos..rend]`.
+    next: Vec<u8>,
+    next_len: usize,
+    /// The last read-ahead filled its buffer (a sequential read of a regular file): the
+    /// next batch is worth prefetching.
+    streaming: bool,
+    /// Whether the file is a regular file (a pipe or a terminal is never prefetched: a
+    /// read there can wait for ever); learnt on the first read-ahead.
+    regular: Option<bool>,
     /// Written-behind data handed to a thread and not yet written.
     wbuf: Vec<u8>,
 }
 
 impl Inner {
     fn buffered(&self) -> usize {
-        self.rend - self.rpos
+        self.rend - self.rpos + self.next_len
     }
 
     fn clear_read_buffer(&mut self) {
         self.rpos = 0;
         self.rend = 0;
+        self.next_len = 0;
+        self.streaming = false;
         self.ahead = READ_AHEAD_START;
+    }
+
+    /// Appends the prefetched batch to `rbuf` (compacted first), so the thread-side
+    /// readers see one buffer.
+    fn absorb_next(&mut self) {
+        if self.next_len == 0 {
+            return;
+        }
+        if self.rpos == self.rend {
+            // The common case: swap instead of copying.
+            std::mem::swap(&mut self.rbuf, &mut self.next);
+            self.rpos = 0;
+            self.rend = self.next_len;
+        } else {
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
+            self.rend -= self.rpos;
+            self.rpos = 0;
+            let (end, n) = (self.rend, self.next_len);
+            if self.rbuf.len() < end + n {
+                self.rbuf.resize(end + n, 0);
+            }
+            self.rbuf[end..end + n].copy_from_slice(&self.next[..n]);
+            self.rend += n;
+        }
+        self.next_len = 0;
+    }
+
+    /// Reads the next batch into `next` on a worker thread, without holding the lock
+    /// across the read (invariant 2). Its result is nobody's (invariant 5).
+    fn prefetch(shared: &Mutex<Inner>) -> io::Result<usize> {
+        let (file, mut buf, want) = {
+            let mut inner = lock(shared);
+            if inner.next_len != 0 || !inner.streaming {
+                return Ok(0);
+            }
+            (
+                inner.file.clone(),
+                std::mem::take(&mut inner.next),
+                inner.ahead,
+            )
+        };
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let read = loop {
+            match (&*file).read(&mut buf[..want]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        drop(file);
+        let mut inner = lock(shared);
+        inner.next = buf;
+        match read {
+            Ok(n) => {
+                inner.next_len = n;
+                if n == want {
+                    inner.ahead = (inner.ahead * 2).min(READ_AHEAD_MAX);
+                } else {
+                    inner.streaming = false;
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                inner.streaming = false;
+                Err(e)
+            }
+        }
     }
 
     /// Moves the OS position back over the unread buffered bytes and forgets them, so
@@ -247,7 +333,7 @@ impl Inner {
         let unread = self.buffered();
         if unread > 0 {
             let back = i64::try_from(unread).map_err(|_| invalid("read buffer too large"))?;
-            self.file.seek(SeekFrom::Current(-back))?;
+            (&*self.file).seek(SeekFrom::Current(-back))?;
         }
         self.clear_read_buffer();
         Ok(())
@@ -262,7 +348,7 @@ impl Inner {
         let result = self.rewind_read_buffer().and_then(|()| {
             let mut done = 0;
             while done < self.wbuf.len() {
-                match self.file.write(&self.wbuf[done..]) {
+                match (&*self.file).write(&self.wbuf[done..]) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => done += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -278,6 +364,15 @@ impl Inner {
     /// One `read(2)` into the read-ahead buffer, of at least `min` bytes (capped at the
     /// largest read-ahead). Returns how many bytes came (0 at end of file).
     fn fill(&mut self, min: usize) -> io::Result<usize> {
+        if self.next_len > 0 {
+            // A prefetch already read this batch: it is the read's data.
+            let n = self.next_len;
+            self.absorb_next();
+            return Ok(n);
+        }
+        if self.regular.is_none() {
+            self.regular = Some(self.file.metadata().is_ok_and(|m| m.is_file()));
+        }
         if self.rpos == self.rend {
             self.rpos = 0;
             self.rend = 0;
@@ -291,12 +386,13 @@ impl Inner {
             self.rbuf.resize(self.rend + want, 0);
         }
         let n = loop {
-            match self.file.read(&mut self.rbuf[self.rend..self.rend + want]) {
+            match (&*self.file).read(&mut self.rbuf[self.rend..self.rend + want]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => break other?,
             }
         };
         self.rend += n;
+        self.streaming = n == want && self.regular == Some(true);
         if n == want {
             self.ahead = (self.ahead * 2).min(READ_AHEAD_MAX);
         }
@@ -305,6 +401,7 @@ impl Inner {
 
     /// Reads until the buffer holds a newline or the file ends. Returns true at the end.
     fn fill_line(&mut self) -> io::Result<bool> {
+        self.absorb_next();
         loop {
             let scanned = self.buffered();
             if self.rbuf[self.rpos..self.rend].contains(&b'\n') {
@@ -322,6 +419,7 @@ impl Inner {
 
     /// Takes the unread buffered bytes.
     fn take_buffered(&mut self) -> Vec<u8> {
+        self.absorb_next();
         let out = self.rbuf[self.rpos..self.rend].to_vec();
         self.clear_read_buffer();
         out
@@ -330,7 +428,7 @@ impl Inner {
     /// The logical position: the OS position less the unread buffered bytes.
     fn position(&mut self) -> io::Result<u64> {
         self.write_out()?;
-        let os = self.file.stream_position()?;
+        let os = (&*self.file).stream_position()?;
         Ok(os - self.buffered() as u64)
     }
 
@@ -345,7 +443,7 @@ impl Inner {
             SeekFrom::Start(n) if i64::try_from(n).is_err() => return Err(overflow()),
             other => other,
         };
-        let out = self.file.seek(pos)?;
+        let out = (&*self.file).seek(pos)?;
         self.clear_read_buffer();
         Ok(out)
     }
@@ -366,6 +464,9 @@ enum OpKind {
     WriteBehind,
     /// A read-ahead for `poll_read`; the data stays in the buffer for any reader.
     Fill,
+    /// The next read-ahead, started after a read while the buffer still serves reads
+    /// (invariant 5).
+    Prefetch,
     /// A read-ahead up to a newline, for `read_line` and `lines`.
     FillLine,
     /// A seek started through `AsyncSeek`.
@@ -454,11 +555,15 @@ impl AsyncFile {
     fn from_std(file: std::fs::File, limiter: Option<CapacityLimiter>) -> AsyncFile {
         AsyncFile {
             inner: Arc::new(Mutex::new(Inner {
-                file,
+                file: Arc::new(file),
                 rbuf: Vec::new(),
                 rpos: 0,
                 rend: 0,
                 ahead: READ_AHEAD_START,
+                next: Vec::new(),
+                next_len: 0,
+                streaming: false,
+                regular: None,
                 wbuf: Vec::new(),
             })),
             op: None,
@@ -610,11 +715,41 @@ impl AsyncFile {
     /// Copies buffered bytes into `dst`; returns how many.
     fn copy_out(&mut self, dst: &mut [u8]) -> usize {
         let mut inner = lock(&self.inner);
-        let n = inner.buffered().min(dst.len());
+        if inner.rpos == inner.rend {
+            // A swap: `next` is ours unless a prefetch is in flight, and then it is empty.
+            inner.absorb_next();
+        }
+        // From `rbuf` only: a prefetched batch follows it and is swapped in when it drains.
+        let n = (inner.rend - inner.rpos).min(dst.len());
         let start = inner.rpos;
         dst[..n].copy_from_slice(&inner.rbuf[start..start + n]);
         inner.rpos += n;
         n
+    }
+
+    /// Starts reading the next batch on a thread when reads are sequential over a regular
+    /// file and no batch is waiting, so the read overlaps whatever the task does next
+    /// (typically writing the chunk elsewhere).
+    fn maybe_prefetch(&mut self, cx: &mut Context<'_>) {
+        if self.op.is_some() || self.writes_pending() {
+            return;
+        }
+        {
+            let inner = lock(&self.inner);
+            if !inner.streaming || inner.next_len != 0 {
+                return;
+            }
+        }
+        let inner = self.inner.clone();
+        let fut = builder(&self.limiter, Class::Complete)
+            .run_sync(move || Inner::prefetch(&inner).map(|n| Box::new(n) as Box<dyn Any + Send>));
+        self.op = Some(Op {
+            fut: Box::pin(fut),
+            kind: OpKind::Prefetch,
+            what: "reading ahead in a file",
+        });
+        // Start it now (borrow a token, hand it to a thread); nobody awaits its result.
+        let _ = ready_now(self.poll_op(cx));
     }
 
     fn poll_read_buffered(&mut self, cx: &mut Context<'_>, dst: &mut [u8]) -> Poll<Result<usize>> {
@@ -623,8 +758,22 @@ impl AsyncFile {
                 Some(OpKind::Fill) => {
                     if let Some(done) = ready!(self.poll_op(cx)) {
                         done.out?;
-                        return Poll::Ready(Ok(self.copy_out(dst)));
+                        let n = self.copy_out(dst);
+                        self.maybe_prefetch(cx);
+                        return Poll::Ready(Ok(n));
                     }
+                }
+                Some(OpKind::Prefetch) => {
+                    if let Some(e) = context::check_cancelled() {
+                        return Poll::Ready(Err(e));
+                    }
+                    // The buffer serves while the next batch is read.
+                    let n = self.copy_out(dst);
+                    if n > 0 || dst.is_empty() {
+                        return Poll::Ready(Ok(n));
+                    }
+                    // Drained: wait for the batch (its error is nobody's: invariant 5).
+                    ready!(self.poll_op(cx));
                 }
                 Some(_) => ready!(self.poll_idle(cx))?,
                 None if self.writes_pending() => ready!(self.poll_idle(cx))?,
@@ -634,6 +783,7 @@ impl AsyncFile {
                     }
                     let n = self.copy_out(dst);
                     if n > 0 || dst.is_empty() {
+                        self.maybe_prefetch(cx);
                         return Poll::Ready(Ok(n));
                     }
                     let min = dst.len();
@@ -718,7 +868,7 @@ impl AsyncFile {
     pub async fn read_to_end(&mut self) -> Result<Vec<u8>> {
         self.call("reading a file to its end", |inner| {
             let mut out = inner.take_buffered();
-            inner.file.read_to_end(&mut out)?;
+            (&*inner.file).read_to_end(&mut out)?;
             Ok(out)
         })
         .await
@@ -1108,7 +1258,12 @@ impl AsyncFile {
         let inner = self.inner.clone();
         drop(self);
         match Arc::try_unwrap(inner) {
-            Ok(mutex) => Ok(mutex.into_inner().unwrap_or_else(|p| p.into_inner()).file),
+            Ok(mutex) => {
+                let file = mutex.into_inner().unwrap_or_else(|p| p.into_inner()).file;
+                // A prefetch's thread drops its handle before it reports (and `call`
+                // waited for it), so this one is the last.
+                Arc::try_unwrap(file).map_err(|_| lost_op())
+            }
             Err(_) => Err(lost_op()),
         }
     }

@@ -261,14 +261,12 @@ impl Command {
     /// use anyio::process::{Command, run_process};
     ///
     /// # anyio::run(|| async {
-    /// let (reader, writer) = std::io::pipe()?;
-    /// let fd = writer.as_raw_fd();
-    /// let mut cmd = Command::shell(format!("echo through {fd} > /dev/fd/{fd}"));
-    /// cmd.pass_fd(OwnedFd::from(writer));
-    /// run_process(&cmd).await?;
-    /// drop(cmd); // the last copy of the write end: `reader` sees the end
-    /// let text = std::io::read_to_string(reader)?;
-    /// assert_eq!(text, format!("through {fd}\n"));
+    /// let file = tempfile::tempfile()?;
+    /// let fd = file.as_raw_fd();
+    /// let mut cmd = Command::shell(format!("test -e /proc/self/fd/{fd} && echo has {fd}"));
+    /// cmd.pass_fd(OwnedFd::from(file));
+    /// let done = run_process(&cmd).await?;
+    /// assert_eq!(done.stdout, format!("has {fd}\n").into_bytes());
     /// # Ok::<_, anyio::Error>(())
     /// # }).unwrap();
     /// ```

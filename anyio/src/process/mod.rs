@@ -6,7 +6,8 @@
 //! A [`Command`] says what to run — a program and its arguments, or a shell line
 //! ([`Command::shell`]) — and how: where its standard streams go ([`Stdio`]: a pipe,
 //! `/dev/null`, this process's own, a file, or stderr merged into stdout), its directory,
-//! environment and credentials. One builder serves both entry points.
+//! environment and credentials, and the other fds it gets ([`Command::pass_fd`], AnyIO's
+//! `pass_fds`). One builder serves both entry points.
 //!
 //! * [`run_process`] writes [`input`](Command::input) to the child, reads its stdout and
 //!   stderr concurrently (so a child that fills both pipes never deadlocks), waits for it
