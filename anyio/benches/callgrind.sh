@@ -24,7 +24,7 @@ cd "$(dirname "$0")/../.."
 
 case "$case_id" in
     spawn | timers | parked-memory | checkpoints | yields | cancel-scope) bench=core ;;
-    semaphore | event | lock | mutex) bench=sync ;;
+    semaphore | event | lock | mutex | semaphore-fifo | lock-fifo) bench=sync ;;
     memory-*) bench=memory ;;
     tcp-*) bench=net ;;
     buffered-*) bench=streams ;;

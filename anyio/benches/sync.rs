@@ -18,6 +18,11 @@
 //!   `tokio::sync::Mutex<()>` / `async_lock::Mutex<()>`.
 //! * `mutex`: the same with data, a shared `u64` incremented under the lock: anyio's
 //!   `Mutex<u64>` vs `tokio::sync::Mutex<u64>` / `async_lock::Mutex<u64>`.
+//! * `semaphore-fifo`, `lock-fifo` (informational): `semaphore` and `lock` against a FIFO
+//!   peer on every configuration — tokio's `Semaphore` and `Mutex<()>`, which serve waiters
+//!   in order and need no tokio runtime, so they run on smol's executor too. async-lock's
+//!   primitives are unfair (a release lets a running task barge ahead of the woken waiter),
+//!   which AnyIO's hand-off forbids: these rows price fairness apart from the rest.
 //!
 //! `cargo bench --all-features --bench sync`. One body once, for a profiler:
 //! `ANYIO_BENCH_CASE=event ANYIO_BENCH_CONFIG=smol-1 ANYIO_BENCH_SIDE=raw cargo bench
@@ -62,10 +67,16 @@ fn anyio_semaphore(config: Config, n: usize) -> f64 {
 }
 
 fn raw_semaphore(config: Config, n: usize) -> f64 {
+    raw_semaphore_with(config, n, false)
+}
+
+/// The raw semaphore case; `fifo` picks tokio's (fair) `Semaphore` on smol too.
+fn raw_semaphore_with(config: Config, n: usize, fifo: bool) -> f64 {
     run_raw(config, move |raw| async move {
         let per = n / TASKS;
         let start;
-        if raw.is_tokio() {
+        let is_tokio = raw.is_tokio();
+        if is_tokio || fifo {
             let semaphore = Arc::new(tokio::sync::Semaphore::new(PERMITS));
             let tasks = (0..TASKS)
                 .map(|_| {
@@ -73,7 +84,11 @@ fn raw_semaphore(config: Config, n: usize) -> f64 {
                     async move {
                         for _ in 0..per {
                             let _permit = semaphore.acquire().await.unwrap();
-                            tokio::task::yield_now().await;
+                            if is_tokio {
+                                tokio::task::yield_now().await;
+                            } else {
+                                futures_lite::future::yield_now().await;
+                            }
                         }
                     }
                 })
@@ -253,13 +268,15 @@ fn anyio_mutex(config: Config, n: usize) -> f64 {
 }
 
 /// The raw lock cases: `tokio::sync::Mutex<u64>` / `async_lock::Mutex<u64>`, the value
-/// incremented when `data` (the `mutex` case) and left alone otherwise (the `lock` case).
-fn raw_mutex(config: Config, n: usize, data: bool) -> f64 {
+/// incremented when `data` (the `mutex` case) and left alone otherwise (the `lock` case);
+/// `fifo` picks tokio's (fair) `Mutex` on smol too (the `lock-fifo` case).
+fn raw_mutex(config: Config, n: usize, data: bool, fifo: bool) -> f64 {
     run_raw(config, move |raw| async move {
         let per = n / TASKS;
         let start;
         let total;
-        if raw.is_tokio() {
+        let is_tokio = raw.is_tokio();
+        if is_tokio || fifo {
             let mutex = Arc::new(tokio::sync::Mutex::new(0u64));
             let tasks = (0..TASKS)
                 .map(|_| {
@@ -270,7 +287,11 @@ fn raw_mutex(config: Config, n: usize, data: bool) -> f64 {
                             if data {
                                 *value += 1;
                             }
-                            tokio::task::yield_now().await;
+                            if is_tokio {
+                                tokio::task::yield_now().await;
+                            } else {
+                                futures_lite::future::yield_now().await;
+                            }
                         }
                     }
                 })
@@ -331,7 +352,7 @@ fn main() {
             Some(1.1),
             100_000,
             anyio_lock,
-            |c, n| raw_mutex(c, n, false),
+            |c, n| raw_mutex(c, n, false, false),
         ),
         Case::new(
             "mutex",
@@ -340,7 +361,25 @@ fn main() {
             Some(1.1),
             100_000,
             anyio_mutex,
-            |c, n| raw_mutex(c, n, true),
+            |c, n| raw_mutex(c, n, true, false),
+        ),
+        Case::new(
+            "semaphore-fifo",
+            "semaphore, 10 permits, 100 tasks, {n} acquisitions, FIFO peer",
+            "tokio Semaphore on every runtime",
+            None,
+            100_000,
+            anyio_semaphore,
+            |c, n| raw_semaphore_with(c, n, true),
+        ),
+        Case::new(
+            "lock-fifo",
+            "`Lock`, 100 tasks, {n} lock/unlock, FIFO peer",
+            "tokio Mutex on every runtime",
+            None,
+            100_000,
+            anyio_lock,
+            |c, n| raw_mutex(c, n, false, true),
         ),
     ];
     support::main("anyio sync benchmarks", cases);

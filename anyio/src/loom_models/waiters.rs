@@ -11,16 +11,19 @@
 //! stress tests instead.
 
 use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Context;
 
 use loom::future::block_on;
 use loom::thread;
 
 use super::Flag;
 use crate::loom::{Mutex, MutexGuard};
-use crate::sync::waiters::{Handoff, Wait, WaitQueue, WakeList};
+use crate::sync::waiters::{Acquire, Acquisition, Handoff, WaitQueue, WakeList};
+
+/// A wait that is not cancellable always gets its token.
+const GETS_IT: &str = "a wait that is not cancellable always gets its token";
 
 /// A primitive with tokens: a binary semaphore in miniature.
 struct Tokens {
@@ -49,11 +52,10 @@ impl Tokens {
         wake.wake_all();
     }
 
-    fn acquire(&self) -> Acquire<'_> {
-        Acquire {
-            prim: self,
-            wait: None,
-        }
+    /// The crate's own acquisition future (`Acquisition`, as the semaphore's `acquire`
+    /// uses), shielded: no checkpoint, so no anyio context is read.
+    fn acquire(&self) -> Acquisition<'_, Tokens> {
+        Acquisition::new(self, false, false)
     }
 
     /// Tokens in the pool, once every thread is done; and no waiter may be left queued.
@@ -96,37 +98,12 @@ impl Handoff for Tokens {
     }
 }
 
-/// The acquire future: takes a free token when no one is queued (invariant 3), else queues
-/// and waits for a hand-off.
-struct Acquire<'a> {
-    prim: &'a Tokens,
-    wait: Option<Pin<Box<Wait<'a, Tokens>>>>,
-}
+impl Acquire for Tokens {
+    fn data(&self) {}
 
-impl Future for Acquire<'_> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        if this.wait.is_none() {
-            let mut st = this.prim.state.lock();
-            if st.free > 0 && st.queue.is_empty() {
-                st.free -= 1;
-                return Poll::Ready(());
-            }
-            let key = st.queue.push_back((), false);
-            drop(st);
-            this.wait = Some(Box::pin(Wait::new(this.prim, key, false)));
-        }
-        let wait = this.wait.as_mut().expect("set above");
-        match wait.as_mut().poll(cx) {
-            Poll::Ready(r) => {
-                r.expect("a wait that is not cancellable always gets its token");
-                this.wait = None;
-                Poll::Ready(())
-            }
-            Poll::Pending => Poll::Pending,
-        }
+    /// Takes a free token (invariant 3: then no one is queued), else queues.
+    fn begin(state: &mut State, data: &mut ()) -> crate::Result<bool> {
+        Ok(Self::try_take(state, data))
     }
 }
 
@@ -158,7 +135,7 @@ fn loom_handoff_to_a_dropped_waiter_passes_the_token_on() {
         let blocked = {
             let t = tokens.clone();
             thread::spawn(move || {
-                block_on(t.acquire());
+                block_on(t.acquire()).expect(GETS_IT);
                 t.release();
             })
         };
@@ -179,7 +156,7 @@ fn loom_two_waiters_share_one_token() {
             .map(|_| {
                 let t = tokens.clone();
                 thread::spawn(move || {
-                    block_on(t.acquire());
+                    block_on(t.acquire()).expect(GETS_IT);
                     t.release();
                 })
             })
@@ -203,12 +180,12 @@ fn loom_release_racing_an_arriving_waiter_and_a_returning_holder() {
         let waiter = {
             let t = tokens.clone();
             thread::spawn(move || {
-                block_on(t.acquire());
+                block_on(t.acquire()).expect(GETS_IT);
                 t.release();
             })
         };
         tokens.release();
-        block_on(tokens.acquire());
+        block_on(tokens.acquire()).expect(GETS_IT);
         {
             let st = tokens.state.lock();
             assert!(

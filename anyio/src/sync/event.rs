@@ -13,7 +13,7 @@ use slab::Slab;
 use super::waiters::WakeList;
 use crate::context;
 use crate::error::Result;
-use crate::lowlevel;
+use crate::lowlevel::Checkpoint;
 
 /// Statistics of an [`Event`], as [`Event::statistics`] reports them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,15 +181,10 @@ impl Event {
     /// # }).unwrap();
     /// ```
     pub async fn wait(&self) -> Result<()> {
-        lowlevel::Checkpoint::check()?;
-        if self.is_set() {
-            lowlevel::cancel_shielded_checkpoint().await;
-            return Ok(());
-        }
         EventWait {
             inner: &self.inner,
             key: None,
-            checked: true,
+            checkpoint: Checkpoint::new(),
         }
         .await
     }
@@ -210,26 +205,37 @@ impl fmt::Debug for Event {
     }
 }
 
-/// The waiting part of [`Event::wait`].
+/// The future of [`Event::wait`]: the crate's [`Checkpoint`] first (a cancellation check
+/// and a budgeted schedule point, which yields before the flag is looked at), then the
+/// flag, registering the task's waker while it is not set. One future, so an event that is
+/// set already costs one poll, and one that is not costs one registration.
 struct EventWait<'a> {
     inner: &'a Inner,
     /// Our slot in `inner.waiters`, once registered.
     key: Option<usize>,
-    /// `wait` checked for cancellation in the poll that polls this future first.
-    checked: bool,
+    /// The prelude; passed before the flag is first looked at.
+    checkpoint: Checkpoint,
 }
 
 impl Future for EventWait<'_> {
     type Output = Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        // The first attempt follows the checkpoint, which checked for cancellation (in a
+        // cancelled scope `wait` fails even when the flag is set).
+        let first = !self.checkpoint.is_done();
+        if first {
+            if let Err(e) = std::task::ready!(self.checkpoint.poll_in_place(cx)) {
+                return Poll::Ready(Err(e));
+            }
+        }
         // The flag wins over a cancellation that came after it. Acquire: pairs with the
         // Release store in `set`, so the waiter sees what the setter did before it.
         if self.inner.set.load(Ordering::Acquire) {
             self.key = None;
             return Poll::Ready(Ok(()));
         }
-        let cancelled = if std::mem::take(&mut self.checked) {
+        let cancelled = if first {
             None
         } else {
             context::check_cancelled()

@@ -4,10 +4,9 @@ use crate::loom::{Mutex, MutexGuard};
 use std::fmt;
 use std::sync::Arc;
 
-use super::waiters::{Handoff, Wait, WaitQueue, WakeList};
+use super::waiters::{Acquire, Acquisition, Handoff, WaitQueue, WakeList};
 use crate::context;
 use crate::error::{Error, ErrorKind, Result};
-use crate::lowlevel;
 use crate::task::{TaskCore, TaskInfo};
 
 /// Statistics of a [`Lock`], as [`Lock::statistics`] reports them.
@@ -102,14 +101,6 @@ pub(super) struct Waiter<V> {
     value: Option<V>,
 }
 
-/// How [`Core::start`] went.
-pub(super) enum Start<V> {
-    /// The lock was free: here is its value.
-    Taken(Option<V>),
-    /// Queued as node `key`: wait for it with [`Core::wait`].
-    Queued(usize),
-}
-
 fn same_task(a: &Task, b: &Task) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a.id == b.id,
@@ -141,26 +132,23 @@ impl<V> State<V> {
         }
     }
 
-    /// Takes the lock if it is free; otherwise says who holds it (giving `me` back).
-    fn take(&mut self, me: Task) -> std::result::Result<Option<V>, Busy> {
+    /// Takes the lock for `me` if it is free (moving `me` into the owner); `Ok(false)`
+    /// when another task holds it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] when `me` holds it.
+    fn take(&mut self, me: &mut Task) -> Result<Option<Option<V>>> {
         if !self.locked {
             self.locked = true;
-            self.owner = me;
-            return Ok(self.value.take());
+            self.owner = me.take();
+            return Ok(Some(self.value.take()));
         }
-        if same_task(&self.owner, &me) {
-            return Err(Busy::Mine);
+        if same_task(&self.owner, me) {
+            return Err(already_held());
         }
-        Err(Busy::Other(me))
+        Ok(None)
     }
-}
-
-/// Why [`State::take`] could not take the lock.
-enum Busy {
-    /// The current task holds it.
-    Mine,
-    /// Another task does (the current task, handed back).
-    Other(Task),
 }
 
 impl<V> Handoff for Core<V> {
@@ -190,6 +178,25 @@ impl<V> Handoff for Core<V> {
     }
 }
 
+impl<V> Acquire for Core<V> {
+    fn data(&self) -> Waiter<V> {
+        Waiter {
+            task: context::current_task(), // outside the critical section
+            value: None,
+        }
+    }
+
+    fn begin(state: &mut State<V>, waiter: &mut Waiter<V>) -> Result<bool> {
+        match state.take(&mut waiter.task)? {
+            Some(value) => {
+                waiter.value = value;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
 impl<V> Core<V> {
     pub(super) fn new(value: V) -> Core<V> {
         Core {
@@ -209,52 +216,15 @@ impl<V> Core<V> {
         wake.wake_all();
     }
 
-    /// Takes the lock at once, or queues the current task (which checked for cancellation
-    /// already, when `cancellable`).
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidState`] when the current task holds the lock.
-    pub(super) fn start(&self, cancellable: bool) -> Result<Start<V>> {
-        let me = context::current_task(); // outside the critical section
-        let mut state = self.state();
-        match state.take(me) {
-            Ok(value) => Ok(Start::Taken(value)),
-            Err(Busy::Mine) => Err(already_held()),
-            Err(Busy::Other(me)) => {
-                let waiter = Waiter {
-                    task: me,
-                    value: None,
-                };
-                Ok(Start::Queued(state.waiters.push_back(waiter, cancellable)))
-            }
-        }
-    }
-
-    /// Waits on the node [`start`](Self::start) queued, until the lock is handed to it.
-    async fn wait(&self, key: usize, cancellable: bool) -> Result<Option<V>> {
-        Ok(Wait::new(self, key, cancellable).await?.value)
-    }
-
     /// `lock()` of [`Lock`] and [`Mutex`](crate::Mutex): a checkpoint, then the lock (see
-    /// [`Lock::lock`] for the contract).
+    /// [`Lock::lock`] for the contract). The value comes out of the acquisition and goes
+    /// straight into the guard, with no `.await` in between.
     pub(super) async fn lock(&self, fast_acquire: bool) -> Result<Held<'_, V>> {
-        lowlevel::Checkpoint::check()?;
-        match self.start(true)? {
-            Start::Taken(value) => {
-                let held = Held { core: self, value };
-                if !fast_acquire {
-                    // The lock is ours already: this schedule point is not a cancellation
-                    // point (if the future is dropped here, `held` releases the lock).
-                    lowlevel::cancel_shielded_checkpoint().await;
-                }
-                Ok(held)
-            }
-            Start::Queued(key) => {
-                let value = self.wait(key, true).await?;
-                Ok(Held { core: self, value })
-            }
-        }
+        let waiter = Acquisition::new(self, !fast_acquire, true).await?;
+        Ok(Held {
+            core: self,
+            value: waiter.value,
+        })
     }
 
     /// Takes the lock if it is free now.
@@ -264,11 +234,10 @@ impl<V> Core<V> {
     /// [`ErrorKind::WouldBlock`] when another task holds it; [`ErrorKind::InvalidState`]
     /// when the current task does.
     pub(super) fn try_lock(&self) -> Result<Held<'_, V>> {
-        let me = context::current_task(); // outside the critical section
-        match self.state().take(me) {
-            Ok(value) => Ok(Held { core: self, value }),
-            Err(Busy::Mine) => Err(already_held()),
-            Err(Busy::Other(_)) => Err(Error::new(
+        let mut me = context::current_task(); // outside the critical section
+        match self.state().take(&mut me)? {
+            Some(value) => Ok(Held { core: self, value }),
+            None => Err(Error::new(
                 ErrorKind::WouldBlock,
                 "the lock is held by another task",
             )),
@@ -278,10 +247,7 @@ impl<V> Core<V> {
     /// Acquires without checking for cancellation (the shielded re-acquisition of
     /// [`Condition::wait`](crate::Condition)).
     pub(super) async fn lock_shielded(&self) -> Result<Option<V>> {
-        match self.start(false)? {
-            Start::Taken(value) => Ok(value),
-            Start::Queued(key) => self.wait(key, false).await,
-        }
+        Ok(Acquisition::new(self, false, false).await?.value)
     }
 
     pub(super) fn locked(&self) -> bool {

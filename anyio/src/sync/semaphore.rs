@@ -4,9 +4,8 @@ use crate::loom::{Mutex, MutexGuard};
 use std::fmt;
 use std::sync::Arc;
 
-use super::waiters::{Handoff, Wait, WaitQueue, WakeList};
+use super::waiters::{Acquire, Acquisition, Handoff, WaitQueue, WakeList};
 use crate::error::{Error, ErrorKind, Result};
-use crate::lowlevel;
 
 /// Statistics of a [`Semaphore`], as [`Semaphore::statistics`] reports them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +103,14 @@ impl Handoff for Inner {
 
     fn pass_on(state: &mut State, _: (), wake: &mut WakeList) {
         state.give_back(wake);
+    }
+}
+
+impl Acquire for Inner {
+    fn data(&self) {}
+
+    fn begin(state: &mut State, data: &mut ()) -> Result<bool> {
+        Ok(Self::try_take(state, data))
     }
 }
 
@@ -215,30 +222,8 @@ impl Semaphore {
     /// # }).unwrap();
     /// ```
     pub async fn acquire(&self) -> Result<SemaphorePermit<'_>> {
-        lowlevel::Checkpoint::check()?;
-        let queued = {
-            let mut state = self.inner.state();
-            if state.value > 0 {
-                state.value -= 1;
-                None
-            } else {
-                Some(state.waiters.push_back((), true))
-            }
-        };
-        match queued {
-            None => {
-                let permit = SemaphorePermit { semaphore: self };
-                if !self.fast_acquire {
-                    // The permit is ours already: not a cancellation point.
-                    lowlevel::cancel_shielded_checkpoint().await;
-                }
-                Ok(permit)
-            }
-            Some(key) => {
-                Wait::new(&*self.inner, key, true).await?;
-                Ok(SemaphorePermit { semaphore: self })
-            }
-        }
+        Acquisition::new(&*self.inner, !self.fast_acquire, true).await?;
+        Ok(SemaphorePermit { semaphore: self })
     }
 
     /// Takes a permit if one is available now.

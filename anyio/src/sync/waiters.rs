@@ -58,6 +58,7 @@ pub(crate) use crate::cell::WakeList;
 use crate::cancel::tree::ScopeNode;
 use crate::context;
 use crate::error::Result;
+use crate::lowlevel::Checkpoint;
 
 const NIL: usize = usize::MAX;
 
@@ -349,6 +350,106 @@ pub(crate) trait Handoff {
 
     /// A waiter left without being handed anything.
     fn withdrawn(_state: &mut Self::State, _data: &Self::Data) {}
+}
+
+/// A primitive whose acquisitions start inside [`Acquisition`]: the attempt to take the
+/// resource, and the queueing when it is not free, happen in one critical section of the
+/// first poll (with the waker stored there too), so a contended acquisition takes the
+/// primitive's mutex twice (queue, then collect the hand-off) rather than three times.
+pub(crate) trait Acquire: Handoff {
+    /// What a new acquisition carries, made before the mutex is taken (a lock's waiter
+    /// remembers its task: a reference-count increment better kept out of the critical
+    /// section).
+    fn data(&self) -> Self::Data;
+
+    /// Takes the resource for a new acquisition if it is free: `Ok(true)` (and `data` holds
+    /// what was taken), `Ok(false)` to queue `data`, or the error that refuses the
+    /// acquisition (a lock the task already holds). By invariant 3, a free resource has no
+    /// node queued, so taking it at once is no barging.
+    fn begin(state: &mut Self::State, data: &mut Self::Data) -> Result<bool>;
+}
+
+/// A whole acquisition: its checkpoint, the attempt, and (when the resource is not free)
+/// the [`Wait`] for a hand-off — the future behind `Semaphore::acquire`, `Lock::lock` and
+/// `Mutex::lock`.
+///
+/// The prelude is the crate's [`Checkpoint`]: a cancellation check and a budgeted schedule
+/// point that, when it yields, yields *before* the attempt, so a future dropped during that
+/// yield has taken nothing. A `fast_acquire` acquisition checks for cancellation only; a
+/// shielded one (not `cancellable`) does neither.
+#[must_use = "futures do nothing unless awaited"]
+pub(crate) struct Acquisition<'a, P: Acquire> {
+    prim: &'a P,
+    /// The prelude's schedule point; `None` when the acquisition is not one.
+    checkpoint: Option<Checkpoint>,
+    cancellable: bool,
+    /// # Invariant
+    /// `Some` once the first attempt queued a node (the `Wait` owns it from then on).
+    wait: Option<Wait<'a, P>>,
+}
+
+impl<'a, P: Acquire> Acquisition<'a, P> {
+    /// An acquisition of `prim`: a schedule point first when `schedule`, a cancellation
+    /// check when `cancellable` (a shielded acquisition is neither).
+    pub(crate) fn new(prim: &'a P, schedule: bool, cancellable: bool) -> Acquisition<'a, P> {
+        Acquisition {
+            prim,
+            checkpoint: (schedule && cancellable).then(Checkpoint::new),
+            cancellable,
+            wait: None,
+        }
+    }
+}
+
+impl<P: Acquire> Future for Acquisition<'_, P> {
+    type Output = Result<P::Data>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Some(wait) = &mut this.wait {
+            return Pin::new(wait).poll(cx);
+        }
+        match &mut this.checkpoint {
+            Some(checkpoint) => {
+                if let Err(e) = std::task::ready!(checkpoint.poll_in_place(cx)) {
+                    return Poll::Ready(Err(e));
+                }
+            }
+            None if this.cancellable => Checkpoint::check()?,
+            None => {}
+        }
+        let mut data = this.prim.data();
+        let mut guard = this.prim.state();
+        let state = &mut *guard;
+        if P::begin(state, &mut data)? {
+            return Poll::Ready(Ok(data));
+        }
+        let queue = P::queue(state);
+        let key = queue.push_back(data, this.cancellable);
+        queue.set_waker(key, cx.waker());
+        drop(guard);
+        // From now on every poll is a later one: it checks for cancellation itself.
+        this.wait = Some(Wait {
+            prim: this.prim,
+            key: Some(key),
+            cancellable: this.cancellable,
+            checked: false,
+        });
+        if this.cancellable {
+            // See the end of `Wait::poll`.
+            context::mark_blocked();
+        }
+        Poll::Pending
+    }
+}
+
+impl<P: Acquire> fmt::Debug for Acquisition<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquisition")
+            .field("wait", &self.wait)
+            .field("cancellable", &self.cancellable)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The future a blocked operation waits in (see the module docs for the protocol).
