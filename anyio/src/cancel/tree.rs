@@ -30,8 +30,8 @@
 //! 5. An exited node is `CLOSED`: it is unlinked from its parent, drops its waker and is
 //!    never linked again. Only an *engaged* node (one that stored a waker or was linked)
 //!    has anything to undo; the others exit without taking a lock.
-//! 6. Each fact has one home: the parent in `parent` (set once, at creation or at entry, so
-//!    "entered" is read from it too), "linked" and "closed" in
+//! 6. Each fact has one home: the parent in `parent` (set once; its variant says whether at
+//!    creation or at entry, so "entered" is read from it too), "linked" and "closed" in
 //!    `flags` (`LINKED`, `CLOSED`; `key` means something only while `LINKED` is set), the
 //!    stored waker's identity in a [`WakerIdentity`].
 //!
@@ -68,10 +68,14 @@ const CLOSED: u8 = 1 << 6;
 /// root, marked so that its next block takes the fast path. Set under the node's lock.
 const LINKED: u8 = 1 << 7;
 
-/// A node's parent: set once, at creation (`OnceLock::from`, no atomic RMW) or when the
-/// node is entered; unset means "not entered yet". (An enum of "fixed" and "late" parents
-/// was 8 bytes larger per node, every task's included, and no cheaper to read.)
-type Parent = OnceLock<Option<Arc<ScopeNode>>>;
+/// A node's parent: one field, whose variant says how (and so whether) it was set.
+enum Parent {
+    /// Set at creation: the node is entered from the start.
+    Fixed(Option<Arc<ScopeNode>>),
+    /// Set once, when the node is entered (unset: not entered yet). A `OnceLock` only
+    /// where it is needed: setting one costs more than the rest of creating a node.
+    Late(OnceLock<Option<Arc<ScopeNode>>>),
+}
 
 /// One node of the scope tree. See the module docs for the invariants.
 ///
@@ -185,7 +189,7 @@ pub(crate) type PlainNode = ScopeNode<[TaskData; 0]>;
 impl PlainNode {
     /// A node that is not entered yet; [`ScopeNode::enter`] gives it a parent.
     pub(crate) fn new(deadline: Option<Instant>, shield: bool) -> PlainNode {
-        PlainNode::with_ext(OnceLock::new(), deadline, shield, [])
+        PlainNode::with_ext(Parent::Late(OnceLock::new()), deadline, shield, [])
     }
 
     /// A node entered at once under `parent` (task groups).
@@ -199,7 +203,7 @@ impl PlainNode {
         deadline: Option<Instant>,
     ) -> Arc<ScopeNode> {
         Arc::new(PlainNode::with_ext(
-            OnceLock::from(parent),
+            Parent::Fixed(parent),
             deadline,
             false,
             [],
@@ -211,7 +215,7 @@ impl<X> ScopeNode<X> {
     /// A node entered at once under `parent` that carries `ext` in its allocation (a task's
     /// node and state).
     pub(crate) fn entered_with(parent: Option<Arc<ScopeNode>>, ext: X) -> ScopeNode<X> {
-        ScopeNode::with_ext(OnceLock::from(parent), None, false, ext)
+        ScopeNode::with_ext(Parent::Fixed(parent), None, false, ext)
     }
 
     fn with_ext(parent: Parent, deadline: Option<Instant>, shield: bool, ext: X) -> ScopeNode<X> {
@@ -244,15 +248,24 @@ impl ScopeNode {
 
     /// Sets the parent. Returns false if the node was entered before.
     pub(crate) fn enter(&self, parent: Option<Arc<ScopeNode>>) -> bool {
-        self.parent.set(parent).is_ok()
+        match &self.parent {
+            Parent::Fixed(_) => false,
+            Parent::Late(cell) => cell.set(parent).is_ok(),
+        }
     }
 
     pub(crate) fn is_entered(&self) -> bool {
-        self.parent.get().is_some()
+        match &self.parent {
+            Parent::Fixed(_) => true,
+            Parent::Late(cell) => cell.get().is_some(),
+        }
     }
 
     fn parent(&self) -> Option<&Arc<ScopeNode>> {
-        self.parent.get().and_then(Option::as_ref)
+        match &self.parent {
+            Parent::Fixed(parent) => parent.as_ref(),
+            Parent::Late(cell) => cell.get().and_then(Option::as_ref),
+        }
     }
 
     pub(crate) fn cancel_called(&self) -> bool {
