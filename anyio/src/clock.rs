@@ -531,3 +531,42 @@ impl Timer {
         }
     }
 }
+
+pin_project_lite::pin_project! {
+    /// [`Timer`] for a future that keeps its timer in place (a sleep): the backend's timer
+    /// inline (no allocation on the real path), or the virtual clock's entry.
+    #[project = PinnedProj]
+    #[derive(Debug)]
+    pub(crate) enum PinnedTimer {
+        Real { #[pin] timer: crate::backend::InlineTimer },
+        Virtual { timer: Box<VirtualTimer> },
+    }
+}
+
+impl PinnedTimer {
+    /// As [`Timer::at`]: virtual in a run with a virtual clock, else on `backend`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Timer::at`].
+    pub(crate) fn at(backend: crate::backend::Backend, at: Instant) -> Result<PinnedTimer> {
+        if let Some(clock) = active() {
+            return Ok(PinnedTimer::Virtual {
+                timer: Box::new(clock.timer(at)),
+            });
+        }
+        PinnedTimer::real(backend, at)
+    }
+
+    /// As [`Timer::real`]: the backend's real clock, even in a run with a virtual clock.
+    pub(crate) fn real(backend: crate::backend::Backend, at: Instant) -> Result<PinnedTimer> {
+        crate::backend::InlineTimer::at(backend, at).map(|timer| PinnedTimer::Real { timer })
+    }
+
+    pub(crate) fn poll_fire(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project() {
+            PinnedProj::Real { timer } => timer.poll_fire(cx),
+            PinnedProj::Virtual { timer } => timer.poll_fire(cx),
+        }
+    }
+}

@@ -110,6 +110,24 @@ pub(crate) fn check_cancelled() -> Option<Error> {
         .flatten()
 }
 
+/// What an operation that found nothing ready does: the cancellation it must return, if
+/// any; otherwise the task is marked blocked ([`mark_blocked`]). One thread-local access
+/// for both.
+pub(crate) fn cancelled_or_block() -> Option<Error> {
+    CURRENT
+        .try_with(|c| {
+            let scope = c.scope.take();
+            let result = scope.as_ref().and_then(|s| s.check());
+            c.scope.set(scope);
+            if result.is_none() {
+                c.blocked.set(true);
+            }
+            result
+        })
+        .ok()
+        .flatten()
+}
+
 /// Records that the operation being polled blocked for real (see [`Current::blocked`]).
 pub(crate) fn mark_blocked() {
     let _ = CURRENT.try_with(|c| c.blocked.set(true));

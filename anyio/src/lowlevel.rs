@@ -240,11 +240,10 @@ pub(crate) async fn wait<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -
         if let Poll::Ready(v) = poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        if let Some(e) = context::check_cancelled() {
-            return Poll::Ready(Err(e));
+        match context::cancelled_or_block() {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Pending,
         }
-        context::mark_blocked();
-        Poll::Pending
     })
     .await
 }
@@ -252,12 +251,9 @@ pub(crate) async fn wait<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -
 /// Waits forever (until cancelled), without yielding first: the body of
 /// [`sleep_forever`](crate::sleep_forever).
 pub(crate) fn wait_cancelled() -> impl Future<Output = Error> {
-    poll_fn(|_cx| match context::check_cancelled() {
+    poll_fn(|_cx| match context::cancelled_or_block() {
         Some(e) => Poll::Ready(e),
-        None => {
-            context::mark_blocked();
-            Poll::Pending
-        }
+        None => Poll::Pending,
     })
 }
 

@@ -17,7 +17,7 @@
 use crate::loom::Mutex;
 use crate::loom::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -46,7 +46,10 @@ pub(crate) struct RunContext {
     backend: Backend,
     /// Every task of the run that has not finished, by its slot (kept in the task).
     tasks: Mutex<Slab<Weak<TaskCore>>>,
-    pub(crate) vars: Mutex<HashMap<usize, Box<dyn Any + Send + Sync>>>,
+    /// The run's `RunVar` values by key. A B-tree: keys are small integers, a run holds a
+    /// handful, and a lookup (every `to_thread` call reads the default limiter) hashes
+    /// nothing (std's `HashMap` ran SipHash on every call).
+    pub(crate) vars: Mutex<BTreeMap<usize, Box<dyn Any + Send + Sync>>>,
     pub(crate) slow_poll: Option<Duration>,
     /// Debug mode's cancellation watchdog threshold (see `crate::watchdog`).
     pub(crate) cancel_watchdog: Option<Duration>,
@@ -76,7 +79,7 @@ impl RunContext {
         let run = Arc::new(RunContext {
             backend,
             tasks: Mutex::new(Slab::new()),
-            vars: Mutex::new(HashMap::new()),
+            vars: Mutex::new(BTreeMap::new()),
             slow_poll,
             cancel_watchdog,
             clock,
@@ -142,14 +145,18 @@ pub(crate) struct Env {
     pub(crate) backend: Handle,
 }
 
-/// A task-group child reaches its run and executor through its group: one shared
-/// reference per child, where two (the run and the executor handle) would bounce between
-/// the thread that spawns the child and the thread that runs it.
-enum Origin {
-    /// Boxed: only roots and portal tasks have one, and every child's core stays 8 bytes
-    /// smaller.
-    Own(Box<Env>),
-    Group(Arc<GroupInner>),
+/// What few tasks have, kept behind one optional box so that a plain child (unnamed,
+/// spawned by its group's host, outside debug mode) carries one null pointer for all of it.
+struct Extra {
+    name: Option<Arc<str>>,
+    /// The parent's id (`0` for none) when it is not the group's host: a root's, a portal
+    /// task's, or a child started with `TaskGroup::start` from another task (re-parented to
+    /// the host by [`TaskCore::set_parent`]).
+    parent_id: Option<AtomicU64>,
+    /// The run and executor of a task that is no group's child (a root, a portal's task).
+    env: Option<Env>,
+    /// Debug mode's state (`None` outside debug mode): read on every poll.
+    debug: Option<TaskDebug>,
 }
 
 /// An anyio task's node of the scope tree and its state, in one allocation: what every
@@ -169,12 +176,13 @@ impl std::ops::Deref for TaskCore {
 /// The state of an anyio task besides its scope node (see [`TaskCore`]).
 pub(crate) struct TaskData {
     pub(crate) id: u64,
-    pub(crate) name: Option<Arc<str>>,
-    /// The parent's id, `0` for none (ids start at 1). A started child is re-parented from
-    /// its starter to its group's host ([`TaskCore::set_parent`]).
-    parent_id: AtomicU64,
-    /// Where the task finds its run and its executor.
-    origin: Origin,
+    /// The group the task is a child of: a child reaches its run, its executor and (by
+    /// default) its parent's id through it — one shared reference, where two (the run and
+    /// the executor handle) would bounce between the thread that spawns the child and the
+    /// thread that runs it. `None` for a task with a run of its own (see [`Extra::env`]).
+    group: Option<Arc<GroupInner>>,
+    /// Name, parent override, own run, debug state: `None` for most children.
+    extra: Option<Box<Extra>>,
     /// `NOTIFIED` from a wake until the next poll starts; `POLLING` during a poll.
     state: AtomicU8,
     /// The executor's waker of the latest poll: our own waker passes wake-ups on to it.
@@ -189,8 +197,6 @@ pub(crate) struct TaskData {
     /// so a child costs one allocation fewer; a unit result is not even boxed): the crate's
     /// one one-shot cell, `None` until the task ends; every handle awaiting it is woken.
     pub(crate) outcome: Oneshot<Option<Outcome>>,
-    /// Debug mode's state (`None` outside debug mode): read on every poll.
-    debug: Option<Box<TaskDebug>>,
     /// Where the task is listed in its run's registry; [`UNLISTED`] once it left it.
     slot: AtomicUsize,
 }
@@ -211,7 +217,7 @@ impl fmt::Debug for TaskCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskCore")
             .field("id", &self.id)
-            .field("name", &self.name)
+            .field("name", &self.name())
             .finish_non_exhaustive()
     }
 }
@@ -226,13 +232,14 @@ impl TaskCore {
         backend: Handle,
         scope: Option<Arc<ScopeNode>>,
     ) -> Arc<TaskCore> {
-        TaskCore::with_origin(
+        let debug = TaskDebug::new(&run, None);
+        let extra = Extra {
             name,
-            parent,
-            Origin::Own(Box::new(Env { run, backend })),
-            scope,
-            None,
-        )
+            parent_id: Some(AtomicU64::new(parent.unwrap_or(0))),
+            env: Some(Env { run, backend }),
+            debug,
+        };
+        TaskCore::with_origin(None, Some(Box::new(extra)), scope)
     }
 
     /// A child of `group`, spawned by the caller of the `start_soon` that called this
@@ -245,31 +252,31 @@ impl TaskCore {
     ) -> Arc<TaskCore> {
         let spawned_at = Location::caller();
         let scope = Some(group.node().clone());
-        TaskCore::with_origin(name, parent, Origin::Group(group), scope, Some(spawned_at))
+        let debug = TaskDebug::new(&group.env().run, Some(spawned_at));
+        let extra = (name.is_some() || parent != group.host() || debug.is_some()).then(|| {
+            Box::new(Extra {
+                name,
+                parent_id: (parent != group.host()).then(|| AtomicU64::new(parent.unwrap_or(0))),
+                env: None,
+                debug,
+            })
+        });
+        TaskCore::with_origin(Some(group), extra, scope)
     }
 
     fn with_origin(
-        name: Option<Arc<str>>,
-        parent: Option<u64>,
-        origin: Origin,
+        group: Option<Arc<GroupInner>>,
+        extra: Option<Box<Extra>>,
         scope: Option<Arc<ScopeNode>>,
-        spawned_at: Option<&'static Location<'static>>,
     ) -> Arc<TaskCore> {
         // Relaxed: only uniqueness is needed, which every RMW on one atomic gives.
         let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
-        let run = match &origin {
-            Origin::Own(env) => &env.run,
-            Origin::Group(group) => &group.env().run,
-        };
-        let debug = TaskDebug::new(run, spawned_at);
         let core = Arc::new(ScopeNode::entered_with(
             scope,
             [TaskData {
                 id,
-                debug,
-                name,
-                parent_id: AtomicU64::new(parent.unwrap_or(0)),
-                origin,
+                group,
+                extra,
                 state: AtomicU8::new(NOTIFIED),
                 inner_waker: Mutex::new(None),
                 inner_waker_id: WakerIdentity::new(),
@@ -292,8 +299,17 @@ impl TaskCore {
         self
     }
 
+    /// The name given at spawn, if any.
+    pub(crate) fn name(&self) -> Option<&Arc<str>> {
+        self.extra.as_ref().and_then(|e| e.name.as_ref())
+    }
+
+    fn debug(&self) -> Option<&TaskDebug> {
+        self.extra.as_ref().and_then(|e| e.debug.as_ref())
+    }
+
     pub(crate) fn display_name(&self) -> String {
-        match &self.name {
+        match self.name() {
             Some(n) => n.to_string(),
             None => format!("task-{}", self.id),
         }
@@ -301,18 +317,19 @@ impl TaskCore {
 
     /// The task's run and executor.
     pub(crate) fn env(&self) -> &Env {
-        match &self.origin {
-            Origin::Own(env) => env,
-            Origin::Group(group) => group.env(),
+        if let Some(group) = &self.group {
+            return group.env();
+        }
+        match self.extra.as_ref().and_then(|e| e.env.as_ref()) {
+            Some(env) => env,
+            // `new_task` gives every task without a group an env of its own.
+            None => unreachable!("a task is a group's child or has a run of its own"),
         }
     }
 
     /// The group the task is a child of, if it is one.
     pub(crate) fn group(&self) -> Option<&Arc<GroupInner>> {
-        match &self.origin {
-            Origin::Own(_) => None,
-            Origin::Group(group) => Some(group),
-        }
+        self.group.as_ref()
     }
 
     /// Keeps the executor's waker of this poll; takes the lock only when it changed (a
@@ -378,22 +395,32 @@ impl TaskCore {
 
     /// The task's watchdog state, in debug mode.
     pub(crate) fn watch(&self) -> Option<&TaskWatch> {
-        self.debug.as_ref().and_then(|d| d.watch.as_ref())
+        self.debug().and_then(|d| d.watch.as_ref())
     }
 
     /// Makes `parent` the task's parent (`TaskStatus::started` hands the task to its
-    /// group's host).
+    /// group's host). A task whose parent is its group's host by default has no override
+    /// to change, and the new parent is that host.
     pub(crate) fn set_parent(&self, parent: Option<u64>) {
-        // Relaxed: an id for introspection; nothing else is published through it.
-        self.parent_id.store(parent.unwrap_or(0), Ordering::Relaxed);
+        if let Some(id) = self.extra.as_ref().and_then(|e| e.parent_id.as_ref()) {
+            // Relaxed: an id for introspection; nothing else is published through it.
+            id.store(parent.unwrap_or(0), Ordering::Relaxed);
+        }
+    }
+
+    fn parent_id(&self) -> Option<u64> {
+        match self.extra.as_ref().and_then(|e| e.parent_id.as_ref()) {
+            // Relaxed: see `set_parent`.
+            Some(id) => Some(id.load(Ordering::Relaxed)).filter(|&p| p != 0),
+            None => self.group.as_ref().and_then(|g| g.host()),
+        }
     }
 
     pub(crate) fn info(&self) -> TaskInfo {
         TaskInfo {
             id: self.id,
             name: self.display_name(),
-            // Relaxed: see `set_parent`.
-            parent_id: Some(self.parent_id.load(Ordering::Relaxed)).filter(|&p| p != 0),
+            parent_id: self.parent_id(),
         }
     }
 }
@@ -474,7 +501,7 @@ impl<F: Future> Future for TaskFuture<F> {
             // pairs with `is_blocked`'s Acquire.
             core.state.store(POLLING, Ordering::Release);
             // Debug mode only: the one test outside it.
-            core.debug.as_deref().map(TaskDebug::begin)
+            core.debug().map(TaskDebug::begin)
         };
         let fut = this.fut;
         let waker = &*this.waker;
@@ -500,7 +527,7 @@ impl<F: Future> Future for TaskFuture<F> {
         if out.is_pending() && must_link(&polled, true) {
             node.block(waker);
         }
-        if let (Some(begun), Some(debug)) = (begun, core.debug.as_deref()) {
+        if let (Some(begun), Some(debug)) = (begun, core.debug()) {
             debug.end(core, node, begun, out.is_pending(), polled);
         }
         out
@@ -521,10 +548,7 @@ struct Begun {
 
 impl TaskDebug {
     /// `None` outside debug mode.
-    fn new(
-        run: &RunContext,
-        spawned_at: Option<&'static Location<'static>>,
-    ) -> Option<Box<TaskDebug>> {
+    fn new(run: &RunContext, spawned_at: Option<&'static Location<'static>>) -> Option<TaskDebug> {
         if run.slow_poll.is_none() && run.cancel_watchdog.is_none() {
             return None;
         }
@@ -536,10 +560,10 @@ impl TaskDebug {
                 .parent()
                 .is_some_and(|dir| dir.ends_with("src/task_group"))
         });
-        Some(Box::new(TaskDebug {
+        Some(TaskDebug {
             slow_poll: run.slow_poll,
             watch: run.cancel_watchdog.map(|_| TaskWatch::new(spawned_at)),
-        }))
+        })
     }
 
     fn begin(&self) -> Begun {
@@ -694,5 +718,16 @@ mod tests {
             assert!(!woken(&first), "a stale executor waker was woken");
             core.unregister();
         });
+    }
+}
+
+#[cfg(all(test, target_pointer_width = "64", not(loom)))]
+mod size {
+    /// Every child pays its task block on the heap for as long as it lives: a field added
+    /// to the common part should be a conscious choice (rare data goes in `Extra`).
+    #[test]
+    fn a_task_block_stays_small() {
+        let bytes = std::mem::size_of::<super::TaskCore>();
+        assert!(bytes <= 264, "TaskCore grew to {bytes} bytes");
     }
 }

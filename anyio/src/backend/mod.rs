@@ -178,6 +178,65 @@ impl Timer {
     }
 }
 
+/// The tokio timer an [`InlineTimer`] keeps in place (uninhabited without tokio).
+#[cfg(feature = "tokio")]
+type TokioSleep = ::tokio::time::Sleep;
+#[cfg(not(feature = "tokio"))]
+type TokioSleep = Never;
+/// The smol timer an [`InlineTimer`] keeps (uninhabited without smol).
+#[cfg(feature = "smol")]
+type SmolTimer = ::async_io::Timer;
+#[cfg(not(feature = "smol"))]
+type SmolTimer = Never;
+
+/// No value: the timer of a backend that is not compiled in.
+#[allow(dead_code)]
+#[derive(Debug)]
+pub(crate) enum Never {}
+
+pin_project_lite::pin_project! {
+    /// A one-shot timer of the backend kept in place, inside the pinned future that waits
+    /// for it (a sleep): where [`Timer`] boxes tokio's `Sleep` so that a scope can move and
+    /// reset it, this costs no allocation (tokio's own `sleep` keeps it inline too).
+    #[project = InlineProj]
+    #[derive(Debug)]
+    pub(crate) enum InlineTimer {
+        Tokio { #[pin] sleep: TokioSleep },
+        Smol { timer: SmolTimer },
+    }
+}
+
+impl InlineTimer {
+    /// A timer of `backend`'s clock that fires at `at`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Timer::at`].
+    pub(crate) fn at(backend: Backend, at: Instant) -> Result<InlineTimer> {
+        match backend {
+            #[cfg(feature = "tokio")]
+            Backend::Tokio => {
+                tokio::sleep_until_inline(at).map(|sleep| InlineTimer::Tokio { sleep })
+            }
+            #[cfg(feature = "smol")]
+            Backend::Smol => Ok(InlineTimer::Smol {
+                timer: ::async_io::Timer::at(at),
+            }),
+        }
+    }
+
+    pub(crate) fn poll_fire(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project() {
+            #[cfg(feature = "tokio")]
+            InlineProj::Tokio { sleep } => sleep.poll(cx),
+            #[cfg(feature = "smol")]
+            InlineProj::Smol { timer } => std::pin::Pin::new(timer).poll(cx).map(drop),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a timer of a backend that is not compiled in"),
+        }
+    }
+}
+
 /// A fair schedule point. tokio's `yield_now` defers the wake-up until the scheduler has
 /// polled other ready tasks (and falls back to waking at once outside a tokio scheduler, so
 /// it is correct on any executor); without tokio, futures-lite's yield is used.

@@ -166,10 +166,22 @@ fn timers_enabled(rt: &::tokio::runtime::Runtime) -> bool {
 /// it); the hook is process-wide, so it is not touched. Under `panic = "abort"` nothing can
 /// be caught and tokio's panic aborts, as it would without anyio.
 pub(crate) fn sleep_until(at: Instant) -> Result<Pin<Box<::tokio::time::Sleep>>> {
-    let create = || Box::pin(::tokio::time::sleep_until(at.into()));
+    guard_timer(|| Box::pin(::tokio::time::sleep_until(at.into())))
+}
+
+/// [`sleep_until`] without the box, for a future that keeps its `Sleep` in place
+/// ([`super::InlineTimer`]).
+pub(crate) fn sleep_until_inline(at: Instant) -> Result<::tokio::time::Sleep> {
+    guard_timer(|| ::tokio::time::sleep_until(at.into()))
+}
+
+/// Runs `create`, which makes a tokio timer, turning tokio's "timers are disabled" panic
+/// into an error (see [`sleep_until`]).
+fn guard_timer<T>(create: impl FnOnce() -> T) -> Result<T> {
     #[cfg(panic = "unwind")]
     {
-        std::panic::catch_unwind(create).map_err(|panic| timers_disabled(&*panic))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(create))
+            .map_err(|panic| timers_disabled(&*panic))
     }
     #[cfg(not(panic = "unwind"))]
     {

@@ -385,6 +385,11 @@ impl GroupInner {
         &self.env
     }
 
+    /// The task that runs the host body: a child's parent by default.
+    pub(crate) fn host(&self) -> Option<u64> {
+        self.host
+    }
+
     /// The group's node of the scope tree (the parent of its children's).
     pub(crate) fn node(&self) -> &Arc<ScopeNode> {
         &self.node
@@ -459,7 +464,7 @@ impl GroupInner {
             }
             Report::Failed(e) => {
                 let why = format!("task '{}' of the group failed: {e}", core.display_name());
-                self.reports().errors.push((core.name.clone(), e));
+                self.reports().errors.push((core.name().cloned(), e));
                 Some(why)
             }
             Report::Panicked(p) => {
