@@ -349,14 +349,14 @@ impl UnixStream {
     ///
     /// # Cancellation
     ///
-    /// A checkpoint. As [`ByteSendStream::send`]: a cancelled send may have sent part of
+    /// A checkpoint. As [`ByteSendStream::send`](crate::streams::ByteSendStream::send): a cancelled send may have sent part of
     /// the message (with the fds), and the stream then holds an incomplete message.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidArgument`] for an empty message, an empty fd list or more than
     /// [`MAX_FDS`] fds; [`ErrorKind::ClosedResource`] once closed (or after
-    /// [`send_eof`](ByteStream::send_eof)); [`ErrorKind::BusyResource`] when another task
+    /// [`send_eof`](crate::streams::ByteStream::send_eof)); [`ErrorKind::BusyResource`] when another task
     /// is sending; [`ErrorKind::BrokenResource`] for an OS error;
     /// [`ErrorKind::Cancelled`].
     ///
@@ -422,7 +422,7 @@ impl UnixStream {
     /// [`MAX_FDS`]; [`ErrorKind::EndOfStream`] when the peer has closed and nothing
     /// arrived; [`ErrorKind::ClosedResource`], [`ErrorKind::BusyResource`],
     /// [`ErrorKind::BrokenResource`] and [`ErrorKind::Cancelled`] as for
-    /// [`ByteReceiveStream::receive`].
+    /// [`ByteReceiveStream::receive`](crate::streams::ByteReceiveStream::receive).
     pub fn receive_fds(&self, msglen: usize, maxfds: usize) -> ReceiveFds<'_> {
         let invalid = (msglen == 0 || maxfds == 0 || maxfds > MAX_FDS).then(|| {
             Error::new(
