@@ -146,24 +146,13 @@ impl<S> Oneshot<S> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::cell::counting_waker::counting;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            // A test counter read after the wakes, on the same thread.
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
 
     #[test]
     fn an_update_wakes_each_waiting_task_once_and_a_no_op_wakes_none() {
         let cell = Oneshot::new(None::<u8>);
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let (count, waker) = counting();
         for _ in 0..3 {
             assert!(
                 cell.poll(&waker, |s| s.map_or(Poll::Pending, Poll::Ready))
@@ -171,10 +160,9 @@ mod tests {
             );
         }
         assert!(!cell.update(|_| (false, false)));
-        // Relaxed: see `Count`.
-        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        assert_eq!(count.get(), 0);
         cell.update(|s| (s.replace(5).is_none(), ()));
-        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        assert_eq!(count.get(), 1);
         assert_eq!(
             cell.poll(&waker, |s| s.map_or(Poll::Pending, Poll::Ready)),
             Poll::Ready(5)

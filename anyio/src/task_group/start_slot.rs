@@ -128,24 +128,8 @@ impl<V> StartSlot<V> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::cell::counting_waker::counting;
     use crate::error::ErrorKind;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            // A test counter read after the wakes, on the same thread.
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn counting() -> (Arc<Count>, Waker) {
-        let c = Arc::new(Count(AtomicUsize::new(0)));
-        (c.clone(), Waker::from(c))
-    }
 
     #[test]
     fn error_after_started_goes_to_the_group() {
@@ -153,8 +137,7 @@ mod tests {
         let (count, waker) = counting();
         assert_eq!(slot.poll(&waker), Progress::Waiting);
         assert!(slot.started(7));
-        // Relaxed: the test is single-threaded; the count orders nothing.
-        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        assert_eq!(count.get(), 1);
         let e = Error::new(ErrorKind::Other, "late");
         assert_eq!(slot.child_finished(Some(e)).unwrap().message(), "late");
         assert_eq!(slot.poll(&waker), Progress::Settled);
@@ -177,8 +160,7 @@ mod tests {
         slot.status_dropped();
         assert_eq!(slot.poll(&waker), Progress::StatusDropped);
         assert!(slot.child_finished(None).is_none());
-        // Relaxed: the test is single-threaded; the count orders nothing.
-        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        assert_eq!(count.get(), 1);
         assert_eq!(slot.poll(&waker), Progress::Settled);
         assert!(slot.take().unwrap_err().is_none());
     }
