@@ -164,3 +164,40 @@ async fn a_pipe_is_never_read_ahead_speculatively() -> anyio::Result<()> {
     drop(writer);
     Ok(())
 }
+
+/// A read polled once and dropped (as `timeout`/`select!` do) at every chunk of a file that
+/// is read ahead and prefetched: the abandoned reads take nothing, so the reads that follow
+/// still get every byte once, in order — whether the abandoned one was served from the
+/// buffer, was waiting for a prefetch, or had started its own read on a thread.
+#[anyio::test]
+async fn an_abandoned_read_loses_nothing() -> anyio::Result<()> {
+    use futures_lite::future::poll_once;
+    let len = 3 * 1024 * 1024;
+    let (_dir, path, data) = file_of(len).await?;
+    let mut f = AsyncFile::open(&path).await?;
+    let mut got = Vec::with_capacity(len);
+    let mut buf = vec![0; CHUNK];
+    let mut abandoned_pending = 0;
+    while got.len() < len {
+        let first = {
+            let mut abandoned = std::pin::pin!(f.read(&mut buf));
+            poll_once(&mut abandoned).await
+        };
+        if let Some(n) = first {
+            // A read that completed in its first poll returned its bytes: keep them.
+            let n = n?;
+            assert!(n > 0, "the file ended early at {}", got.len());
+            got.extend_from_slice(&buf[..n]);
+            continue;
+        }
+        abandoned_pending += 1;
+        let n = f.read(&mut buf).await?;
+        assert!(n > 0, "the file ended early at {}", got.len());
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(f.read(&mut buf).await?, 0);
+    assert!(got == data, "an abandoned read took or repeated bytes");
+    // A read that needs a thread hop cannot finish in its first poll: some were cut there.
+    assert!(abandoned_pending > 0, "no read was abandoned while pending");
+    Ok(())
+}
