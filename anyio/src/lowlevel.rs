@@ -236,9 +236,17 @@ pub async fn yield_now() {
 /// out resources must withdraw its waiter when the returned future is dropped or cancelled.
 pub(crate) async fn wait<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Result<T> {
     Checkpoint::new().await?;
+    // The first poll comes right after the checkpoint's check, in the same poll of the
+    // task: as in the I/O gate (`streams::bytes::Gate`), it only marks the task blocked; a
+    // cancellation from another thread meanwhile is caught by the scope's link re-check.
+    let mut checked = true;
     poll_fn(|cx| {
         if let Poll::Ready(v) = poll(cx) {
             return Poll::Ready(Ok(v));
+        }
+        if std::mem::take(&mut checked) {
+            context::mark_blocked();
+            return Poll::Pending;
         }
         match context::cancelled_or_block() {
             Some(e) => Poll::Ready(Err(e)),

@@ -133,6 +133,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use crate::context;
+use crate::lowlevel::Checkpoint;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The most bytes a single [`receive`](ByteReceiveStream::receive) allocates for, whatever
@@ -395,30 +396,29 @@ impl Drop for BusyGuard<'_> {
 /// 3. the operation is polled; its `Ready` wins, even over a cancellation that arrived
 ///    meanwhile (the data was taken: returning it is what keeps cancellation lossless);
 /// 4. on `Pending`, cancellation is checked again (the data was not taken, so `Cancelled`
-///    loses nothing), and the task is marked blocked so enclosing deadlines arm.
+///    loses nothing), and the task is marked blocked so enclosing deadlines arm. The
+///    re-check is skipped when step 1 ran in this same poll: nothing of this task ran
+///    since, and a cancellation from another thread meanwhile is not lost — its walk wakes
+///    the task if its scope is linked, and the link made after this poll re-checks
+///    (scope-tree invariant 4).
 ///
 /// Dropping the future at any step releases the flag; nothing else was reserved.
 pub(crate) struct Gate<'a> {
-    state: GateState<'a>,
-}
-
-enum GateState<'a> {
-    Start,
-    Yielding(Pin<Box<dyn Future<Output = ()> + Send>>),
-    /// The guard is held, not read: dropping it frees the flag.
-    Entered {
-        _guard: Option<BusyGuard<'a>>,
-    },
-    Done,
+    /// Step 1, the one checkpoint mechanism of the crate.
+    checkpoint: Checkpoint,
+    /// Held, not read: dropping it frees the flag.
+    guard: Option<BusyGuard<'a>>,
+    finished: bool,
 }
 
 impl fmt::Debug for Gate<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.state {
-            GateState::Start => "start",
-            GateState::Yielding(_) => "yielding",
-            GateState::Entered { .. } => "entered",
-            GateState::Done => "done",
+        let state = if self.finished {
+            "done"
+        } else if self.checkpoint.is_done() {
+            "entered"
+        } else {
+            "start"
         };
         f.debug_struct("Gate").field("state", &state).finish()
     }
@@ -427,7 +427,9 @@ impl fmt::Debug for Gate<'_> {
 impl<'a> Gate<'a> {
     pub(crate) fn new() -> Gate<'a> {
         Gate {
-            state: GateState::Start,
+            checkpoint: Checkpoint::new(),
+            guard: None,
+            finished: false,
         }
     }
 
@@ -439,60 +441,41 @@ impl<'a> Gate<'a> {
         busy: Option<(&'a BusyFlag, &'static str)>,
         mut op: impl FnMut(&mut Context<'_>) -> Poll<Result<T>>,
     ) -> Poll<Result<T>> {
-        loop {
-            match &mut self.state {
-                GateState::Start => match context::check_and_spend() {
+        if self.finished {
+            return Poll::Ready(Err(Error::new(
+                ErrorKind::InvalidState,
+                "an I/O future was polled after it completed",
+            )));
+        }
+        // Whether step 1 ran in this poll (see step 4).
+        let checked = !self.checkpoint.is_done();
+        if checked {
+            match self.checkpoint.poll_in_place(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return self.finish(Err(e)),
+                Poll::Ready(Ok(())) => {}
+            }
+            if let Some((flag, action)) = busy {
+                match flag.enter(action) {
+                    Ok(guard) => self.guard = Some(guard),
                     Err(e) => return self.finish(Err(e)),
-                    Ok(true) => {
-                        // One box per spent budget (every 128 checkpoints): the backend's
-                        // fair yield, as every other anyio checkpoint takes.
-                        self.state = GateState::Yielding(Box::pin(crate::context::yield_now()));
-                    }
-                    Ok(false) => {
-                        if let Err(e) = self.enter(busy) {
-                            return self.finish(Err(e));
-                        }
-                    }
-                },
-                GateState::Yielding(y) => {
-                    if y.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    if let Err(e) = self.enter(busy) {
-                        return self.finish(Err(e));
-                    }
-                }
-                GateState::Entered { .. } => {
-                    if let Poll::Ready(r) = op(cx) {
-                        return self.finish(r);
-                    }
-                    if let Some(e) = context::check_cancelled() {
-                        return self.finish(Err(e));
-                    }
-                    context::mark_blocked();
-                    return Poll::Pending;
-                }
-                GateState::Done => {
-                    return Poll::Ready(Err(Error::new(
-                        ErrorKind::InvalidState,
-                        "an I/O future was polled after it completed",
-                    )));
                 }
             }
         }
-    }
-
-    fn enter(&mut self, busy: Option<(&'a BusyFlag, &'static str)>) -> Result<()> {
-        let guard = match busy {
-            Some((flag, action)) => Some(flag.enter(action)?),
-            None => None,
-        };
-        self.state = GateState::Entered { _guard: guard };
-        Ok(())
+        if let Poll::Ready(r) = op(cx) {
+            return self.finish(r);
+        }
+        if checked {
+            context::mark_blocked();
+        } else if let Some(e) = context::cancelled_or_block() {
+            return self.finish(Err(e));
+        }
+        Poll::Pending
     }
 
     fn finish<T>(&mut self, r: Result<T>) -> Poll<Result<T>> {
-        self.state = GateState::Done;
+        self.guard = None;
+        self.finished = true;
         Poll::Ready(r)
     }
 }
