@@ -610,8 +610,9 @@ impl ChildSetup {
         //   parent, with the std command, never in the child (the child execs or exits);
         // - it only makes syscalls through rustix: `umask` and `setsid` (async-signal-safe
         //   in POSIX), and `setgroups`, `setgid`, `setuid` through `rustix::thread`, which
-        //   issues the raw syscalls (rustix's own on Linux, libc's `syscall` elsewhere),
-        //   not libc's `setxid` wrappers, which signal every thread and take a lock;
+        //   issues the raw syscalls (its own with the `linux_raw` backend, libc's
+        //   `syscall()` with the libc one), not libc's `setxid` wrappers, which signal
+        //   every thread and take a lock;
         //   no std I/O, no formatting;
         // - it cannot panic: no indexing, no unwrap, no arithmetic;
         // - a failure becomes `io::Error::from_raw_os_error`, a plain integer, which std
