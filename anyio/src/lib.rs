@@ -61,7 +61,9 @@
 //! * `tls`: TLS streams on rustls ([`streams::tls`], `connect_tcp(..).tls(..)`).
 //! * `tls-webpki-roots`: Mozilla's root certificates as an alternative trust store.
 
-#![forbid(unsafe_code)]
+// One `unsafe` block is allowed: the `pre_exec` hook in `process/command.rs` (see
+// docs/decisions.md, "One `unsafe`: the child's setup between fork and exec").
+#![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 

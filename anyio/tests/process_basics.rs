@@ -200,7 +200,7 @@ async fn uid_and_gid_of_ourselves() -> anyio::Result<()> {
 async fn umask_applies_to_the_child_only() -> anyio::Result<()> {
     let done = run_process(Command::shell("umask").umask(0o027)).await?;
     assert_eq!(done.stdout, b"0027\n");
-    // Arguments reach the program word for word through the shell that sets the mask.
+    // Arguments reach the program word for word.
     let done = run_process(
         Command::new("printf")
             .args(["<%s>", "a b", "$HOME", "'"])
@@ -217,7 +217,7 @@ async fn umask_applies_to_the_child_only() -> anyio::Result<()> {
         std::fs::metadata(&file)?.permissions().mode() & 0o777,
         0o600
     );
-    // The child is the program itself (exec'd), not a shell around it.
+    // The child is the program itself, with the pid the spawn reported.
     let child = open_process(Command::shell("echo $$").umask(0o022)).await?;
     let pid = child.pid();
     let out = child.stdout().unwrap().receive(64).await?;

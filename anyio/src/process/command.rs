@@ -8,6 +8,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustix::fs::Mode;
+use rustix::process::{Gid, Uid};
+
 use crate::error::{Error, ErrorKind, Result};
 
 /// Where one of a child's standard streams goes (AnyIO's `PIPE`, `DEVNULL`, `None`, a file,
@@ -77,6 +80,7 @@ pub struct Command {
     pub(crate) new_session: bool,
     pub(crate) uid: Option<u32>,
     pub(crate) gid: Option<u32>,
+    pub(crate) groups: Option<Vec<u32>>,
     pub(crate) umask: Option<u32>,
     /// Fds the child gets, each at its number there.
     pub(crate) pass_fds: Vec<(Arc<OwnedFd>, RawFd)>,
@@ -99,6 +103,7 @@ impl Command {
             new_session: false,
             uid: None,
             gid: None,
+            groups: None,
             umask: None,
             pass_fds: Vec::new(),
             input: None,
@@ -198,36 +203,84 @@ impl Command {
         self.env_clear().envs(vars)
     }
 
-    /// Puts the child in a process group of its own (AnyIO's `start_new_session`), so the
-    /// signals a terminal sends to this process's group (Ctrl-C) do not reach it.
+    /// Starts the child in a session of its own (AnyIO's `start_new_session`): the child
+    /// calls `setsid()` before it runs the program, so it leads a new session and a new
+    /// process group and has no controlling terminal. The signals a terminal sends to this
+    /// process's group (Ctrl-C) and its hangup do not reach it.
     ///
-    /// This is `setpgid(0, 0)`, not `setsid()`: the child keeps the controlling terminal
-    /// (a full `setsid` needs code between fork and exec, which this crate, free of
-    /// `unsafe`, does not run).
+    /// # Errors
+    ///
+    /// Spawning fails with [`ErrorKind::Io`] when `setsid()` fails in the child (it cannot
+    /// for a freshly forked child, which never leads a process group).
     pub fn start_new_session(&mut self, yes: bool) -> &mut Command {
         self.new_session = yes;
         self
     }
 
     /// Runs the child as user `uid` (AnyIO's `user`; needs the privilege to do so).
+    ///
+    /// The child changes its user last, after its [`groups`](Self::groups) and
+    /// [`gid`](Self::gid). Without `groups`, a child started by a privileged process
+    /// (one with `CAP_SETGID`) drops every supplementary group before it changes user, as
+    /// the standard library's `CommandExt::uid` does, so it keeps none of root's groups;
+    /// an unprivileged process's child keeps its groups.
+    ///
+    /// # Errors
+    ///
+    /// Spawning fails with [`ErrorKind::InvalidArgument`] for `u32::MAX` (which is `-1`,
+    /// "no user"), and with [`ErrorKind::Io`] when the child may not change to `uid`
+    /// (the source is an `io::Error` of kind `PermissionDenied`).
     pub fn uid(&mut self, uid: u32) -> &mut Command {
         self.uid = Some(uid);
         self
     }
 
     /// Runs the child with group `gid` (AnyIO's `group`).
+    ///
+    /// # Errors
+    ///
+    /// As [`uid`](Self::uid).
     pub fn gid(&mut self, gid: u32) -> &mut Command {
         self.gid = Some(gid);
         self
     }
 
-    /// Runs the child with file mode creation mask `mask` (AnyIO's `umask`; the default
-    /// leaves this process's mask).
+    /// Runs the child with exactly the supplementary groups `groups` (AnyIO's
+    /// `extra_groups`); an empty list drops them all. The child sets them before its
+    /// [`gid`](Self::gid) and [`uid`](Self::uid), while it still has the privilege to.
     ///
-    /// Setting a mask in the child needs code between fork and exec, which this crate,
-    /// free of `unsafe`, does not run; so the child is started through `/bin/sh`, which
-    /// sets the mask and then `exec`s the program in its place (same pid, same arguments,
-    /// the program looked up in the child's `PATH`). The cost is one extra `exec`.
+    /// # Errors
+    ///
+    /// Spawning fails with [`ErrorKind::InvalidArgument`] for more than 65536 groups
+    /// (Linux's `NGROUPS_MAX`) or a group `u32::MAX`, checked before anything runs; and
+    /// with [`ErrorKind::Io`] when the child may not set them (without `CAP_SETGID`, so in
+    /// practice unless this process runs as root: the source is an `io::Error` of kind
+    /// `PermissionDenied`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use anyio::process::{Command, run_process};
+    /// # anyio::run(|| async {
+    /// let mut cmd = Command::new("id");
+    /// cmd.arg("-G").groups(&[100]).gid(100);
+    /// if rustix::process::geteuid().is_root() {
+    ///     assert_eq!(run_process(&cmd).await?.stdout, b"100\n");
+    /// } else {
+    ///     assert!(run_process(&cmd).await.is_err());
+    /// }
+    /// # Ok::<_, anyio::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "extra_groups")]
+    pub fn groups(&mut self, groups: &[u32]) -> &mut Command {
+        self.groups = Some(groups.to_vec());
+        self
+    }
+
+    /// Runs the child with file mode creation mask `mask` (AnyIO's `umask`; the default
+    /// leaves this process's mask). The child sets it before it runs the program; this
+    /// process's mask does not change.
     ///
     /// # Errors
     ///
@@ -354,23 +407,8 @@ impl Command {
         if let Some(dir) = &self.cwd {
             no_nul("the working directory", dir.as_os_str())?;
         }
-        let mut cmd = match self.umask {
-            None => std::process::Command::new(&self.program),
-            Some(mask) if mask > 0o777 => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("spawning a process: umask {mask:#o} is above 0o777"),
-                ));
-            }
-            Some(mask) => {
-                // `$0` is the program, `"$@"` its arguments, word for word.
-                let mut sh = std::process::Command::new("/bin/sh");
-                sh.arg("-c")
-                    .arg(format!("umask {mask:04o} && exec \"$0\" \"$@\""))
-                    .arg(&self.program);
-                sh
-            }
-        };
+        let setup = ChildSetup::of(self)?;
+        let mut cmd = std::process::Command::new(&self.program);
         cmd.args(&self.args);
         if self.env_clear {
             cmd.env_clear();
@@ -384,16 +422,10 @@ impl Command {
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
-        if self.new_session {
-            cmd.process_group(0);
-        }
-        if let Some(uid) = self.uid {
-            cmd.uid(uid);
-        }
-        if let Some(gid) = self.gid {
-            cmd.gid(gid);
-        }
         self.map_fds(&mut cmd)?;
+        if let Some(setup) = setup {
+            setup.install(&mut cmd);
+        }
         Ok(cmd)
     }
 
@@ -451,6 +483,162 @@ impl Command {
         })?;
         Ok(())
     }
+}
+
+/// Linux's limit on supplementary groups (`NGROUPS_MAX`, fixed since Linux 2.6.4);
+/// `setgroups` refuses a longer list with `EINVAL`.
+const NGROUPS_MAX: usize = 65536;
+
+/// What the child does to itself between fork and exec, in Python's `_posixsubprocess`
+/// order: the file mode mask, a new session, the supplementary groups, the group, the
+/// user. Everything is checked and built here, in the parent; the child only makes
+/// syscalls.
+#[derive(Debug)]
+struct ChildSetup {
+    umask: Option<Mode>,
+    new_session: bool,
+    groups: Groups,
+    gid: Option<Gid>,
+    uid: Option<Uid>,
+}
+
+/// What the child does with its supplementary groups.
+#[derive(Debug)]
+enum Groups {
+    /// Leaves them.
+    Keep,
+    /// Sets exactly these.
+    Set(Vec<Gid>),
+    /// Drops them all if it may (std's rule for a `uid` without groups: a root parent's
+    /// child must not keep root's groups), and keeps them on `EPERM`.
+    DropIfPermitted,
+}
+
+impl ChildSetup {
+    /// Checks the command's credentials and mask; `None` when the child needs no setup, so
+    /// a plain command gets no hook (and std may still spawn it with `posix_spawn`).
+    fn of(cmd: &Command) -> Result<Option<ChildSetup>> {
+        let umask = match cmd.umask {
+            Some(mask) if mask > 0o777 => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("spawning a process: umask {mask:#o} is above 0o777"),
+                ));
+            }
+            mask => mask.map(Mode::from_raw_mode),
+        };
+        let groups = match &cmd.groups {
+            Some(groups) if groups.len() > NGROUPS_MAX => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "spawning a process: {} supplementary groups are more than \
+                         NGROUPS_MAX ({NGROUPS_MAX})",
+                        groups.len()
+                    ),
+                ));
+            }
+            Some(groups) => {
+                let mut gids = Vec::with_capacity(groups.len());
+                for &group in groups {
+                    gids.push(Gid::from_raw(valid_id("a supplementary group", group)?));
+                }
+                Groups::Set(gids)
+            }
+            None if cmd.uid.is_some() => Groups::DropIfPermitted,
+            None => Groups::Keep,
+        };
+        let gid = cmd.gid.map(|g| valid_id("the group", g)).transpose()?;
+        let uid = cmd.uid.map(|u| valid_id("the user", u)).transpose()?;
+        let setup = ChildSetup {
+            umask,
+            new_session: cmd.new_session,
+            groups,
+            gid: gid.map(Gid::from_raw),
+            uid: uid.map(Uid::from_raw),
+        };
+        let needed = setup.umask.is_some()
+            || setup.new_session
+            || !matches!(setup.groups, Groups::Keep)
+            || setup.gid.is_some()
+            || setup.uid.is_some();
+        Ok(needed.then_some(setup))
+    }
+
+    /// Runs in the child, between fork and exec: raw syscalls only (see `install`).
+    /// `set_thread_*` change the calling thread's credentials, which is the whole process
+    /// here: the forked child has one thread.
+    fn apply(&self) -> std::io::Result<()> {
+        if let Some(mask) = self.umask {
+            rustix::process::umask(mask);
+        }
+        if self.new_session {
+            rustix::process::setsid().map_err(raw_os_error)?;
+        }
+        match &self.groups {
+            Groups::Keep => {}
+            Groups::Set(groups) => {
+                rustix::thread::set_thread_groups(groups).map_err(raw_os_error)?
+            }
+            Groups::DropIfPermitted => match rustix::thread::set_thread_groups(&[]) {
+                Err(e) if e != rustix::io::Errno::PERM => return Err(raw_os_error(e)),
+                _ => {}
+            },
+        }
+        if let Some(gid) = self.gid {
+            rustix::thread::set_thread_gid(gid).map_err(raw_os_error)?;
+        }
+        if let Some(uid) = self.uid {
+            rustix::thread::set_thread_uid(uid).map_err(raw_os_error)?;
+        }
+        Ok(())
+    }
+
+    /// Registers [`apply`](Self::apply) as `cmd`'s `pre_exec` hook — the crate's one
+    /// `unsafe` (docs/decisions.md, "One `unsafe`: the child's setup between fork and
+    /// exec").
+    #[allow(unsafe_code)]
+    fn install(self, cmd: &mut std::process::Command) {
+        // SAFETY: `pre_exec` is unsafe because the closure runs in the child after `fork`
+        // of a possibly multi-threaded parent, where only async-signal-safe operations are
+        // sound: another thread may have held the allocator's or any other lock at the
+        // fork, and that lock stays held for ever in the child. This closure is sound
+        // there because:
+        // - it allocates nothing and takes no lock: everything it needs (the mask, the
+        //   group list as a `Vec<Gid>`, the ids) was checked and built above, in the
+        //   parent, and is moved in; the child only reads it. Dropping it happens in the
+        //   parent, with the std command, never in the child (the child execs or exits);
+        // - it only makes syscalls through rustix: `umask` and `setsid` (async-signal-safe
+        //   in POSIX), and `setgroups`, `setgid`, `setuid` through `rustix::thread`, which
+        //   issues the raw syscalls (its own with the `linux_raw` backend, libc's
+        //   `syscall()` with the libc one), not libc's `setxid` wrappers, which signal
+        //   every thread and take a lock;
+        //   no std I/O, no formatting;
+        // - it cannot panic: no indexing, no unwrap, no arithmetic;
+        // - a failure becomes `io::Error::from_raw_os_error`, a plain integer, which std
+        //   sends to the parent through its exec-status pipe and reports from the spawn;
+        // - it touches no fd, so the stdio std moved to 0-2 and the fds `command-fds`
+        //   maps (its hook runs first, registered earlier) are left as they are.
+        unsafe {
+            cmd.pre_exec(move || self.apply());
+        }
+    }
+}
+
+/// An errno as an `io::Error` without allocating (safe between fork and exec).
+fn raw_os_error(e: rustix::io::Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// `id` unless it is `u32::MAX`, which the kernel reads as `-1`, "leave unchanged".
+fn valid_id(what: &str, id: u32) -> Result<u32> {
+    if id == u32::MAX {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("spawning a process: {what} {id} is -1, not an id"),
+        ));
+    }
+    Ok(id)
 }
 
 fn no_nul(what: &str, s: &OsStr) -> Result<()> {

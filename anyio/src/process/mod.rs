@@ -9,6 +9,12 @@
 //! environment and credentials, and the other fds it gets ([`Command::pass_fd`], AnyIO's
 //! `pass_fds`). One builder serves both entry points.
 //!
+//! Between fork and exec the child sets up what the command asks for, in Python's order:
+//! its file mode mask ([`Command::umask`]), a session of its own
+//! ([`Command::start_new_session`]), its supplementary groups ([`Command::groups`]), its
+//! group and its user ([`Command::gid`], [`Command::uid`]). A failure there is the spawn's
+//! error, as a missing program is.
+//!
 //! * [`run_process`] writes [`input`](Command::input) to the child, reads its stdout and
 //!   stderr concurrently (so a child that fills both pipes never deadlocks), waits for it
 //!   and returns a [`CompletedProcess`]. By default (AnyIO's `check=True`) a non-zero exit
@@ -122,9 +128,11 @@ impl std::error::Error for CalledProcessError {}
 ///
 /// [`ErrorKind::InvalidArgument`] for bad input (an empty program name, a NUL byte in an
 /// argument, an invalid variable name, [`Stdio::Stdout`] for stdin or stdout, a passed fd
-/// numbered 0–2, past the fd limit or twice);
+/// numbered 0–2, past the fd limit or twice, a mask above `0o777`, more than 65536 groups,
+/// a uid, gid or group `u32::MAX`);
 /// [`ErrorKind::Io`] when the OS cannot start it (a missing executable: the source is an
-/// `io::Error` of kind `NotFound`); [`ErrorKind::NoEventLoop`] outside any async context;
+/// `io::Error` of kind `NotFound`; credentials this process may not give:
+/// `PermissionDenied`); [`ErrorKind::NoEventLoop`] outside any async context;
 /// [`ErrorKind::Cancelled`].
 pub async fn open_process(cmd: &Command) -> Result<Process> {
     crate::lowlevel::checkpoint().await?;
