@@ -728,6 +728,6 @@ mod size {
     #[test]
     fn a_task_block_stays_small() {
         let bytes = std::mem::size_of::<super::TaskCore>();
-        assert!(bytes <= 264, "TaskCore grew to {bytes} bytes");
+        assert!(bytes <= 272, "TaskCore grew to {bytes} bytes");
     }
 }

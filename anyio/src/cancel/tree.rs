@@ -30,7 +30,15 @@
 //! 5. An exited node is `CLOSED`: it is unlinked from its parent, drops its waker and is
 //!    never linked again. Only an *engaged* node (one that stored a waker or was linked)
 //!    has anything to undo; the others exit without taking a lock.
-//! 6. Each fact has one home: the parent in `parent` (set once; its variant says whether at
+//! 6. A node's `clean_at` caches a clean walk: `check` found nothing cancelled, no deadline
+//!    and no shield up to an entered root while the global [`EPOCH`] read `clean_at`. Every
+//!    change that can turn a clean chain cancelled — `cancel`, lowering a shield, setting a
+//!    deadline — sets its flag *before* it bumps the epoch, so a reader whose Acquire load of
+//!    the epoch still matches the cache could not have seen the flag anyway, and the next
+//!    walk after the bump sees it. The bump also comes before the cancel walk, so the
+//!    re-check of invariant 4 (after a lock the walk released) reads the new epoch. A chain
+//!    ending at a node not entered yet is never cached (entering changes the chain).
+//! 7. Each fact has one home: the parent in `parent` (set once; its variant says whether at
 //!    creation or at entry, so "entered" is read from it too), "linked" and "closed" in
 //!    `flags` (`LINKED`, `CLOSED`; `key` means something only while `LINKED` is set), the
 //!    stored waker's identity in a [`WakerIdentity`].
@@ -68,6 +76,22 @@ const CLOSED: u8 = 1 << 6;
 /// root, marked so that its next block takes the fast path. Set under the node's lock.
 const LINKED: u8 = 1 << 7;
 
+/// The epoch of invariant 6: bumped by every change that can make a clean chain cancelled.
+/// A `u64` bumped once per such change does not wrap in practice (2^64 cancellations).
+/// Starts at 1, so a node's `clean_at` of 0 matches nothing.
+#[cfg(not(loom))]
+static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref EPOCH: AtomicU64 = AtomicU64::new(1);
+}
+
+/// Invalidates every cached clean walk (invariant 6); called after the flag is set.
+fn bump_epoch() {
+    // Release: a reader that sees the new epoch sees the flag set before it.
+    EPOCH.fetch_add(1, Ordering::Release);
+}
+
 /// A node's parent: one field, whose variant says how (and so whether) it was set.
 enum Parent {
     /// Set at creation: the node is entered from the start.
@@ -95,6 +119,8 @@ pub(crate) struct ScopeNode<X: ?Sized = [TaskData]> {
     flags: AtomicU8,
     /// Nanoseconds on the crate clock; meaningful only while `HAS_DEADLINE` is set.
     deadline: AtomicU64,
+    /// The epoch of the last clean walk from here (invariant 6); 0 for none.
+    clean_at: AtomicU64,
     /// The identity of `inner.waker`: a task that blocks again with the same waker under a
     /// linked node has nothing to do (the common case, since a task's waker never changes).
     waker_id: WakerIdentity,
@@ -227,6 +253,7 @@ impl<X> ScopeNode<X> {
             parent,
             flags: AtomicU8::new(flags),
             deadline: AtomicU64::new(deadline.map_or(0, instant_to_nanos)),
+            clean_at: AtomicU64::new(0),
             waker_id: WakerIdentity::new(),
             inner: Mutex::new(NodeInner::default()),
             ext,
@@ -301,6 +328,7 @@ impl ScopeNode {
             self.flags.fetch_or(SHIELD, Ordering::AcqRel);
         } else {
             self.flags.fetch_and(!SHIELD, Ordering::AcqRel);
+            bump_epoch();
             if self.effectively_cancelled() {
                 wake_subtree(self.clone());
             }
@@ -340,6 +368,7 @@ impl ScopeNode {
             Some(at) => {
                 self.deadline.store(instant_to_nanos(at), Ordering::Release);
                 self.flags.fetch_or(HAS_DEADLINE, Ordering::AcqRel);
+                bump_epoch();
             }
             None => {
                 // AcqRel: as above.
@@ -369,6 +398,7 @@ impl ScopeNode {
             // AcqRel: Release publishes the flag (and the reason) to the lock-free pull
             // side; the push side's ordering comes from the node locks (invariant 4).
             self.flags.fetch_or(CANCELLED | extra, Ordering::AcqRel);
+            bump_epoch();
         }
         wake_subtree(self.clone());
     }
@@ -377,8 +407,16 @@ impl ScopeNode {
     /// cancelled. Reads the clock only when some node on the way has a deadline, and marks a
     /// node whose deadline has passed as cancelled.
     pub(crate) fn check(self: &Arc<Self>) -> Option<Error> {
-        // The common case — nothing cancelled, no deadline, no shield on the way up — costs
-        // one load, one test and one pointer read per level.
+        // The common case — nothing changed since the last clean walk from here — costs two
+        // loads (invariant 6). Acquire: pairs with `bump_epoch`'s Release, so every flag set
+        // before the epoch read is visible to the walk below.
+        let epoch = EPOCH.load(Ordering::Acquire);
+        // Relaxed: the cache holds an epoch, never data; what it vouches for was made
+        // visible by the Acquire above.
+        if self.clean_at.load(Ordering::Relaxed) == epoch {
+            return None;
+        }
+        // Otherwise: one load, one test and one pointer read per level.
         let mut node = self;
         loop {
             // Acquire: pairs with the Release half of every RMW on `flags` (cancel,
@@ -389,9 +427,14 @@ impl ScopeNode {
             }
             match node.parent() {
                 Some(p) => node = p,
-                None => return None,
+                None => break,
             }
         }
+        if node.is_entered() {
+            // Relaxed: see above.
+            self.clean_at.store(epoch, Ordering::Relaxed);
+        }
+        None
     }
 
     pub(crate) fn effectively_cancelled(self: &Arc<Self>) -> bool {

@@ -162,3 +162,70 @@ fn loom_deadline_moved_while_the_task_blocks() {
         );
     });
 }
+
+/// Invariant 6: a node whose clean walk is cached (it checked once, unlinked) while an
+/// ancestor is cancelled during its next check and block: the cache never hides the
+/// cancellation — the task sees it or is woken.
+#[test]
+fn loom_cancel_after_a_cached_clean_walk() {
+    loom::model(|| {
+        let root = ScopeNode::child_of(None);
+        let mid = ScopeNode::child_of(Some(root.clone()));
+        let node = ScopeNode::child_of(Some(mid.clone()));
+        assert!(node.check().is_none(), "nothing is cancelled yet");
+
+        let host = Flag::new();
+        let (n, h) = (node.clone(), host.clone());
+        let t = thread::spawn(move || check_then_block(&n, &h));
+        root.cancel(None, false);
+        let saw = t.join().unwrap();
+        assert_not_lost(
+            saw,
+            &host,
+            "the task's clean walk was cached before the cancel",
+        );
+        assert!(node.check().is_some(), "a check after the cancel sees it");
+    });
+}
+
+/// The same with the node already linked and blocked (the waker in place, so the second
+/// block re-checks nothing): the cancel walk must wake it.
+#[test]
+fn loom_cancel_of_a_blocked_node_with_a_cached_clean_walk() {
+    loom::model(|| {
+        let root = ScopeNode::child_of(None);
+        let node = ScopeNode::child_of(Some(root.clone()));
+        let host = Flag::new();
+        assert!(!check_then_block(&node, &host), "nothing is cancelled yet");
+
+        let (n, h) = (node.clone(), host.clone());
+        let t = thread::spawn(move || check_then_block(&n, &h));
+        root.cancel(None, false);
+        let saw = t.join().unwrap();
+        assert_not_lost(saw, &host, "a blocked task with a cached walk");
+    });
+}
+
+/// A deadline set on an ancestor after the walk was cached: the next check walks again and
+/// sees it (an expired deadline cancels there).
+#[test]
+fn loom_deadline_set_after_a_cached_clean_walk() {
+    use std::time::Instant;
+
+    loom::model(|| {
+        let root = ScopeNode::child_of(None);
+        let node = ScopeNode::child_of(Some(root.clone()));
+        assert!(node.check().is_none(), "nothing is cancelled yet");
+        let r = root.clone();
+        let t = thread::spawn(move || r.set_deadline(Some(Instant::now())));
+        let early = node.check();
+        t.join().unwrap();
+        // Either order is right while the setter runs; once it returned, the check sees the
+        // passed deadline.
+        drop(early);
+        assert!(
+            node.check().is_some(),
+            "the passed deadline is seen after the cache"
+        );
+    });
+}

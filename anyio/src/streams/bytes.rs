@@ -133,8 +133,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use crate::context;
-use crate::lowlevel::Checkpoint;
 use crate::error::{Error, ErrorKind, Result};
+use crate::lowlevel::Checkpoint;
 
 /// The most bytes a single [`receive`](ByteReceiveStream::receive) allocates for, whatever
 /// `max_bytes` asks (a huge `max_bytes` is not an allocation request).
