@@ -101,28 +101,28 @@ pub async fn smol_send_chunks(
         .unwrap();
 }
 
-/// Reads `server` to its end in `len`-byte reads; returns how many bytes came.
-pub async fn tokio_drain(server: &mut tokio::net::TcpStream, len: usize) -> usize {
-    use tokio::io::AsyncReadExt;
-    let mut buf = vec![0u8; len];
-    let mut got = 0;
-    loop {
-        match server.read(&mut buf).await.unwrap() {
-            0 => return got,
-            k => got += k,
+/// `$name(server, len)`: reads `server` to its end in `len`-byte reads and returns how many
+/// bytes came, through the runtime's own read trait `$read` (the same loop on each raw
+/// side).
+macro_rules! drain {
+    ($name:ident, $stream:ty, $read:path) => {
+        pub async fn $name(server: &mut $stream, len: usize) -> usize {
+            use $read;
+            let mut buf = vec![0u8; len];
+            let mut got = 0;
+            loop {
+                match server.read(&mut buf).await.unwrap() {
+                    0 => return got,
+                    k => got += k,
+                }
+            }
         }
-    }
+    };
 }
 
-/// As [`tokio_drain`], on async-io.
-pub async fn smol_drain(server: &mut async_io::Async<std::net::TcpStream>, len: usize) -> usize {
-    use futures_lite::AsyncReadExt;
-    let mut buf = vec![0u8; len];
-    let mut got = 0;
-    loop {
-        match server.read(&mut buf).await.unwrap() {
-            0 => return got,
-            k => got += k,
-        }
-    }
-}
+drain!(tokio_drain, tokio::net::TcpStream, tokio::io::AsyncReadExt);
+drain!(
+    smol_drain,
+    async_io::Async<std::net::TcpStream>,
+    futures_lite::AsyncReadExt
+);

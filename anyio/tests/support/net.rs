@@ -2,7 +2,8 @@
 //! instead of copied per socket kind.
 //!
 //! - **Set-up and helpers:** [`on_ipv6`] (skip on a host without `::1`) and
-//!   [`on_both_families!`] (a test on each IP family), [`receive_all`].
+//!   [`on_both_families!`] (a test on each IP family); `receive_all` is
+//!   `support`'s, re-exported.
 //! - **Closing from another task** ([`close_wakes`]): a call blocked on a socket (receive,
 //!   send, accept, `next()` …) is woken by a close in another task and fails with
 //!   `ClosedResource`.
@@ -24,12 +25,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyio::net::ConnectedUnixDatagram;
-use anyio::streams::{ByteReceiveStream, ByteStream};
+use anyio::streams::ByteStream;
 use anyio::testing::wait_all_tasks_blocked;
 use anyio::{ErrorKind, task_group};
 use futures_lite::StreamExt;
 use futures_lite::future::poll_once;
 
+pub use crate::support::receive_all;
 use crate::support::{Rng, kind};
 
 /// True when this host has an IPv6 loopback address.
@@ -51,6 +53,7 @@ where
 
 /// Two `#[anyio::test]`s, `$v4` and `$v6`, running `$scenario(host)` on `127.0.0.1` and
 /// on `::1` (skipped on a host without IPv6).
+#[allow(unused_macros)] // not every file that includes this module tests IP sockets
 macro_rules! on_both_families {
     ($v4:ident, $v6:ident, $scenario:expr) => {
         #[anyio::test]
@@ -64,19 +67,8 @@ macro_rules! on_both_families {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use on_both_families;
-
-/// Everything `stream` receives until the peer's end of stream.
-pub async fn receive_all<S: ByteReceiveStream>(stream: &S) -> anyio::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        match stream.receive(65536).await {
-            Ok(chunk) => out.extend_from_slice(&chunk),
-            Err(e) if e.kind() == ErrorKind::EndOfStream => return Ok(out),
-            Err(e) => return Err(e),
-        }
-    }
-}
 
 /// Runs `blocked` in a task of its own; once every task is blocked, runs `close` here (in
 /// another task) and checks that the blocked call was woken with `ClosedResource`.
