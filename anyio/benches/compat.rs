@@ -17,25 +17,12 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use anyio::net::{connect_tcp, create_tcp_listener};
-use anyio::streams::Listener;
+use support::net::{anyio_pair, smol_pair, smol_send_chunks, tokio_pair, tokio_send_chunks};
 use support::{Case, Config, Raw, run_anyio, run_raw, secs};
 
 const CHUNK: usize = 64 * 1024;
-
-/// A std listener on 127.0.0.1 with anyio's backlog, for the raw sides.
-fn raw_listener() -> std::net::TcpListener {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    s.set_reuse_address(true).unwrap();
-    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    s.listen(anyio::net::MAX_BACKLOG as i32).unwrap();
-    s.set_nonblocking(true).unwrap();
-    s.into()
-}
 
 fn is_tokio(config: Config) -> bool {
     matches!(config, Config::TokioCt | Config::Tokio2)
@@ -43,10 +30,7 @@ fn is_tokio(config: Config) -> bool {
 
 fn anyio_copy(config: Config, n: usize) -> f64 {
     run_anyio(config, move || async move {
-        let listener = create_tcp_listener().local_host("127.0.0.1").await?;
-        let port = listener.listeners()[0].local_addr()?.port();
-        let mut client = connect_tcp("127.0.0.1", port).await?;
-        let mut server = listener.accept().await?;
+        let (mut client, mut server) = anyio_pair().await?;
         let start = Instant::now();
         let total = (n * CHUNK) as u64;
         anyio::task_group(|tg| async move {
@@ -88,21 +72,9 @@ fn raw_copy(config: Config, n: usize) -> f64 {
         let total = (n * CHUNK) as u64;
         match raw {
             Raw::Tokio(_) => {
-                use tokio::io::AsyncWriteExt;
-                let listener = tokio::net::TcpListener::from_std(raw_listener()).unwrap();
-                let addr = listener.local_addr().unwrap();
-                let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
-                client.set_nodelay(true).unwrap();
-                let (mut server, _) = listener.accept().await.unwrap();
-                server.set_nodelay(true).unwrap();
+                let (client, mut server) = tokio_pair().await;
                 let start = Instant::now();
-                let sender = raw.spawn(async move {
-                    let chunk = vec![1u8; CHUNK];
-                    for _ in 0..n {
-                        client.write_all(&chunk).await.unwrap();
-                    }
-                    client.shutdown().await.unwrap();
-                });
+                let sender = raw.spawn(tokio_send_chunks(client, n, CHUNK));
                 let copied = tokio::io::copy(&mut server, &mut tokio::io::sink())
                     .await
                     .unwrap();
@@ -111,26 +83,9 @@ fn raw_copy(config: Config, n: usize) -> f64 {
                 secs(start)
             }
             Raw::Smol(_) => {
-                use futures_lite::AsyncWriteExt;
-                let listener = async_io::Async::new(raw_listener()).unwrap();
-                let addr = listener.get_ref().local_addr().unwrap();
-                let mut client = async_io::Async::<std::net::TcpStream>::connect(addr)
-                    .await
-                    .unwrap();
-                client.get_ref().set_nodelay(true).unwrap();
-                let (mut server, _) = listener.accept().await.unwrap();
-                server.get_ref().set_nodelay(true).unwrap();
+                let (client, mut server) = smol_pair().await;
                 let start = Instant::now();
-                let sender = raw.spawn(async move {
-                    let chunk = vec![1u8; CHUNK];
-                    for _ in 0..n {
-                        client.write_all(&chunk).await.unwrap();
-                    }
-                    client
-                        .get_ref()
-                        .shutdown(std::net::Shutdown::Write)
-                        .unwrap();
-                });
+                let sender = raw.spawn(smol_send_chunks(client, n, CHUNK));
                 let copied = futures_lite::io::copy(&mut server, &mut futures_lite::io::sink())
                     .await
                     .unwrap();

@@ -46,13 +46,13 @@ fn std_unix_pair() -> (
 }
 
 // ---------------------------------------------------------------------------------------
-// anyio
+// The round trip, written once per side: the four raw socket types (and the two anyio
+// ones) share no trait, so a macro gives each the same body.
 
-fn anyio_udp(config: Config, n: usize) -> f64 {
-    run_anyio(config, move || async move {
-        let (a, b) = std_udp_pair();
-        let client = ConnectedUdpSocket::from_std(a)?;
-        let server = ConnectedUdpSocket::from_std(b)?;
+/// anyio's side: an echo task serves `n` datagrams; the client times `n` round trips.
+macro_rules! anyio_round_trips {
+    ($client:expr, $server:expr, $n:expr) => {{
+        let (client, server, n) = ($client, $server, $n);
         let out = anyio::task_group(|tg| async move {
             tg.start_soon(async move {
                 for _ in 0..n {
@@ -72,6 +72,44 @@ fn anyio_udp(config: Config, n: usize) -> f64 {
         })
         .await?;
         Ok(out.unwrap_or(0.0))
+    }};
+}
+
+/// The raw side: the same, the echo task spawned on the raw runtime, receives into a
+/// fixed buffer.
+macro_rules! raw_round_trips {
+    ($raw:expr, $client:expr, $server:expr, $n:expr) => {{
+        let (client, server, n) = ($client, $server, $n);
+        let echo = $raw.spawn(async move {
+            let mut buf = [0u8; 65536];
+            for _ in 0..n {
+                let k = server.recv(&mut buf).await.unwrap();
+                server.send(&buf[..k]).await.unwrap();
+            }
+        });
+        let msg = [7u8; MSG];
+        let mut buf = [0u8; 65536];
+        let start = Instant::now();
+        for _ in 0..n {
+            client.send(&msg).await.unwrap();
+            let k = client.recv(&mut buf).await.unwrap();
+            assert_eq!(k, MSG);
+        }
+        let t = secs(start);
+        echo.join().await;
+        t
+    }};
+}
+
+// ---------------------------------------------------------------------------------------
+// anyio
+
+fn anyio_udp(config: Config, n: usize) -> f64 {
+    run_anyio(config, move || async move {
+        let (a, b) = std_udp_pair();
+        let client = ConnectedUdpSocket::from_std(a)?;
+        let server = ConnectedUdpSocket::from_std(b)?;
+        anyio_round_trips!(client, server, n)
     })
 }
 
@@ -80,25 +118,7 @@ fn anyio_unix(config: Config, n: usize) -> f64 {
         let (a, b) = std_unix_pair();
         let client = ConnectedUnixDatagram::from_std(a)?;
         let server = ConnectedUnixDatagram::from_std(b)?;
-        let out = anyio::task_group(|tg| async move {
-            tg.start_soon(async move {
-                for _ in 0..n {
-                    let d = server.receive().await?;
-                    server.send(&d).await?;
-                }
-                anyio::Ok(())
-            })?;
-            let msg = [7u8; MSG];
-            let start = Instant::now();
-            for _ in 0..n {
-                client.send(&msg).await?;
-                let d = client.receive().await?;
-                assert_eq!(d.len(), MSG);
-            }
-            anyio::Ok(secs(start))
-        })
-        .await?;
-        Ok(out.unwrap_or(0.0))
+        anyio_round_trips!(client, server, n)
     })
 }
 
@@ -112,46 +132,12 @@ fn raw_udp(config: Config, n: usize) -> f64 {
             Raw::Tokio(_) => {
                 let client = tokio::net::UdpSocket::from_std(a).unwrap();
                 let server = tokio::net::UdpSocket::from_std(b).unwrap();
-                let echo = raw.spawn(async move {
-                    let mut buf = [0u8; 65536];
-                    for _ in 0..n {
-                        let k = server.recv(&mut buf).await.unwrap();
-                        server.send(&buf[..k]).await.unwrap();
-                    }
-                });
-                let msg = [7u8; MSG];
-                let mut buf = [0u8; 65536];
-                let start = Instant::now();
-                for _ in 0..n {
-                    client.send(&msg).await.unwrap();
-                    let k = client.recv(&mut buf).await.unwrap();
-                    assert_eq!(k, MSG);
-                }
-                let t = secs(start);
-                echo.join().await;
-                t
+                raw_round_trips!(raw, client, server, n)
             }
             Raw::Smol(_) => {
                 let client = async_io::Async::new(a).unwrap();
                 let server = async_io::Async::new(b).unwrap();
-                let echo = raw.spawn(async move {
-                    let mut buf = [0u8; 65536];
-                    for _ in 0..n {
-                        let k = server.recv(&mut buf).await.unwrap();
-                        server.send(&buf[..k]).await.unwrap();
-                    }
-                });
-                let msg = [7u8; MSG];
-                let mut buf = [0u8; 65536];
-                let start = Instant::now();
-                for _ in 0..n {
-                    client.send(&msg).await.unwrap();
-                    let k = client.recv(&mut buf).await.unwrap();
-                    assert_eq!(k, MSG);
-                }
-                let t = secs(start);
-                echo.join().await;
-                t
+                raw_round_trips!(raw, client, server, n)
             }
         }
     })
@@ -164,46 +150,12 @@ fn raw_unix(config: Config, n: usize) -> f64 {
             Raw::Tokio(_) => {
                 let client = tokio::net::UnixDatagram::from_std(a).unwrap();
                 let server = tokio::net::UnixDatagram::from_std(b).unwrap();
-                let echo = raw.spawn(async move {
-                    let mut buf = [0u8; 65536];
-                    for _ in 0..n {
-                        let k = server.recv(&mut buf).await.unwrap();
-                        server.send(&buf[..k]).await.unwrap();
-                    }
-                });
-                let msg = [7u8; MSG];
-                let mut buf = [0u8; 65536];
-                let start = Instant::now();
-                for _ in 0..n {
-                    client.send(&msg).await.unwrap();
-                    let k = client.recv(&mut buf).await.unwrap();
-                    assert_eq!(k, MSG);
-                }
-                let t = secs(start);
-                echo.join().await;
-                t
+                raw_round_trips!(raw, client, server, n)
             }
             Raw::Smol(_) => {
                 let client = async_io::Async::new(a).unwrap();
                 let server = async_io::Async::new(b).unwrap();
-                let echo = raw.spawn(async move {
-                    let mut buf = [0u8; 65536];
-                    for _ in 0..n {
-                        let k = server.recv(&mut buf).await.unwrap();
-                        server.send(&buf[..k]).await.unwrap();
-                    }
-                });
-                let msg = [7u8; MSG];
-                let mut buf = [0u8; 65536];
-                let start = Instant::now();
-                for _ in 0..n {
-                    client.send(&msg).await.unwrap();
-                    let k = client.recv(&mut buf).await.unwrap();
-                    assert_eq!(k, MSG);
-                }
-                let t = secs(start);
-                echo.join().await;
-                t
+                raw_round_trips!(raw, client, server, n)
             }
         }
     })

@@ -25,20 +25,18 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use anyio::ErrorKind;
-use anyio::net::{MultiListener, TcpListener, TcpStream, connect_tcp, create_tcp_listener};
+use anyio::net::{TcpStream, connect_tcp};
 use anyio::streams::{ByteReceiveStream, ByteSendStream, ByteStream, Listener};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use support::net::{
+    anyio_listener, anyio_pair, raw_listener, smol_connect, smol_drain, smol_pair,
+    smol_send_chunks, tokio_connect, tokio_drain, tokio_pair, tokio_send_chunks,
+};
 use support::{Case, Config, Raw, run_anyio, run_raw, secs};
 
 const CLIENTS: usize = 50;
 const MSG: usize = 64;
 const CHUNK: usize = 64 * 1024;
-
-async fn anyio_listener() -> anyio::Result<(MultiListener<TcpListener>, u16)> {
-    let l = create_tcp_listener().local_host("127.0.0.1").await?;
-    let port = l.listeners()[0].local_addr()?.port();
-    Ok((l, port))
-}
 
 async fn anyio_read_exact(s: &TcpStream, buf: &mut [u8]) -> anyio::Result<()> {
     let mut got = 0;
@@ -46,19 +44,6 @@ async fn anyio_read_exact(s: &TcpStream, buf: &mut [u8]) -> anyio::Result<()> {
         got += s.receive_into(&mut buf[got..]).await?;
     }
     Ok(())
-}
-
-/// The raw sides' listener: a std listener with the backlog anyio's listeners get
-/// (`MAX_BACKLOG`), so neither side drops SYNs the other would queue (tokio's `bind`
-/// listens with 1024, std's with 128: a full queue costs a 1 s SYN retransmit).
-fn raw_listener() -> std::net::TcpListener {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    s.set_reuse_address(true).unwrap();
-    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    s.listen(anyio::net::MAX_BACKLOG as i32).unwrap();
-    s.set_nonblocking(true).unwrap();
-    s.into()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -142,9 +127,7 @@ fn raw_rr(config: Config, n: usize) -> f64 {
                 });
                 let mut clients = Vec::new();
                 for _ in 0..CLIENTS {
-                    let c = tokio::net::TcpStream::connect(addr).await.unwrap();
-                    c.set_nodelay(true).unwrap();
-                    clients.push(c);
+                    clients.push(tokio_connect(addr).await);
                 }
                 let start = Instant::now();
                 let tasks: Vec<_> = clients
@@ -189,11 +172,7 @@ fn raw_rr(config: Config, n: usize) -> f64 {
                 });
                 let mut clients = Vec::new();
                 for _ in 0..CLIENTS {
-                    let c = async_io::Async::<std::net::TcpStream>::connect(addr)
-                        .await
-                        .unwrap();
-                    c.get_ref().set_nodelay(true).unwrap();
-                    clients.push(c);
+                    clients.push(smol_connect(addr).await);
                 }
                 let start = Instant::now();
                 let tasks: Vec<_> = clients
@@ -225,9 +204,7 @@ fn raw_rr(config: Config, n: usize) -> f64 {
 
 fn anyio_bulk(config: Config, n: usize) -> f64 {
     run_anyio(config, move || async move {
-        let (listener, port) = anyio_listener().await?;
-        let client = connect_tcp("127.0.0.1", port).await?;
-        let server = listener.accept().await?;
+        let (client, server) = anyio_pair().await?;
         let start = Instant::now();
         let total = n * CHUNK;
         anyio::task_group(|tg| async move {
@@ -260,62 +237,18 @@ fn raw_bulk(config: Config, n: usize) -> f64 {
         let total = n * CHUNK;
         match raw {
             Raw::Tokio(_) => {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let listener = tokio::net::TcpListener::from_std(raw_listener()).unwrap();
-                let addr = listener.local_addr().unwrap();
-                let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
-                client.set_nodelay(true).unwrap();
-                let (mut server, _) = listener.accept().await.unwrap();
-                server.set_nodelay(true).unwrap();
+                let (client, mut server) = tokio_pair().await;
                 let start = Instant::now();
-                let sender = raw.spawn(async move {
-                    let chunk = vec![1u8; CHUNK];
-                    for _ in 0..n {
-                        client.write_all(&chunk).await.unwrap();
-                    }
-                    client.shutdown().await.unwrap();
-                });
-                let mut buf = vec![0u8; CHUNK];
-                let mut got = 0;
-                loop {
-                    match server.read(&mut buf).await.unwrap() {
-                        0 => break,
-                        k => got += k,
-                    }
-                }
-                assert_eq!(got, total);
+                let sender = raw.spawn(tokio_send_chunks(client, n, CHUNK));
+                assert_eq!(tokio_drain(&mut server, CHUNK).await, total);
                 sender.join().await;
                 secs(start)
             }
             Raw::Smol(_) => {
-                let listener = async_io::Async::new(raw_listener()).unwrap();
-                let addr = listener.get_ref().local_addr().unwrap();
-                let mut client = async_io::Async::<std::net::TcpStream>::connect(addr)
-                    .await
-                    .unwrap();
-                client.get_ref().set_nodelay(true).unwrap();
-                let (mut server, _) = listener.accept().await.unwrap();
-                server.get_ref().set_nodelay(true).unwrap();
+                let (client, mut server) = smol_pair().await;
                 let start = Instant::now();
-                let sender = raw.spawn(async move {
-                    let chunk = vec![1u8; CHUNK];
-                    for _ in 0..n {
-                        client.write_all(&chunk).await.unwrap();
-                    }
-                    client
-                        .get_ref()
-                        .shutdown(std::net::Shutdown::Write)
-                        .unwrap();
-                });
-                let mut buf = vec![0u8; CHUNK];
-                let mut got = 0;
-                loop {
-                    match server.read(&mut buf).await.unwrap() {
-                        0 => break,
-                        k => got += k,
-                    }
-                }
-                assert_eq!(got, total);
+                let sender = raw.spawn(smol_send_chunks(client, n, CHUNK));
+                assert_eq!(smol_drain(&mut server, CHUNK).await, total);
                 sender.join().await;
                 secs(start)
             }
@@ -363,9 +296,7 @@ fn raw_connect(config: Config, n: usize) -> f64 {
                 });
                 let start = Instant::now();
                 for _ in 0..n {
-                    let c = tokio::net::TcpStream::connect(addr).await.unwrap();
-                    c.set_nodelay(true).unwrap();
-                    drop(c);
+                    drop(tokio_connect(addr).await);
                 }
                 let t = secs(start);
                 server.join().await;
@@ -383,11 +314,7 @@ fn raw_connect(config: Config, n: usize) -> f64 {
                 });
                 let start = Instant::now();
                 for _ in 0..n {
-                    let c = async_io::Async::<std::net::TcpStream>::connect(addr)
-                        .await
-                        .unwrap();
-                    c.get_ref().set_nodelay(true).unwrap();
-                    drop(c);
+                    drop(smol_connect(addr).await);
                 }
                 let t = secs(start);
                 server.join().await;

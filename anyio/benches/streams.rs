@@ -20,13 +20,12 @@
 mod support;
 
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use anyio::ErrorKind;
-use anyio::net::{connect_tcp, create_tcp_listener};
 use anyio::streams::buffered::BufferedByteReceiveStream;
-use anyio::streams::{ByteSendStream, ByteStream, Listener};
+use anyio::streams::{ByteSendStream, ByteStream};
+use support::net::{anyio_pair, smol_pair, tokio_pair};
 use support::{Case, Config, Raw, run_anyio, run_raw, secs};
 
 const LINE: usize = 64;
@@ -39,18 +38,10 @@ fn payload(n: usize) -> Vec<u8> {
     line.repeat(n)
 }
 
-fn raw_listener() -> std::net::TcpListener {
-    let l = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
-    l.set_nonblocking(true).unwrap();
-    l
-}
-
 fn anyio_lines(config: Config, n: usize) -> f64 {
     run_anyio(config, move || async move {
-        let listener = create_tcp_listener().local_host("127.0.0.1").await?;
-        let port = listener.listeners()[0].local_addr()?.port();
-        let client = connect_tcp("127.0.0.1", port).await?;
-        let server = BufferedByteReceiveStream::new(listener.accept().await?);
+        let (client, server) = anyio_pair().await?;
+        let server = BufferedByteReceiveStream::new(server);
         let data = payload(n);
         let start = Instant::now();
         anyio::task_group(|tg| async move {
@@ -85,12 +76,7 @@ fn raw_lines(config: Config, n: usize) -> f64 {
         match raw {
             Raw::Tokio(_) => {
                 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-                let listener = tokio::net::TcpListener::from_std(raw_listener()).unwrap();
-                let addr = listener.local_addr().unwrap();
-                let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
-                client.set_nodelay(true).unwrap();
-                let (server, _) = listener.accept().await.unwrap();
-                server.set_nodelay(true).unwrap();
+                let (mut client, server) = tokio_pair().await;
                 let mut server = BufReader::new(server);
                 let start = Instant::now();
                 let sender = raw.spawn(async move {
@@ -116,14 +102,7 @@ fn raw_lines(config: Config, n: usize) -> f64 {
             }
             Raw::Smol(_) => {
                 use futures_lite::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-                let listener = async_io::Async::new(raw_listener()).unwrap();
-                let addr = listener.get_ref().local_addr().unwrap();
-                let mut client = async_io::Async::<std::net::TcpStream>::connect(addr)
-                    .await
-                    .unwrap();
-                client.get_ref().set_nodelay(true).unwrap();
-                let (server, _) = listener.accept().await.unwrap();
-                server.get_ref().set_nodelay(true).unwrap();
+                let (mut client, server) = smol_pair().await;
                 let mut server = BufReader::new(server);
                 let start = Instant::now();
                 let sender = raw.spawn(async move {

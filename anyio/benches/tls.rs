@@ -25,6 +25,7 @@ use anyio::streams::tls::{TlsConfig, TlsStream};
 use anyio::streams::{ByteReceiveStream, ByteSendStream, ByteStream, Listener, SharedResource};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use support::net::{raw_listener, tokio_connect};
 use support::{Case, Config, Raw, run_anyio, run_raw, secs};
 
 const CHUNK: usize = 64 * 1024;
@@ -102,12 +103,6 @@ fn anyio_bulk(config: Config, n: usize) -> f64 {
     })
 }
 
-fn raw_listener() -> std::net::TcpListener {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.set_nonblocking(true).unwrap();
-    l
-}
-
 fn raw_bulk(config: Config, n: usize) -> f64 {
     let c = configs();
     run_raw(config, move |raw| async move {
@@ -134,8 +129,7 @@ fn raw_bulk(config: Config, n: usize) -> f64 {
             assert_eq!(total, n * CHUNK);
             s.shutdown().await.unwrap();
         });
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        tcp.set_nodelay(true).unwrap();
+        let tcp = tokio_connect(addr).await;
         let name = ServerName::try_from("localhost").unwrap();
         let mut client = connector.connect(name, tcp).await.unwrap();
         let chunk = vec![1u8; CHUNK];
@@ -202,8 +196,7 @@ fn raw_handshake(config: Config, n: usize) -> f64 {
             }
         });
         for _ in 0..n {
-            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-            tcp.set_nodelay(true).unwrap();
+            let tcp = tokio_connect(addr).await;
             let name = ServerName::try_from("localhost").unwrap();
             let mut client = connector.connect(name, tcp).await.unwrap();
             client.shutdown().await.unwrap();

@@ -3,10 +3,11 @@
 //! senders, errors as items, lossless under cancellation and abandonment, the busy flag
 //! held for one poll only, close from another task — on both backends, real sockets.
 
+#[path = "support/net.rs"]
+mod net_support;
 mod support;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyio::net::{
     ConnectedUnixDatagram, UdpSocket, create_connected_udp_socket, create_udp_socket,
@@ -16,7 +17,7 @@ use anyio::testing::wait_all_tasks_blocked;
 use anyio::{CancelScope, ErrorKind, task_group};
 use futures_lite::StreamExt;
 use futures_lite::future::poll_once;
-use support::Rng;
+use net_support::{Via, close_wakes, second_is_busy};
 
 async fn bound() -> anyio::Result<UdpSocket> {
     create_udp_socket().local_host("127.0.0.1").await
@@ -114,15 +115,14 @@ async fn abandoned_next_reserves_nothing() -> anyio::Result<()> {
 async fn next_while_another_task_receives_is_busy_the_first_unaffected() -> anyio::Result<()> {
     let (tx, rx) = ConnectedUnixDatagram::pair()?;
     let mut second = rx.clone();
-    let got = task_group(|tg| async move {
-        let first = tg.start_soon(async move { rx.receive().await })?;
-        wait_all_tasks_blocked().await?;
-        assert_eq!(item_kind(second.next().await), ErrorKind::BusyResource);
-        tx.send(b"to the first").await?;
-        first.await
-    })
+    let (got, ()) = second_is_busy(
+        async move { rx.receive().await },
+        async { second.next().await.expect("datagram streams never end") },
+        "receiving",
+        tx.send(b"to the first"),
+    )
     .await?;
-    assert_eq!(got.unwrap(), b"to the first");
+    assert_eq!(got, b"to the first");
     Ok(())
 }
 
@@ -130,14 +130,11 @@ async fn next_while_another_task_receives_is_busy_the_first_unaffected() -> anyi
 async fn close_wakes_a_waiting_next_with_closed_resource() -> anyio::Result<()> {
     let mut udp = bound().await?;
     let closer = udp.clone();
-    let out = task_group(|tg| async move {
-        let h = tg.start_soon(async move { anyio::Ok(item_kind(udp.next().await)) })?;
-        wait_all_tasks_blocked().await?;
-        closer.aclose().await?;
-        h.await
-    })
+    close_wakes(
+        async move { udp.next().await.expect("datagram streams never end") },
+        closer.aclose(),
+    )
     .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
     let (_tx, mut rx) = ConnectedUnixDatagram::pair()?;
     rx.aclose().await?;
     assert_eq!(item_kind(rx.next().await), ErrorKind::ClosedResource);
@@ -164,49 +161,9 @@ async fn next_in_a_cancelled_scope_takes_nothing() -> anyio::Result<()> {
 }
 
 /// 5,000 numbered datagrams over a connected pair, consumed with `next()` under random
-/// short deadlines: each arrives exactly once, in order.
+/// short deadlines: each arrives exactly once, in order (see
+/// `net_support::paced_datagrams_arrive_once`).
 #[anyio::test(timeout = 180)]
 async fn random_cancellation_of_next_loses_no_datagram() -> anyio::Result<()> {
-    const N: u32 = 5_000;
-    let (tx, mut rx) = ConnectedUnixDatagram::pair()?;
-    let (seen, cancels) = task_group(|tg| async move {
-        tg.start_soon(async move {
-            let mut rng = Rng::new(0x57e4);
-            let mut i = 0;
-            while i < N {
-                for _ in 0..1 + rng.below(16) {
-                    if i < N {
-                        tx.send(&i.to_le_bytes()).await?;
-                        i += 1;
-                    }
-                }
-                // Pauses pace the sender so deadlines land mid-wait; they order nothing.
-                anyio::sleep(Duration::from_micros(rng.below(300))).await?;
-            }
-            anyio::Ok(())
-        })?;
-        let mut rng = Rng::new(0xace);
-        let mut seen = vec![0u32; N as usize];
-        let (mut got, mut cancels, mut next) = (0, 0u64, 0u32);
-        while got < N {
-            let timeout = Duration::from_micros(rng.below(100));
-            let next_item = async { rx.next().await.expect("datagram streams never end") };
-            match anyio::move_on_after(timeout, next_item).await? {
-                Some(data) => {
-                    let i = u32::from_le_bytes(data[..].try_into().unwrap());
-                    assert_eq!(i, next, "in order");
-                    next += 1;
-                    seen[i as usize] += 1;
-                    got += 1;
-                }
-                None => cancels += 1,
-            }
-        }
-        Ok((seen, cancels))
-    })
-    .await?
-    .unwrap();
-    println!("{N} datagrams through {cancels} cancelled polls");
-    assert!(seen.iter().all(|&n| n == 1), "each datagram exactly once");
-    Ok(())
+    net_support::paced_datagrams_arrive_once(5_000, Via::Next, (0x57e4, 0xace)).await
 }

@@ -7,6 +7,8 @@
 //! has it, ::1 (IPv6 cases return early, saying so, when ::1 is absent). Order comes from
 //! `wait_all_tasks_blocked` and the sockets themselves, never from sleeps.
 
+#[path = "support/net.rs"]
+mod net_support;
 mod support;
 
 use std::future::IntoFuture;
@@ -29,18 +31,8 @@ use anyio::streams::{
 use anyio::testing::wait_all_tasks_blocked;
 use anyio::{CancelScope, ErrorKind, task_group};
 use futures_lite::future::poll_once;
-use support::Rng;
-
-fn kind<T>(r: anyio::Result<T>) -> ErrorKind {
-    match r {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => e.kind(),
-    }
-}
-
-fn ipv6_available() -> bool {
-    std::net::TcpListener::bind("[::1]:0").is_ok()
-}
+use net_support::{close_wakes, on_ipv6, receive_all, second_is_busy};
+use support::{Rng, kind};
 
 /// A listener on `host` (IP literal) and its port.
 async fn listener_on(host: &str) -> anyio::Result<(anyio::net::MultiListener<TcpListener>, u16)> {
@@ -63,17 +55,6 @@ fn closed_port(ip: &str) -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-async fn receive_all(stream: &TcpStream) -> anyio::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        match stream.receive(65536).await {
-            Ok(chunk) => out.extend_from_slice(&chunk),
-            Err(e) if e.kind() == ErrorKind::EndOfStream => return Ok(out),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Sending and receiving.
 
@@ -88,19 +69,7 @@ async fn round_trip(host: &str) -> anyio::Result<()> {
     Ok(())
 }
 
-#[anyio::test]
-async fn send_receive_ipv4() -> anyio::Result<()> {
-    round_trip("127.0.0.1").await
-}
-
-#[anyio::test]
-async fn send_receive_ipv6() -> anyio::Result<()> {
-    if !ipv6_available() {
-        eprintln!("skipped: no ::1 on this host");
-        return Ok(());
-    }
-    round_trip("::1").await
-}
+net_support::on_both_families!(send_receive_ipv4, send_receive_ipv6, round_trip);
 
 #[anyio::test]
 async fn receive_returns_at_most_max_bytes() -> anyio::Result<()> {
@@ -131,34 +100,13 @@ async fn receive_zero_max_bytes_is_invalid() -> anyio::Result<()> {
 #[anyio::test]
 async fn send_eof_ends_the_peer_stream_and_keeps_receiving() -> anyio::Result<()> {
     let (client, server) = pair("127.0.0.1").await?;
-    client.send(b"last words").await?;
-    client.send_eof().await?;
-    client.send_eof().await?; // again: nothing
-    assert_eq!(receive_all(&server).await?, b"last words");
-    assert_eq!(kind(server.receive(10).await), ErrorKind::EndOfStream);
-    server.send(b"reply").await?;
-    assert_eq!(client.receive(10).await?, b"reply");
-    assert_eq!(kind(client.send(b"more").await), ErrorKind::ClosedResource);
-    Ok(())
+    net_support::send_eof_ends_one_direction(client, server).await
 }
 
 #[anyio::test]
 async fn large_send_writes_everything() -> anyio::Result<()> {
     let (client, server) = pair("127.0.0.1").await?;
-    let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
-    let expected = data.clone();
-    let received = task_group(|tg| async move {
-        tg.start_soon(async move {
-            client.send(&data).await?;
-            client.send_eof().await
-        })?;
-        receive_all(&server).await
-    })
-    .await?
-    .unwrap();
-    assert_eq!(received.len(), expected.len());
-    assert!(received == expected);
-    Ok(())
+    net_support::large_send_arrives_whole(client, server, 8 * 1024 * 1024).await
 }
 
 #[anyio::test]
@@ -245,11 +193,7 @@ async fn attributes_ipv4() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn attributes_ipv6() -> anyio::Result<()> {
-    if !ipv6_available() {
-        eprintln!("skipped: no ::1 on this host");
-        return Ok(());
-    }
-    attributes("::1", Family::Inet6).await
+    on_ipv6(|host| attributes(host, Family::Inet6)).await
 }
 
 #[anyio::test]
@@ -269,15 +213,7 @@ async fn nodelay_on_connected_and_accepted_streams() -> anyio::Result<()> {
 async fn close_from_another_task_wakes_receive() -> anyio::Result<()> {
     let (client, _server) = pair("127.0.0.1").await?;
     let closer = client.clone();
-    let out = task_group(|tg| async move {
-        let blocked = tg.start_soon(async move { anyio::Ok(kind(client.receive(10).await)) })?;
-        wait_all_tasks_blocked().await?;
-        closer.aclose().await?;
-        blocked.await
-    })
-    .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
-    Ok(())
+    close_wakes(async move { client.receive(10).await }, closer.aclose()).await
 }
 
 #[anyio::test]
@@ -285,15 +221,7 @@ async fn close_from_another_task_wakes_accept() -> anyio::Result<()> {
     let (listener, _port) = listener_on("127.0.0.1").await?;
     let listener = Arc::new(listener);
     let closer = listener.clone();
-    let out = task_group(|tg| async move {
-        let blocked = tg.start_soon(async move { anyio::Ok(kind(listener.accept().await)) })?;
-        wait_all_tasks_blocked().await?;
-        closer.aclose().await?;
-        blocked.await
-    })
-    .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
-    Ok(())
+    close_wakes(async move { listener.accept().await }, closer.aclose()).await
 }
 
 #[anyio::test]
@@ -301,15 +229,7 @@ async fn close_from_another_task_wakes_send() -> anyio::Result<()> {
     let (client, _server) = pair("127.0.0.1").await?;
     let closer = client.clone();
     let big = vec![0u8; 64 * 1024 * 1024]; // more than the socket buffers hold
-    let out = task_group(|tg| async move {
-        let blocked = tg.start_soon(async move { anyio::Ok(kind(client.send(&big).await)) })?;
-        wait_all_tasks_blocked().await?;
-        closer.aclose().await?;
-        blocked.await
-    })
-    .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
-    Ok(())
+    close_wakes(async move { client.send(&big).await }, closer.aclose()).await
 }
 
 #[anyio::test]
@@ -371,17 +291,14 @@ async fn dropping_the_last_handle_closes_the_socket() -> anyio::Result<()> {
 async fn second_receiver_is_busy_first_unaffected() -> anyio::Result<()> {
     let (client, server) = pair("127.0.0.1").await?;
     let first = server.clone();
-    task_group(|tg| async move {
-        let receiving = tg.start_soon(async move { first.receive(64).await })?;
-        wait_all_tasks_blocked().await?;
-        let err = server.receive(10).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::BusyResource);
-        assert!(err.to_string().contains("receiving"), "{err}");
-        client.send(b"for the first").await?;
-        assert_eq!(receiving.await?, b"for the first");
-        Ok(())
-    })
+    let (got, ()) = second_is_busy(
+        async move { first.receive(64).await },
+        server.receive(10),
+        "receiving",
+        client.send(b"for the first"),
+    )
     .await?;
+    assert_eq!(got, b"for the first");
     Ok(())
 }
 
@@ -391,19 +308,19 @@ async fn second_sender_is_busy() -> anyio::Result<()> {
     let first = client.clone();
     let big = vec![7u8; 32 * 1024 * 1024];
     let len = big.len();
-    task_group(|tg| async move {
-        let sending = tg.start_soon(async move { first.send(&big).await })?;
-        wait_all_tasks_blocked().await?;
-        let err = client.send(b"x").await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::BusyResource);
-        assert!(err.to_string().contains("sending"), "{err}");
+    let drain = async {
         let mut got = 0;
         while got < len {
             got += server.receive(65536).await?.len();
         }
-        sending.await?;
         Ok(())
-    })
+    };
+    second_is_busy(
+        async move { first.send(&big).await },
+        client.send(b"x"),
+        "sending",
+        drain,
+    )
     .await?;
     Ok(())
 }
@@ -413,16 +330,12 @@ async fn second_acceptor_is_busy() -> anyio::Result<()> {
     let (listener, port) = listener_on("127.0.0.1").await?;
     let listener = Arc::new(listener);
     let first = listener.clone();
-    task_group(|tg| async move {
-        let accepting = tg.start_soon(async move { first.accept().await })?;
-        wait_all_tasks_blocked().await?;
-        let err = listener.accept().await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::BusyResource);
-        assert!(err.to_string().contains("accepting"), "{err}");
-        let _client = connect_tcp("127.0.0.1", port).await?;
-        accepting.await?;
-        Ok(())
-    })
+    second_is_busy(
+        async move { first.accept().await },
+        listener.accept(),
+        "accepting",
+        connect_tcp("127.0.0.1", port).into_future(),
+    )
     .await?;
     Ok(())
 }
@@ -433,17 +346,7 @@ async fn second_acceptor_is_busy() -> anyio::Result<()> {
 #[anyio::test]
 async fn abandoned_receive_reserves_nothing() -> anyio::Result<()> {
     let (client, server) = pair("127.0.0.1").await?;
-    assert!(poll_once(server.receive(10)).await.is_none()); // pending, then dropped
-    let mut buf = [0u8; 4];
-    assert!(poll_once(server.receive_into(&mut buf)).await.is_none());
-    client.send(b"every byte").await?;
-    // The flag is free and the bytes are all there.
-    let mut got = Vec::new();
-    while got.len() < 10 {
-        got.extend(server.receive(64).await?);
-    }
-    assert_eq!(got, b"every byte");
-    Ok(())
+    net_support::abandoned_receives_take_nothing(&client, &server).await
 }
 
 #[anyio::test]
@@ -502,53 +405,12 @@ async fn cancelled_receive_before_data_then_data_arrives() -> anyio::Result<()> 
     Ok(())
 }
 
-/// A sender streams `total` bytes (a known pattern, in random chunk sizes); the receiver
-/// receives under random short deadlines, so many receives are cancelled mid-wait. Every
-/// byte must arrive once, in order.
+/// 4 MiB under random receive deadlines: every byte arrives once, in order (see
+/// `net_support::random_cancellation_loses_no_byte`).
 #[anyio::test(timeout = 120)]
 async fn random_cancellation_loses_no_byte() -> anyio::Result<()> {
     let (client, server) = pair("127.0.0.1").await?;
-    let total: usize = 4 * 1024 * 1024;
-    let (received, cancels) = task_group(|tg| async move {
-        tg.start_soon(async move {
-            let mut rng = Rng::new(0x5eed);
-            let mut sent = 0;
-            while sent < total {
-                let n = (1 + rng.below(8192) as usize).min(total - sent);
-                let chunk: Vec<u8> = (sent..sent + n).map(|i| (i % 251) as u8).collect();
-                client.send(&chunk).await?;
-                sent += n;
-            }
-            client.send_eof().await
-        })?;
-        let mut rng = Rng::new(0xfeed);
-        let (mut got, mut cancels, mut bad) = (0usize, 0u64, None);
-        loop {
-            let timeout = Duration::from_micros(rng.below(300));
-            let mut buf = [0u8; 4096];
-            let max = 1 + rng.below(4096) as usize;
-            match anyio::move_on_after(timeout, server.receive_into(&mut buf[..max])).await {
-                Ok(Some(n)) => {
-                    for (k, b) in buf[..n].iter().enumerate() {
-                        if *b != ((got + k) % 251) as u8 && bad.is_none() {
-                            bad = Some(got + k);
-                        }
-                    }
-                    got += n;
-                }
-                Ok(None) => cancels += 1,
-                Err(e) if e.kind() == ErrorKind::EndOfStream => break,
-                Err(e) => return Err(e),
-            }
-        }
-        assert_eq!(bad, None, "a byte arrived out of place");
-        Ok((got, cancels))
-    })
-    .await?
-    .unwrap();
-    println!("received {received} bytes through {cancels} cancelled receives");
-    assert_eq!(received, total);
-    Ok(())
+    net_support::random_cancellation_loses_no_byte(client, server, 4 * 1024 * 1024, 0x5eed).await
 }
 
 /// Connections arrive while `accept` runs under random deadlines: each is accepted once.
@@ -635,7 +497,7 @@ async fn refused_connection_keeps_its_io_error_kind() -> anyio::Result<()> {
 #[anyio::test]
 async fn every_failed_address_is_reported() -> anyio::Result<()> {
     let mut addrs = vec![closed_port("127.0.0.1"), closed_port("127.0.0.1")];
-    if ipv6_available() {
+    if net_support::ipv6_available() {
         addrs.push(closed_port("::1"));
     }
     let err = connect_tcp_addrs(addrs.clone()).await.unwrap_err();
@@ -694,7 +556,7 @@ async fn losers_are_closed_before_connect_returns() -> anyio::Result<()> {
 /// SYNs to it, so a connect there hangs (about two minutes) instead of failing. Returns
 /// `None` (and says why) where this host cannot make one.
 fn black_hole_v6(port_hint: u16) -> Option<(socket2::Socket, std::net::TcpStream)> {
-    if !ipv6_available() {
+    if !net_support::ipv6_available() {
         eprintln!("skipped: no ::1 on this host");
         return None;
     }
@@ -785,7 +647,7 @@ async fn listener_without_host_accepts_both_families() -> anyio::Result<()> {
     let c4 = connect_tcp("127.0.0.1", port).await?;
     let s4 = listener.accept().await?;
     assert_eq!(s4.peer_addr()?.port(), c4.local_addr()?.port());
-    if ipv6_available() {
+    if net_support::ipv6_available() {
         let c6 = connect_tcp("::1", port).await?;
         let s6 = listener.accept().await?;
         assert_eq!(s6.peer_addr()?, c6.local_addr()?);

@@ -7,6 +7,8 @@
 //! when the receive buffer overflows, so the counting test paces the sender with acks:
 //! the count is then exact.
 
+#[path = "support/net.rs"]
+mod net_support;
 mod support;
 
 use std::net::SocketAddr;
@@ -24,11 +26,8 @@ use anyio::streams::{
 use anyio::testing::wait_all_tasks_blocked;
 use anyio::{CancelScope, ErrorKind, task_group};
 use futures_lite::future::poll_once;
+use net_support::{close_wakes, second_is_busy};
 use support::{Rng, kind};
-
-fn ipv6_available() -> bool {
-    std::net::UdpSocket::bind("[::1]:0").is_ok()
-}
 
 async fn bound(host: &str) -> anyio::Result<UdpSocket> {
     create_udp_socket().local_host(host).await
@@ -53,19 +52,11 @@ async fn unconnected_round_trip(host: &str) -> anyio::Result<()> {
     Ok(())
 }
 
-#[anyio::test]
-async fn udp_send_receive_ipv4() -> anyio::Result<()> {
-    unconnected_round_trip("127.0.0.1").await
-}
-
-#[anyio::test]
-async fn udp_send_receive_ipv6() -> anyio::Result<()> {
-    if !ipv6_available() {
-        eprintln!("skipped: no ::1 on this host");
-        return Ok(());
-    }
-    unconnected_round_trip("::1").await
-}
+net_support::on_both_families!(
+    udp_send_receive_ipv4,
+    udp_send_receive_ipv6,
+    unconnected_round_trip
+);
 
 async fn connected_round_trip(host: &str) -> anyio::Result<()> {
     let server = bound(host).await?;
@@ -85,19 +76,7 @@ async fn connected_round_trip(host: &str) -> anyio::Result<()> {
     Ok(())
 }
 
-#[anyio::test]
-async fn connected_udp_ipv4() -> anyio::Result<()> {
-    connected_round_trip("127.0.0.1").await
-}
-
-#[anyio::test]
-async fn connected_udp_ipv6() -> anyio::Result<()> {
-    if !ipv6_available() {
-        eprintln!("skipped: no ::1 on this host");
-        return Ok(());
-    }
-    connected_round_trip("::1").await
-}
+net_support::on_both_families!(connected_udp_ipv4, connected_udp_ipv6, connected_round_trip);
 
 #[anyio::test]
 async fn sendto_by_host_and_port() -> anyio::Result<()> {
@@ -209,7 +188,7 @@ async fn attributes_ipv4() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn attributes_ipv6() -> anyio::Result<()> {
-    if !ipv6_available() {
+    if !net_support::ipv6_available() {
         eprintln!("skipped: no ::1 on this host");
         return Ok(());
     }
@@ -220,7 +199,7 @@ async fn attributes_ipv6() -> anyio::Result<()> {
 async fn family_and_unspecified_binds() -> anyio::Result<()> {
     let any4 = create_udp_socket().await?;
     assert!(any4.local_addr()?.ip().is_unspecified() && any4.local_addr()?.is_ipv4());
-    if ipv6_available() {
+    if net_support::ipv6_available() {
         let any6 = create_udp_socket().family(Family::Inet6).await?;
         assert!(any6.local_addr()?.is_ipv6());
     }
@@ -265,15 +244,7 @@ async fn reuse_port_lets_two_sockets_share_a_port() -> anyio::Result<()> {
 async fn close_from_another_task_wakes_receive() -> anyio::Result<()> {
     let server = bound("127.0.0.1").await?;
     let closer = server.clone();
-    let out = task_group(|tg| async move {
-        let blocked = tg.start_soon(async move { anyio::Ok(kind(server.receive().await)) })?;
-        wait_all_tasks_blocked().await?;
-        closer.aclose().await?;
-        blocked.await
-    })
-    .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
-    Ok(())
+    close_wakes(async move { server.receive().await }, closer.aclose()).await
 }
 
 #[anyio::test]
@@ -281,15 +252,11 @@ async fn close_from_another_task_wakes_connected_receive() -> anyio::Result<()> 
     let server = bound("127.0.0.1").await?;
     let client = create_connected_udp_socket("127.0.0.1", server.local_addr()?.port()).await?;
     let closer = client.clone();
-    let out = task_group(|tg| async move {
-        let blocked = tg.start_soon(async move { anyio::Ok(kind(client.receive().await)) })?;
-        wait_all_tasks_blocked().await?;
-        SharedResource::aclose(&closer).await?;
-        blocked.await
-    })
-    .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
-    Ok(())
+    close_wakes(
+        async move { client.receive().await },
+        SharedResource::aclose(&closer),
+    )
+    .await
 }
 
 #[anyio::test]
@@ -322,15 +289,14 @@ async fn second_receiver_is_busy_first_unaffected() -> anyio::Result<()> {
     let client = bound("127.0.0.1").await?;
     let addr = server.local_addr()?;
     let second = server.clone();
-    let got = task_group(|tg| async move {
-        let first = tg.start_soon(async move { server.receive().await })?;
-        wait_all_tasks_blocked().await?;
-        assert_eq!(kind(second.receive().await), ErrorKind::BusyResource);
-        client.send_to(b"first", addr).await?;
-        first.await
-    })
+    let (got, ()) = second_is_busy(
+        async move { server.receive().await },
+        second.receive(),
+        "receiving",
+        client.send_to(b"first", addr),
+    )
     .await?;
-    assert_eq!(got.unwrap().0, b"first");
+    assert_eq!(got.0, b"first");
     Ok(())
 }
 

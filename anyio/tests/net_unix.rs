@@ -4,6 +4,8 @@
 //!
 //! Every test runs on both backends, with real sockets in a fresh temporary directory.
 
+#[path = "support/net.rs"]
+mod net_support;
 mod support;
 
 use std::io::{Read, Seek, Write};
@@ -25,7 +27,8 @@ use anyio::streams::{
 use anyio::testing::wait_all_tasks_blocked;
 use anyio::{CancelScope, ErrorKind, task_group};
 use futures_lite::future::poll_once;
-use support::{Rng, kind};
+use net_support::{Via, close_wakes, second_is_busy};
+use support::kind;
 
 fn long_path(dir: &Path) -> PathBuf {
     dir.join("x".repeat(200))
@@ -39,17 +42,6 @@ async fn stream_pair(dir: &Path) -> anyio::Result<(UnixListener, UnixStream, Uni
     Ok((listener, client, server))
 }
 
-async fn receive_all(stream: &UnixStream) -> anyio::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        match stream.receive(65536).await {
-            Ok(chunk) => out.extend_from_slice(&chunk),
-            Err(e) if e.kind() == ErrorKind::EndOfStream => return Ok(out),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Streams and listeners.
 
@@ -57,39 +49,14 @@ async fn receive_all(stream: &UnixStream) -> anyio::Result<Vec<u8>> {
 async fn stream_send_receive_and_eof() -> anyio::Result<()> {
     let dir = tempfile::tempdir()?;
     let (_l, client, server) = stream_pair(dir.path()).await?;
-    client.send(b"blah").await?;
-    client.send_eof().await?;
-    assert_eq!(receive_all(&server).await?, b"blah");
-    // The other direction still works after send_eof.
-    server.send(b"back").await?;
-    assert_eq!(client.receive(64).await?, b"back");
-    assert_eq!(
-        kind(client.send(b"more").await),
-        ErrorKind::ClosedResource,
-        "sending after send_eof"
-    );
-    server.aclose().await?;
-    assert_eq!(kind(client.receive(64).await), ErrorKind::EndOfStream);
-    Ok(())
+    net_support::send_eof_ends_one_direction(client, server).await
 }
 
 #[anyio::test]
 async fn large_send_writes_everything() -> anyio::Result<()> {
     let dir = tempfile::tempdir()?;
     let (_l, client, server) = stream_pair(dir.path()).await?;
-    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    let expected = data.clone();
-    let got = task_group(|tg| async move {
-        tg.start_soon(async move {
-            client.send(&data).await?;
-            client.send_eof().await
-        })?;
-        receive_all(&server).await
-    })
-    .await?
-    .unwrap();
-    assert_eq!(got, expected);
-    Ok(())
+    net_support::large_send_arrives_whole(client, server, 3_000_000).await
 }
 
 #[anyio::test]
@@ -230,15 +197,7 @@ async fn close_from_another_task_wakes_receive() -> anyio::Result<()> {
     let dir = tempfile::tempdir()?;
     let (_l, client, _server) = stream_pair(dir.path()).await?;
     let closer = client.clone();
-    let out = task_group(|tg| async move {
-        let blocked = tg.start_soon(async move { anyio::Ok(kind(client.receive(10).await)) })?;
-        wait_all_tasks_blocked().await?;
-        closer.aclose().await?;
-        blocked.await
-    })
-    .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
-    Ok(())
+    close_wakes(async move { client.receive(10).await }, closer.aclose()).await
 }
 
 #[anyio::test]
@@ -246,16 +205,11 @@ async fn close_from_another_task_wakes_receive_fds() -> anyio::Result<()> {
     let dir = tempfile::tempdir()?;
     let (_l, client, _server) = stream_pair(dir.path()).await?;
     let closer = client.clone();
-    let out = task_group(|tg| async move {
-        let blocked =
-            tg.start_soon(async move { anyio::Ok(kind(client.receive_fds(10, 1).await)) })?;
-        wait_all_tasks_blocked().await?;
-        closer.aclose().await?;
-        blocked.await
-    })
-    .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
-    Ok(())
+    close_wakes(
+        async move { client.receive_fds(10, 1).await },
+        closer.aclose(),
+    )
+    .await
 }
 
 #[anyio::test]
@@ -263,15 +217,7 @@ async fn close_from_another_task_wakes_accept() -> anyio::Result<()> {
     let dir = tempfile::tempdir()?;
     let listener = Arc::new(create_unix_listener(dir.path().join("s")).await?);
     let closer = listener.clone();
-    let out = task_group(|tg| async move {
-        let blocked = tg.start_soon(async move { anyio::Ok(kind(listener.accept().await)) })?;
-        wait_all_tasks_blocked().await?;
-        closer.aclose().await?;
-        blocked.await
-    })
-    .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
-    Ok(())
+    close_wakes(async move { listener.accept().await }, closer.aclose()).await
 }
 
 #[anyio::test]
@@ -279,22 +225,27 @@ async fn busy_receivers_and_acceptors() -> anyio::Result<()> {
     let dir = tempfile::tempdir()?;
     let (listener, client, server) = stream_pair(dir.path()).await?;
     let (srv, lst) = (server.clone(), listener.clone());
-    let path = dir.path().join("s");
-    task_group(|tg| async move {
-        let first = tg.start_soon(async move { srv.receive(10).await })?;
-        let acc = tg.start_soon(async move { lst.accept().await.map(drop) })?;
-        wait_all_tasks_blocked().await?;
-        assert_eq!(kind(server.receive(10).await), ErrorKind::BusyResource);
+    let second = async {
         assert_eq!(
             kind(server.receive_fds(10, 1).await),
             ErrorKind::BusyResource
         );
-        assert_eq!(kind(listener.accept().await), ErrorKind::BusyResource);
-        client.send(b"first").await?;
-        assert_eq!(first.await?, b"first");
-        let _c2 = connect_unix(&path).await?;
-        acc.await
-    })
+        server.receive(10).await
+    };
+    let (got, ()) = second_is_busy(
+        async move { srv.receive(10).await },
+        second,
+        "receiving",
+        client.send(b"first"),
+    )
+    .await?;
+    assert_eq!(got, b"first");
+    second_is_busy(
+        async move { lst.accept().await },
+        listener.accept(),
+        "accepting",
+        connect_unix(dir.path().join("s")),
+    )
     .await?;
     Ok(())
 }
@@ -303,19 +254,13 @@ async fn busy_receivers_and_acceptors() -> anyio::Result<()> {
 async fn abandoned_receive_and_accept_take_nothing() -> anyio::Result<()> {
     let dir = tempfile::tempdir()?;
     let (listener, client, server) = stream_pair(dir.path()).await?;
-    assert!(poll_once(server.receive(10)).await.is_none());
     assert!(
         poll_once(Box::pin(server.receive_fds(10, 1)))
             .await
             .is_none()
     );
     assert!(poll_once(listener.accept()).await.is_none());
-    client.send(b"every byte").await?;
-    let mut got = Vec::new();
-    while got.len() < 10 {
-        got.extend(server.receive(64).await?);
-    }
-    assert_eq!(got, b"every byte");
+    net_support::abandoned_receives_take_nothing(&client, &server).await?;
     let _c2 = connect_unix(dir.path().join("s")).await?;
     let _s2 = listener.accept().await?;
     Ok(())
@@ -325,42 +270,7 @@ async fn abandoned_receive_and_accept_take_nothing() -> anyio::Result<()> {
 async fn random_cancellation_loses_no_byte() -> anyio::Result<()> {
     let dir = tempfile::tempdir()?;
     let (_l, client, server) = stream_pair(dir.path()).await?;
-    let total: usize = 2 * 1024 * 1024;
-    let received = task_group(|tg| async move {
-        tg.start_soon(async move {
-            let mut rng = Rng::new(7);
-            let mut sent = 0;
-            while sent < total {
-                let n = (1 + rng.below(8192) as usize).min(total - sent);
-                let chunk: Vec<u8> = (sent..sent + n).map(|i| (i % 251) as u8).collect();
-                client.send(&chunk).await?;
-                sent += n;
-            }
-            client.send_eof().await
-        })?;
-        let mut rng = Rng::new(8);
-        let mut got = 0usize;
-        loop {
-            let timeout = Duration::from_micros(rng.below(300));
-            match anyio::move_on_after(timeout, server.receive(1 + rng.below(4096) as usize)).await
-            {
-                Ok(Some(chunk)) => {
-                    for (k, b) in chunk.iter().enumerate() {
-                        assert_eq!(*b, ((got + k) % 251) as u8, "byte {} out of place", got + k);
-                    }
-                    got += chunk.len();
-                }
-                Ok(None) => {}
-                Err(e) if e.kind() == ErrorKind::EndOfStream => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(got)
-    })
-    .await?
-    .unwrap();
-    assert_eq!(received, total);
-    Ok(())
+    net_support::random_cancellation_loses_no_byte(client, server, 2 * 1024 * 1024, 7).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -433,28 +343,17 @@ async fn datagram_to_nobody_is_broken_resource() -> anyio::Result<()> {
 async fn datagram_close_from_another_task_wakes_receive() -> anyio::Result<()> {
     let (a, _b) = ConnectedUnixDatagram::pair()?;
     let closer = a.clone();
-    let out = task_group(|tg| async move {
-        let blocked = tg.start_soon(async move { anyio::Ok(kind(a.receive().await)) })?;
-        wait_all_tasks_blocked().await?;
-        SharedResource::aclose(&closer).await?;
-        blocked.await
-    })
+    close_wakes(
+        async move { a.receive().await },
+        SharedResource::aclose(&closer),
+    )
     .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
     let dir = tempfile::tempdir()?;
     let d = create_unix_datagram_socket()
         .local_path(dir.path().join("d"))
         .await?;
     let closer = d.clone();
-    let out = task_group(|tg| async move {
-        let blocked = tg.start_soon(async move { anyio::Ok(kind(d.receive().await)) })?;
-        wait_all_tasks_blocked().await?;
-        closer.aclose().await?;
-        blocked.await
-    })
-    .await?;
-    assert_eq!(out, Some(ErrorKind::ClosedResource));
-    Ok(())
+    close_wakes(async move { d.receive().await }, closer.aclose()).await
 }
 
 #[anyio::test]
@@ -467,53 +366,12 @@ async fn large_unix_datagram_is_not_truncated() -> anyio::Result<()> {
     Ok(())
 }
 
-/// 10,000 numbered datagrams over a connected pair (a full queue makes the sender wait,
-/// so nothing is dropped), received under random short deadlines: each arrives exactly
-/// once, in order.
+/// 10,000 numbered datagrams over a connected pair, received under random short
+/// deadlines: each arrives exactly once, in order (see
+/// `net_support::paced_datagrams_arrive_once`).
 #[anyio::test(timeout = 180)]
 async fn ten_thousand_datagrams_under_random_cancellation() -> anyio::Result<()> {
-    const N: u32 = 10_000;
-    let (tx, rx) = ConnectedUnixDatagram::pair()?;
-    let (seen, cancels) = task_group(|tg| async move {
-        tg.start_soon(async move {
-            // Random bursts with pauses between, so the receiver often waits on an empty
-            // queue and its deadline lands mid-wait (the pauses pace, they order nothing).
-            let mut rng = Rng::new(0x5e4d);
-            let mut i = 0;
-            while i < N {
-                for _ in 0..1 + rng.below(16) {
-                    if i < N {
-                        tx.send(&i.to_le_bytes()).await?;
-                        i += 1;
-                    }
-                }
-                anyio::sleep(Duration::from_micros(rng.below(300))).await?;
-            }
-            anyio::Ok(())
-        })?;
-        let mut rng = Rng::new(0x10_000);
-        let mut seen = vec![0u32; N as usize];
-        let (mut got, mut cancels, mut next) = (0, 0u64, 0u32);
-        while got < N {
-            let timeout = Duration::from_micros(rng.below(100));
-            match anyio::move_on_after(timeout, rx.receive()).await? {
-                Some(data) => {
-                    let i = u32::from_le_bytes(data[..].try_into().unwrap());
-                    assert_eq!(i, next, "in order");
-                    next += 1;
-                    seen[i as usize] += 1;
-                    got += 1;
-                }
-                None => cancels += 1,
-            }
-        }
-        Ok((seen, cancels))
-    })
-    .await?
-    .unwrap();
-    println!("{N} datagrams through {cancels} cancelled receives");
-    assert!(seen.iter().all(|&n| n == 1), "each datagram exactly once");
-    Ok(())
+    net_support::paced_datagrams_arrive_once(10_000, Via::Receive, (0x5e4d, 0x10_000)).await
 }
 
 #[anyio::test]

@@ -2,6 +2,8 @@
 //! made at test time (rcgen).
 #![cfg(feature = "tls")]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use anyio::{ErrorKind, Event};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use support::receive_all;
 
 /// A CA, and a leaf certificate it signed for `localhost` and 127.0.0.1.
 struct Pki {
@@ -120,17 +123,6 @@ async fn ok_pair(pki: &Pki) -> anyio::Result<(TlsStream<TcpStream>, TlsStream<Tc
     )
     .await?;
     Ok((c?, s?))
-}
-
-async fn receive_all(s: &impl ByteReceiveStream) -> anyio::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        match s.receive(65536).await {
-            Ok(chunk) => out.extend_from_slice(&chunk),
-            Err(e) if e.kind() == ErrorKind::EndOfStream => return Ok(out),
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 #[anyio::test]

@@ -29,6 +29,8 @@
 //! * `ANYIO_BENCH_LIST=1`: print each case's id, default size and configurations, and exit.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

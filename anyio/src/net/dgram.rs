@@ -49,10 +49,7 @@ fn next_size(_fd: BorrowedFd<'_>) -> io::Result<usize> {
 
 /// Takes one datagram (and its sender's address) from `fd`: into a buffer of `max` bytes
 /// when every datagram of the socket fits one (UDP), else sized from the datagram first.
-fn recv_one(
-    fd: BorrowedFd<'_>,
-    max: Option<usize>,
-) -> io::Result<(Vec<u8>, Option<SocketAddrAny>)> {
+fn recv_one(fd: BorrowedFd<'_>, max: Option<usize>) -> io::Result<Received> {
     let size = match max {
         Some(max) => max,
         None => next_size(fd)?,
@@ -108,13 +105,11 @@ impl<'a> RecvState<'a> {
         }
     }
 
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(Vec<u8>, Option<SocketAddrAny>)>> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Received>> {
         let (core, action, max) = (self.core, self.action, self.max);
         let busy = Some((&core.receive_busy, "receiving"));
-        self.gate.poll(cx, busy, |cx| {
-            core.poll_io(Direction::Read, cx, action, |fd| recv_one(fd, max))
-                .map(|r| r?.map_err(|e| broken(action, e)))
-        })
+        self.gate
+            .poll(cx, busy, |cx| poll_recv(core, max, action, cx))
     }
 }
 
@@ -156,101 +151,104 @@ impl StreamRecv {
         max: Option<usize>,
         action: &'static str,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<(Vec<u8>, Option<SocketAddrAny>)>> {
-        let out = self.poll_inner(core, max, action, cx);
+    ) -> Poll<Result<Received>> {
+        let checkpoint = &mut self.checkpoint;
+        let mut attempt = || {
+            if checkpoint.is_done() {
+                // Polled again after waiting: a cancelled poll takes nothing.
+                if let Some(e) = context::check_cancelled() {
+                    return Poll::Ready(Err(e));
+                }
+            }
+            ready!(checkpoint.poll_in_place(cx))?;
+            let _guard = core.receive_busy.enter("receiving")?;
+            let polled = poll_recv(core, max, action, cx);
+            if polled.is_pending() {
+                context::mark_blocked();
+            }
+            polled
+        };
+        let out = attempt();
         if out.is_ready() {
             self.checkpoint.reset();
         }
         out
     }
+}
 
-    fn poll_inner(
-        &mut self,
-        core: &SocketCore,
-        max: Option<usize>,
-        action: &'static str,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(Vec<u8>, Option<SocketAddrAny>)>> {
-        if self.checkpoint.is_done() {
-            // Polled again after waiting: a cancelled poll takes nothing.
-            if let Some(e) = context::check_cancelled() {
-                return Poll::Ready(Err(e));
+/// One non-blocking attempt to take a datagram from `core`; on `Pending` the waker is
+/// registered.
+fn poll_recv(
+    core: &SocketCore,
+    max: Option<usize>,
+    action: &'static str,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Received>> {
+    core.poll_io(Direction::Read, cx, action, |fd| recv_one(fd, max))
+        .map(|r| r?.map_err(|e| broken(action, e)))
+}
+
+/// A datagram as [`RecvState`] takes it: the data and the sender's address, if the OS
+/// gave one.
+pub(crate) type Received = (Vec<u8>, Option<SocketAddrAny>);
+
+/// The item of an unconnected IP socket: the datagram and its sender's address.
+pub(crate) fn with_ip_sender((data, addr): Received) -> Result<(Vec<u8>, SocketAddr)> {
+    let addr = addr
+        .and_then(|a| SocketAddr::try_from(a).ok())
+        .ok_or_else(|| Error::new(ErrorKind::Io, "a datagram without an IP sender"))?;
+    Ok((data, addr))
+}
+
+/// The item of an unconnected UNIX socket: the datagram and its sender's path (see
+/// [`unix_path`]; empty when the OS gave no address).
+pub(crate) fn with_unix_sender((data, addr): Received) -> Result<(Vec<u8>, PathBuf)> {
+    Ok((data, addr.map(unix_path).unwrap_or_default()))
+}
+
+/// The item of a connected socket: the datagram alone.
+pub(crate) fn data_only((data, _): Received) -> Result<Vec<u8>> {
+    Ok(data)
+}
+
+/// A public receive future: the [`RecvState`] of one receive, its output made by `$from`
+/// from the [`Received`] datagram.
+macro_rules! receive_future {
+    ($(#[$doc:meta])* $name:ident -> $out:ty = $from:ident) => {
+        $(#[$doc])*
+        #[must_use = "futures do nothing unless polled"]
+        #[derive(Debug)]
+        pub struct $name<'a> {
+            pub(crate) state: RecvState<'a>,
+        }
+
+        impl Future for $name<'_> {
+            type Output = Result<$out>;
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                self.get_mut().state.poll(cx).map(|r| r.and_then($from))
             }
         }
-        ready!(self.checkpoint.poll_in_place(cx))?;
-        let _guard = core.receive_busy.enter("receiving")?;
-        match core.poll_io(Direction::Read, cx, action, |fd| recv_one(fd, max)) {
-            Poll::Ready(r) => Poll::Ready(r?.map_err(|e| broken(action, e))),
-            Poll::Pending => {
-                context::mark_blocked();
-                Poll::Pending
-            }
-        }
-    }
+    };
 }
 
-/// The sender of a datagram received on an IP socket.
-pub(crate) fn ip_sender(addr: Option<SocketAddrAny>) -> Result<SocketAddr> {
-    addr.and_then(|a| SocketAddr::try_from(a).ok())
-        .ok_or_else(|| Error::new(ErrorKind::Io, "a datagram without an IP sender"))
+receive_future! {
+    /// The future of a connected datagram socket's `receive`
+    /// ([`ConnectedUdpSocket`](super::ConnectedUdpSocket),
+    /// [`ConnectedUnixDatagram`](super::ConnectedUnixDatagram)): one whole datagram.
+    ReceiveDatagram -> Vec<u8> = data_only
 }
 
-/// The future of a connected datagram socket's `receive`
-/// ([`ConnectedUdpSocket`](super::ConnectedUdpSocket),
-/// [`ConnectedUnixDatagram`](super::ConnectedUnixDatagram)): one whole datagram.
-#[must_use = "futures do nothing unless polled"]
-#[derive(Debug)]
-pub struct ReceiveDatagram<'a> {
-    pub(crate) state: RecvState<'a>,
+receive_future! {
+    /// The future of [`UdpSocket::receive`](super::UdpSocket::receive): one whole datagram
+    /// and its sender's address.
+    ReceiveFrom -> (Vec<u8>, SocketAddr) = with_ip_sender
 }
 
-impl Future for ReceiveDatagram<'_> {
-    type Output = Result<Vec<u8>>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().state.poll(cx).map_ok(|(data, _)| data)
-    }
-}
-
-/// The future of [`UdpSocket::receive`](super::UdpSocket::receive): one whole datagram
-/// and its sender's address.
-#[must_use = "futures do nothing unless polled"]
-#[derive(Debug)]
-pub struct ReceiveFrom<'a> {
-    pub(crate) state: RecvState<'a>,
-}
-
-impl Future for ReceiveFrom<'_> {
-    type Output = Result<(Vec<u8>, SocketAddr)>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().state.poll(cx).map(|r| {
-            let (data, addr) = r?;
-            Ok((data, ip_sender(addr)?))
-        })
-    }
-}
-
-/// The future of [`UnixDatagram::receive`](super::UnixDatagram::receive): one whole
-/// datagram and its sender's path (empty for an unbound sender; an abstract name starts
-/// with `'\0'`).
-#[must_use = "futures do nothing unless polled"]
-#[derive(Debug)]
-pub struct UnixReceiveFrom<'a> {
-    pub(crate) state: RecvState<'a>,
-}
-
-impl Future for UnixReceiveFrom<'_> {
-    type Output = Result<(Vec<u8>, PathBuf)>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().state.poll(cx).map(|r| {
-            let (data, addr) = r?;
-            Ok((data, unix_sender(addr)))
-        })
-    }
-}
-
-/// The sender of a datagram received on a UNIX socket (see [`unix_path`]).
-pub(crate) fn unix_sender(addr: Option<SocketAddrAny>) -> PathBuf {
-    addr.map(unix_path).unwrap_or_default()
+receive_future! {
+    /// The future of [`UnixDatagram::receive`](super::UnixDatagram::receive): one whole
+    /// datagram and its sender's path (empty for an unbound sender; an abstract name starts
+    /// with `'\0'`).
+    UnixReceiveFrom -> (Vec<u8>, PathBuf) = with_unix_sender
 }
 
 /// The path of a UNIX socket address: empty when unnamed, `'\0'` + the name when abstract.
@@ -335,3 +333,73 @@ impl Future for SendDatagram<'_> {
         })
     }
 }
+
+/// What every datagram socket type (with `core: Arc<SocketCore>` and `stream: StreamRecv`
+/// fields and an inherent `receive`) has alike: the inherent `aclose` and `is_closed`
+/// ([`socket_methods!`](crate::net::socket::socket_methods)), and the object-stream traits
+/// over its inherent `receive` and send.
+///
+/// - `item`: the object type; `items`: how the `Stream` docs name the items;
+/// - `max`, `receiving`: as for [`StreamRecv::poll`];
+/// - `from`: turns a [`Received`] into a `Result<item>` ([`with_ip_sender`], say);
+/// - `send`: `|socket, item| future` sends `&item` through `&socket`;
+/// - `errors`: said of `BrokenResource` in the `Stream` docs (empty, or a sentence part).
+macro_rules! datagram_socket {
+    (
+        $ty:ident, item: $item:ty, items: $items:literal, max: $max:expr,
+        receiving: $receiving:expr, from: $from:expr,
+        send: |$socket:ident, $sent:ident| $send:expr, errors: $errors:literal $(,)?
+    ) => {
+        $crate::net::socket::socket_methods!($ty, "socket": aclose, is_closed);
+
+        impl $crate::streams::UnreliableObjectReceiveStream<$item> for $ty {
+            fn receive(
+                &mut self,
+            ) -> impl ::std::future::Future<Output = $crate::Result<$item>> + Send {
+                $ty::receive(self)
+            }
+        }
+
+        #[doc = concat!(
+            $items, " as a [`Stream`](futures_core::Stream) (AnyIO's `async for` over a ",
+            "socket): each poll is a checkpoint, like [`receive`](", stringify!($ty),
+            "::receive), and yields `Some(Ok(..))` per datagram or `Some(Err(e))` — ",
+            "`ClosedResource` once closed, `BusyResource` while another task is in ",
+            "`receive`, `BrokenResource` for an OS error", $errors, ", `Cancelled` in a ",
+            "cancelled scope. The stream never ends by itself: a datagram socket has no end ",
+            "of stream.\n\n",
+            "Lossless and abandon-safe: a datagram is taken only by the poll that returns it, ",
+            "and a poll that waits holds nothing, so a `next()` dropped by `select!` or a ",
+            "timeout loses no datagram and leaves no busy flag behind. As with the reactor's ",
+            "own readiness, only the most recent poller of one direction is woken: one ",
+            "consumer at a time."
+        )]
+        impl ::futures_core::Stream for $ty {
+            type Item = $crate::Result<$item>;
+
+            fn poll_next(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Option<Self::Item>> {
+                let this = self.get_mut();
+                this.stream
+                    .poll(&this.core, $max, $receiving, cx)
+                    .map(|r| Some(r.and_then($from)))
+            }
+        }
+
+        impl $crate::streams::UnreliableObjectSendStream<$item> for $ty {
+            async fn send(
+                &mut self,
+                item: $item,
+            ) -> ::std::result::Result<(), $crate::streams::SendError<$item>> {
+                let ($socket, $sent) = (&*self, &item);
+                match $send.await {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err($crate::streams::SendError::new(e, item)),
+                }
+            }
+        }
+    };
+}
+pub(crate) use datagram_socket;

@@ -15,19 +15,20 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 
 use crate::backend::io::{Direction, Registered, SocketKind};
-use socket2::SockRef;
+use socket2::{SockAddr, SockRef};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::streams::BusyFlag;
-use crate::streams::bytes::{RECEIVE_LIMIT, broken, closed, eof};
+use crate::streams::bytes::{RECEIVE_LIMIT, broken, closed, eof, os_error};
 
 /// Registers `socket`, which the caller has made non-blocking, with the backend that
 /// serves a call made here.
@@ -39,6 +40,64 @@ use crate::streams::bytes::{RECEIVE_LIMIT, broken, closed, eof};
 /// its I/O driver; the OS error when registration fails.
 pub(crate) fn register(socket: socket2::Socket, kind: SocketKind) -> Result<Registered> {
     Registered::on(crate::detect::current_backend()?, socket, kind)
+}
+
+/// What [`adopt`] checks of a socket a caller hands in (`from_std`) before registering it.
+pub(crate) struct Expected {
+    /// The socket type (stream or datagram).
+    pub(crate) ty: socket2::Type,
+    /// Whether the local address is of the right family.
+    pub(crate) family: fn(&SockAddr) -> bool,
+    /// The error message's tail when the type or the family is wrong ("not a UDP socket").
+    pub(crate) wrong: &'static str,
+    /// The socket must have a peer.
+    pub(crate) connected: bool,
+    /// The socket must be listening.
+    pub(crate) listening: bool,
+}
+
+/// Checks `socket` against `expected`, makes it non-blocking and registers it as `kind`;
+/// `what` (`"UdpSocket::from_std"`) starts the error messages.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidArgument`] when a check fails; [`ErrorKind::Io`] from the OS; as
+/// [`register`].
+pub(crate) fn adopt(
+    socket: socket2::Socket,
+    expected: &Expected,
+    kind: SocketKind,
+    what: &'static str,
+) -> Result<Arc<SocketCore>> {
+    let family_ok = socket
+        .local_addr()
+        .map(|a| (expected.family)(&a))
+        .unwrap_or(false);
+    if socket.r#type().ok() != Some(expected.ty) || !family_ok {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{what}: {}", expected.wrong),
+        ));
+    }
+    if expected.connected {
+        if let Err(e) = socket.peer_addr() {
+            return Err(Error::with_source(
+                ErrorKind::InvalidArgument,
+                format!("{what}: the socket is not connected"),
+                e,
+            ));
+        }
+    }
+    if expected.listening && !rustix::net::sockopt::socket_acceptconn(&socket).unwrap_or(false) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{what}: the socket is not listening"),
+        ));
+    }
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| os_error(format!("{what}: making the socket non-blocking"), e))?;
+    SocketCore::open(socket, kind)
 }
 
 /// One socket, shared by every handle to it.
@@ -75,6 +134,43 @@ impl SocketCore {
         }
     }
 
+    /// Registers `socket` (already non-blocking) as `kind`: the core of a new handle.
+    ///
+    /// # Errors
+    ///
+    /// As [`register`].
+    pub(crate) fn open(socket: socket2::Socket, kind: SocketKind) -> Result<Arc<SocketCore>> {
+        Ok(Arc::new(SocketCore::new(register(socket, kind)?)))
+    }
+
+    /// The local (or, when `peer`, the peer's) address; `action` names the call in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ClosedResource`] once closed; [`ErrorKind::Io`] from the OS.
+    pub(crate) fn sock_addr(&self, action: &'static str, peer: bool) -> Result<SockAddr> {
+        self.with_fd(action, |fd| {
+            let sock = SockRef::from(&fd);
+            let addr = if peer {
+                sock.peer_addr()
+            } else {
+                sock.local_addr()
+            };
+            addr.map_err(|e| os_error(action, e))
+        })?
+    }
+
+    /// [`sock_addr`](Self::sock_addr) of an IP socket.
+    ///
+    /// # Errors
+    ///
+    /// As `sock_addr`; [`ErrorKind::Io`] for an address that is not an IP one.
+    pub(crate) fn ip_addr(&self, action: &'static str, peer: bool) -> Result<SocketAddr> {
+        self.sock_addr(action, peer)?
+            .as_socket()
+            .ok_or_else(|| Error::new(ErrorKind::Io, "not an IP socket address"))
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Option<Registered>> {
         // A poisoned lock only means a panic elsewhere while it was held; the socket state
         // (Some or None) is still consistent.
@@ -99,18 +195,20 @@ impl SocketCore {
         self.settle(dir, cx, polled)
     }
 
-    /// Accepts a connection on a listening socket (see [`Registered::poll_accept`]).
+    /// Accepts a connection on a listening socket (see [`Registered::poll_accept`]): an OS
+    /// error is `BrokenResource`, named by `action` as `ClosedResource` is.
     pub(crate) fn poll_accept(
         &self,
         cx: &mut Context<'_>,
         action: &'static str,
-    ) -> Poll<Result<io::Result<Registered>>> {
+    ) -> Poll<Result<Registered>> {
         let io = self.read();
         let Some(reg) = io.as_ref() else {
             return Poll::Ready(Err(closed(action)));
         };
         let polled = reg.poll_accept(cx);
         self.settle(Direction::Read, cx, polled)
+            .map(|r| r?.map_err(|e| broken(action, e)))
     }
 
     /// Called with the read lock held: on `Pending`, registers the waker (invariant 2).
@@ -400,3 +498,50 @@ macro_rules! socket_common {
     )*};
 }
 pub(crate) use socket_common;
+
+/// The inherent methods socket handle types (with a `core: Arc<SocketCore>` field) share,
+/// each written once: `socket_methods!(TcpStream, "stream": aclose, is_closed, with_fd)`.
+/// `$noun` ("stream", "listener", "socket") names the handle in the docs.
+macro_rules! socket_methods {
+    ($ty:ty, $noun:literal: $($method:ident),+ $(,)?) => {
+        impl $ty {
+            $($crate::net::socket::socket_methods!(@ $method $noun);)+
+        }
+    };
+    (@aclose $noun:literal) => {
+        #[doc = concat!(
+            "Closes the ", $noun, " for every handle, waking the calls blocked on it (they ",
+            "fail with [`ErrorKind::ClosedResource`](crate::ErrorKind::ClosedResource)); ",
+            "returns once the fd is closed, so a port or path it held can be bound again ",
+            "at once.\n\n",
+            "# Cancellation\n\n",
+            "Not a cancellation point: the ", $noun, " is closed even in a cancelled scope.",
+            "\n\n# Errors\n\n",
+            "None today; the signature leaves room for resources whose close can fail."
+        )]
+        pub async fn aclose(&self) -> $crate::Result<()> {
+            self.core.close();
+            Ok(())
+        }
+    };
+    (@is_closed $noun:literal) => {
+        #[doc = concat!("True once the ", $noun, " was closed (through any handle).")]
+        pub fn is_closed(&self) -> bool {
+            self.core.is_closed()
+        }
+    };
+    (@with_fd $noun:literal) => {
+        /// Runs `f` on the socket's fd, for options anyio has no method for.
+        ///
+        /// # Errors
+        ///
+        /// [`ErrorKind::ClosedResource`](crate::ErrorKind::ClosedResource) once closed.
+        pub fn with_fd<R>(
+            &self,
+            f: impl FnOnce(::std::os::fd::BorrowedFd<'_>) -> R,
+        ) -> $crate::Result<R> {
+            self.core.with_fd("using the socket", f)
+        }
+    };
+}
+pub(crate) use socket_methods;

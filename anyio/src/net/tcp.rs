@@ -2,9 +2,7 @@
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
-use std::io;
 use std::net::SocketAddr;
-use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,8 +13,10 @@ use socket2::{SockRef, Socket};
 use crate::backend::io::{Registered, SocketKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::MultiListener;
-use crate::net::socket::{SocketCore, byte_stream_impls, socket_common};
-use crate::streams::bytes::{broken, os_error};
+use crate::net::socket::{
+    Expected, SocketCore, adopt, byte_stream_impls, socket_common, socket_methods,
+};
+use crate::streams::bytes::os_error;
 use crate::streams::{BusyFlag, Listener};
 
 /// A TCP connection (AnyIO's `SocketStream` over TCP): a [`ByteStream`](crate::streams::ByteStream).
@@ -67,31 +67,17 @@ impl TcpStream {
     /// [`ErrorKind::NoEventLoop`] outside any async context; [`ErrorKind::Io`] when
     /// registration fails.
     pub fn from_std(stream: std::net::TcpStream) -> Result<TcpStream> {
-        let socket = Socket::from(stream);
-        match socket.r#type() {
-            Ok(socket2::Type::STREAM) => {}
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    "TcpStream::from_std: not a stream socket",
-                ));
-            }
-        }
-        if let Err(e) = socket.peer_addr() {
-            return Err(Error::with_source(
-                ErrorKind::InvalidArgument,
-                "TcpStream::from_std: the socket is not connected",
-                e,
-            ));
-        }
-        let _ = socket.set_tcp_nodelay(true);
-        socket
-            .set_nonblocking(true)
-            .map_err(|e| os_error("TcpStream::from_std: making the socket non-blocking", e))?;
-        Ok(TcpStream::from_registered(crate::net::socket::register(
-            socket,
-            SocketKind::TcpStream,
-        )?))
+        let expected = Expected {
+            ty: socket2::Type::STREAM,
+            family: |_| true,
+            wrong: "not a stream socket",
+            connected: true,
+            listening: false,
+        };
+        let what = "TcpStream::from_std";
+        let core = adopt(Socket::from(stream), &expected, SocketKind::TcpStream, what)?;
+        let _ = core.with_fd(what, |fd| SockRef::from(&fd).set_tcp_nodelay(true));
+        Ok(TcpStream { core })
     }
 
     /// The local address.
@@ -100,7 +86,7 @@ impl TcpStream {
     ///
     /// [`ErrorKind::ClosedResource`] once closed; [`ErrorKind::Io`] from the OS.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        self.sock_addr("reading the local address", |s| s.local_addr())
+        self.core.ip_addr("reading the local address", false)
     }
 
     /// The peer's address.
@@ -109,51 +95,13 @@ impl TcpStream {
     ///
     /// [`ErrorKind::ClosedResource`] once closed; [`ErrorKind::Io`] from the OS.
     pub fn peer_addr(&self) -> Result<SocketAddr> {
-        self.sock_addr("reading the peer address", |s| s.peer_addr())
-    }
-
-    fn sock_addr(
-        &self,
-        action: &'static str,
-        f: impl FnOnce(&SockRef<'_>) -> io::Result<socket2::SockAddr>,
-    ) -> Result<SocketAddr> {
-        self.core.with_fd(action, |fd| {
-            let addr = f(&SockRef::from(&fd)).map_err(|e| os_error(action, e))?;
-            addr.as_socket()
-                .ok_or_else(|| Error::new(ErrorKind::Io, "not an IP socket address"))
-        })?
-    }
-
-    /// Runs `f` on the socket's fd, for options anyio has no method for.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::ClosedResource`] once closed.
-    pub fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Result<R> {
-        self.core.with_fd("using the socket", f)
-    }
-
-    /// Closes the connection for every handle; returns once the fd is closed.
-    ///
-    /// # Cancellation
-    ///
-    /// Not a cancellation point: the stream is closed even in a cancelled scope.
-    ///
-    /// # Errors
-    ///
-    /// None today; the signature leaves room for streams whose close can fail.
-    pub async fn aclose(&self) -> Result<()> {
-        self.core.close();
-        Ok(())
-    }
-
-    /// True once the stream was closed (through any handle).
-    pub fn is_closed(&self) -> bool {
-        self.core.is_closed()
+        self.core.ip_addr("reading the peer address", true)
     }
 }
 
 socket_common!(TcpStream, TcpListener);
+socket_methods!(TcpStream, "stream": aclose, is_closed, with_fd);
+socket_methods!(TcpListener, "listener": aclose);
 
 byte_stream_impls!(TcpStream, "TCP stream");
 
@@ -186,10 +134,7 @@ impl TcpListener {
             .set_nonblocking(true)
             .map_err(|e| os_error("making a listening socket non-blocking", e))?;
         Ok(TcpListener {
-            core: Arc::new(SocketCore::new(crate::net::socket::register(
-                socket,
-                SocketKind::TcpListener,
-            )?)),
+            core: SocketCore::open(socket, SocketKind::TcpListener)?,
         })
     }
 
@@ -220,38 +165,15 @@ impl TcpListener {
     ///
     /// [`ErrorKind::ClosedResource`] once closed; [`ErrorKind::Io`] from the OS.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        let action = "reading the local address";
-        self.core.with_fd(action, |fd| {
-            let addr = SockRef::from(&fd)
-                .local_addr()
-                .map_err(|e| os_error(action, e))?;
-            addr.as_socket()
-                .ok_or_else(|| Error::new(ErrorKind::Io, "not an IP socket address"))
-        })?
-    }
-
-    /// Closes the listener for every handle, waking a blocked `accept`; returns once the fd
-    /// is closed (so the port can be bound again at once).
-    ///
-    /// # Cancellation
-    ///
-    /// Not a cancellation point.
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn aclose(&self) -> Result<()> {
-        self.core.close();
-        Ok(())
+        self.core.ip_addr("reading the local address", false)
     }
 }
 
 impl Listener<TcpStream> for TcpListener {
     fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<TcpStream>> {
-        self.core.poll_accept(cx, ACCEPTING).map(|r| {
-            let io = r?.map_err(|e| broken(ACCEPTING, e))?;
+        self.core.poll_accept(cx, ACCEPTING).map_ok(|io| {
             let _ = SockRef::from(&io).set_tcp_nodelay(true);
-            Ok(TcpStream::from_registered(io))
+            TcpStream::from_registered(io)
         })
     }
 

@@ -3,23 +3,20 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
-use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures_core::Stream;
-use socket2::{SockAddr, SockRef, Socket};
+use socket2::{SockAddr, Socket};
 
 use crate::backend::io::SocketKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::attr::Family;
 use crate::net::dgram::{
-    MAX_IP_DATAGRAM, ReceiveDatagram, ReceiveFrom, RecvState, SendDatagram, StreamRecv, ip_sender,
+    MAX_IP_DATAGRAM, ReceiveDatagram, ReceiveFrom, RecvState, SendDatagram, StreamRecv, data_only,
+    datagram_socket, with_ip_sender,
 };
-use crate::net::socket::{SocketCore, socket_common};
+use crate::net::socket::{Expected, SocketCore, socket_common, socket_methods};
 use crate::streams::bytes::os_error;
-use crate::streams::{SendError, UnreliableObjectReceiveStream, UnreliableObjectSendStream};
 
 const RECEIVING: &str = "receiving from a UDP socket";
 const SENDING: &str = "sending on a UDP socket";
@@ -27,46 +24,14 @@ const SENDING: &str = "sending on a UDP socket";
 /// Checks that `socket` is an IP datagram socket, connected when `connected`; makes it
 /// non-blocking and registers it.
 fn adopt(socket: Socket, connected: bool, what: &'static str) -> Result<Arc<SocketCore>> {
-    let is_ip = socket
-        .local_addr()
-        .map(|a| a.is_ipv4() || a.is_ipv6())
-        .unwrap_or(false);
-    if socket.r#type().ok() != Some(socket2::Type::DGRAM) || !is_ip {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("{what}: not a UDP socket"),
-        ));
-    }
-    if connected {
-        if let Err(e) = socket.peer_addr() {
-            return Err(Error::with_source(
-                ErrorKind::InvalidArgument,
-                format!("{what}: the socket is not connected"),
-                e,
-            ));
-        }
-    }
-    socket
-        .set_nonblocking(true)
-        .map_err(|e| os_error(format!("{what}: making the socket non-blocking"), e))?;
-    Ok(Arc::new(SocketCore::new(crate::net::socket::register(
-        socket,
-        SocketKind::UdpSocket,
-    )?)))
-}
-
-fn ip_addr(core: &SocketCore, action: &'static str, peer: bool) -> Result<SocketAddr> {
-    core.with_fd(action, |fd| {
-        let sock = SockRef::from(&fd);
-        let addr = if peer {
-            sock.peer_addr()
-        } else {
-            sock.local_addr()
-        };
-        addr.map_err(|e| os_error(action, e))?
-            .as_socket()
-            .ok_or_else(|| Error::new(ErrorKind::Io, "not an IP socket address"))
-    })?
+    let expected = Expected {
+        ty: socket2::Type::DGRAM,
+        family: |a| a.is_ipv4() || a.is_ipv6(),
+        wrong: "not a UDP socket",
+        connected,
+        listening: false,
+    };
+    crate::net::socket::adopt(socket, &expected, SocketKind::UdpSocket, what)
 }
 
 /// An unconnected UDP socket (AnyIO's `UDPSocket`): an unreliable object stream of
@@ -196,74 +161,20 @@ impl UdpSocket {
     ///
     /// [`ErrorKind::ClosedResource`] once closed; [`ErrorKind::Io`] from the OS.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        ip_addr(&self.core, "reading the local address", false)
-    }
-
-    /// Runs `f` on the socket's fd, for options anyio has no method for.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::ClosedResource`] once closed.
-    pub fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Result<R> {
-        self.core.with_fd("using the socket", f)
-    }
-
-    /// Closes the socket for every handle, waking blocked calls; returns once the fd is
-    /// closed. Not a cancellation point.
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn aclose(&self) -> Result<()> {
-        self.core.close();
-        Ok(())
-    }
-
-    /// True once the socket was closed (through any handle).
-    pub fn is_closed(&self) -> bool {
-        self.core.is_closed()
+        self.core.ip_addr("reading the local address", false)
     }
 }
 
-/// An unconnected UDP socket's unreliable object stream: items are `(datagram, peer)`.
-impl UnreliableObjectReceiveStream<(Vec<u8>, SocketAddr)> for UdpSocket {
-    fn receive(&mut self) -> impl Future<Output = Result<(Vec<u8>, SocketAddr)>> + Send {
-        UdpSocket::receive(self)
-    }
-}
-
-/// Received datagrams and their senders' addresses as a [`Stream`] (AnyIO's `async for` over a socket): each poll
-/// is a checkpoint, like [`receive`](UdpSocket::receive), and yields `Some(Ok(..))` per datagram or
-/// `Some(Err(e))` — `ClosedResource` once closed, `BusyResource` while another task is in
-/// `receive`, `BrokenResource` for an OS error, `Cancelled` in a cancelled scope. The
-/// stream never ends by itself: a datagram socket has no end of stream.
-///
-/// Lossless and abandon-safe: a datagram is taken only by the poll that returns it, and a
-/// poll that waits holds nothing, so a `next()` dropped by `select!` or a timeout loses no
-/// datagram and leaves no busy flag behind. As with the reactor's own readiness, only the
-/// most recent poller of one direction is woken: one consumer at a time.
-impl Stream for UdpSocket {
-    type Item = Result<(Vec<u8>, SocketAddr)>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        this.stream
-            .poll(&this.core, Some(MAX_IP_DATAGRAM), RECEIVING, cx)
-            .map(|r| Some(r.and_then(|(data, addr)| Ok((data, ip_sender(addr)?)))))
-    }
-}
-
-impl UnreliableObjectSendStream<(Vec<u8>, SocketAddr)> for UdpSocket {
-    async fn send(
-        &mut self,
-        item: (Vec<u8>, SocketAddr),
-    ) -> Result<(), SendError<(Vec<u8>, SocketAddr)>> {
-        match self.send_to(&item.0, item.1).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(SendError::new(e, item)),
-        }
-    }
-}
+datagram_socket!(
+    UdpSocket,
+    item: (Vec<u8>, SocketAddr),
+    items: "Received datagrams and their senders' addresses",
+    max: Some(MAX_IP_DATAGRAM),
+    receiving: RECEIVING,
+    from: with_ip_sender,
+    send: |socket, item| socket.send_to(&item.0, item.1),
+    errors: "",
+);
 
 /// A UDP socket connected to one peer (AnyIO's `ConnectedUDPSocket`): an unreliable object
 /// stream of datagrams.
@@ -341,7 +252,7 @@ impl ConnectedUdpSocket {
     ///
     /// [`ErrorKind::ClosedResource`] once closed; [`ErrorKind::Io`] from the OS.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        ip_addr(&self.core, "reading the local address", false)
+        self.core.ip_addr("reading the local address", false)
     }
 
     /// The peer's address.
@@ -350,73 +261,25 @@ impl ConnectedUdpSocket {
     ///
     /// [`ErrorKind::ClosedResource`] once closed; [`ErrorKind::Io`] from the OS.
     pub fn peer_addr(&self) -> Result<SocketAddr> {
-        ip_addr(&self.core, "reading the peer address", true)
-    }
-
-    /// Runs `f` on the socket's fd.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::ClosedResource`] once closed.
-    pub fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Result<R> {
-        self.core.with_fd("using the socket", f)
-    }
-
-    /// Closes the socket for every handle, waking blocked calls; returns once the fd is
-    /// closed. Not a cancellation point.
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn aclose(&self) -> Result<()> {
-        self.core.close();
-        Ok(())
-    }
-
-    /// True once the socket was closed (through any handle).
-    pub fn is_closed(&self) -> bool {
-        self.core.is_closed()
+        self.core.ip_addr("reading the peer address", true)
     }
 }
 
-impl UnreliableObjectReceiveStream<Vec<u8>> for ConnectedUdpSocket {
-    fn receive(&mut self) -> impl Future<Output = Result<Vec<u8>>> + Send {
-        ConnectedUdpSocket::receive(self)
-    }
-}
-
-/// Received datagrams as a [`Stream`] (AnyIO's `async for` over a socket): each poll
-/// is a checkpoint, like [`receive`](ConnectedUdpSocket::receive), and yields `Some(Ok(..))` per datagram or
-/// `Some(Err(e))` — `ClosedResource` once closed, `BusyResource` while another task is in
-/// `receive`, `BrokenResource` for an OS error (an ICMP "port unreachable" from
-/// the peer arrives as one: the socket stays usable), `Cancelled` in a cancelled scope. The
-/// stream never ends by itself: a datagram socket has no end of stream.
-///
-/// Lossless and abandon-safe: a datagram is taken only by the poll that returns it, and a
-/// poll that waits holds nothing, so a `next()` dropped by `select!` or a timeout loses no
-/// datagram and leaves no busy flag behind. As with the reactor's own readiness, only the
-/// most recent poller of one direction is woken: one consumer at a time.
-impl Stream for ConnectedUdpSocket {
-    type Item = Result<Vec<u8>>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        this.stream
-            .poll(&this.core, Some(MAX_IP_DATAGRAM), RECEIVING, cx)
-            .map(|r| Some(r.map(|(data, _)| data)))
-    }
-}
-
-impl UnreliableObjectSendStream<Vec<u8>> for ConnectedUdpSocket {
-    async fn send(&mut self, item: Vec<u8>) -> Result<(), SendError<Vec<u8>>> {
-        match ConnectedUdpSocket::send(self, &item).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(SendError::new(e, item)),
-        }
-    }
-}
+datagram_socket!(
+    ConnectedUdpSocket,
+    item: Vec<u8>,
+    items: "Received datagrams",
+    max: Some(MAX_IP_DATAGRAM),
+    receiving: RECEIVING,
+    from: data_only,
+    send: |socket, item| ConnectedUdpSocket::send(socket, item),
+    errors: " (an ICMP \"port unreachable\" from the peer arrives as one: the socket \
+        stays usable)",
+);
 
 socket_common!(UdpSocket, ConnectedUdpSocket);
+socket_methods!(UdpSocket, "socket": with_fd);
+socket_methods!(ConnectedUdpSocket, "socket": with_fd);
 
 // ---------------------------------------------------------------------------------------
 // Creating.

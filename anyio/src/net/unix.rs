@@ -23,7 +23,6 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_core::Stream;
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags,
@@ -33,13 +32,12 @@ use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use crate::backend::io::{Direction, Registered, SocketKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::dgram::{
-    ReceiveDatagram, RecvState, SendDatagram, StreamRecv, UnixReceiveFrom, unix_sender,
+    ReceiveDatagram, RecvState, SendDatagram, StreamRecv, UnixReceiveFrom, data_only,
+    datagram_socket, with_unix_sender,
 };
-use crate::net::socket::{SocketCore, byte_stream_impls, socket_common};
+use crate::net::socket::{Expected, SocketCore, byte_stream_impls, socket_common, socket_methods};
 use crate::streams::bytes::{Gate, RECEIVE_LIMIT, broken, eof, os_error};
-use crate::streams::{
-    BusyFlag, Listener, SendError, UnreliableObjectReceiveStream, UnreliableObjectSendStream,
-};
+use crate::streams::{BusyFlag, Listener};
 
 /// The most file descriptors one message may carry (Linux's `SCM_MAX_FD`).
 pub const MAX_FDS: usize = 253;
@@ -98,50 +96,19 @@ fn adopt(
     kind: SocketKind,
     what: &'static str,
 ) -> Result<Arc<SocketCore>> {
-    let is_unix = socket
-        .local_addr()
-        .map(|a| a.domain() == Domain::UNIX)
-        .unwrap_or(false);
-    if socket.r#type().ok() != Some(ty) || !is_unix {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("{what}: not a UNIX socket of the right type"),
-        ));
-    }
-    if connected {
-        if let Err(e) = socket.peer_addr() {
-            return Err(Error::with_source(
-                ErrorKind::InvalidArgument,
-                format!("{what}: the socket is not connected"),
-                e,
-            ));
-        }
-    }
-    if listening && !rustix::net::sockopt::socket_acceptconn(&socket).unwrap_or(false) {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("{what}: the socket is not listening"),
-        ));
-    }
-    socket
-        .set_nonblocking(true)
-        .map_err(|e| os_error(format!("{what}: making the socket non-blocking"), e))?;
-    Ok(Arc::new(SocketCore::new(crate::net::socket::register(
-        socket, kind,
-    )?)))
+    let expected = Expected {
+        ty,
+        family: |a| a.domain() == Domain::UNIX,
+        wrong: "not a UNIX socket of the right type",
+        connected,
+        listening,
+    };
+    crate::net::socket::adopt(socket, &expected, kind, what)
 }
 
 fn path_of(core: &SocketCore, action: &'static str, peer: bool) -> Result<PathBuf> {
-    core.with_fd(action, |fd| {
-        let sock = SockRef::from(&fd);
-        let addr = if peer {
-            sock.peer_addr()
-        } else {
-            sock.local_addr()
-        };
-        let addr = addr.map_err(|e| os_error(action, e))?;
-        sockaddr_path(&addr).ok_or_else(|| Error::new(ErrorKind::Io, "not a UNIX socket address"))
-    })?
+    sockaddr_path(&core.sock_addr(action, peer)?)
+        .ok_or_else(|| Error::new(ErrorKind::Io, "not a UNIX socket address"))
 }
 
 /// Removes a stale socket file at `path` (not a regular file, not a missing one).
@@ -313,31 +280,6 @@ impl UnixStream {
     /// [`ErrorKind::ClosedResource`] once closed; [`ErrorKind::Io`] from the OS.
     pub fn peer_path(&self) -> Result<PathBuf> {
         path_of(&self.core, "reading the peer path", true)
-    }
-
-    /// Runs `f` on the socket's fd.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::ClosedResource`] once closed.
-    pub fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Result<R> {
-        self.core.with_fd("using the socket", f)
-    }
-
-    /// Closes the connection for every handle, waking blocked calls; returns once the fd
-    /// is closed. Not a cancellation point.
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn aclose(&self) -> Result<()> {
-        self.core.close();
-        Ok(())
-    }
-
-    /// True once the stream was closed (through any handle).
-    pub fn is_closed(&self) -> bool {
-        self.core.is_closed()
     }
 
     /// Sends `message` with the file descriptors `fds` attached (`SCM_RIGHTS`; AnyIO's
@@ -661,25 +603,13 @@ impl UnixListener {
     pub fn local_path(&self) -> Result<PathBuf> {
         path_of(&self.core, "reading the local path", false)
     }
-
-    /// Closes the listener for every handle, waking a blocked `accept`; returns once the
-    /// fd is closed. Not a cancellation point.
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn aclose(&self) -> Result<()> {
-        self.core.close();
-        Ok(())
-    }
 }
 
 impl Listener<UnixStream> for UnixListener {
     fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<UnixStream>> {
-        self.core.poll_accept(cx, ACCEPTING).map(|r| {
-            let io = r?.map_err(|e| broken(ACCEPTING, e))?;
-            Ok(UnixStream::from_registered(io))
-        })
+        self.core
+            .poll_accept(cx, ACCEPTING)
+            .map_ok(UnixStream::from_registered)
     }
 
     fn accept_busy(&self) -> &BusyFlag {
@@ -750,10 +680,7 @@ impl CreateUnixListener {
             .listen(self.backlog as i32)
             .map_err(|e| os_error(action(), e))?;
         Ok(UnixListener {
-            core: Arc::new(SocketCore::new(crate::net::socket::register(
-                socket,
-                SocketKind::UnixListener,
-            )?)),
+            core: SocketCore::open(socket, SocketKind::UnixListener)?,
         })
     }
 }
@@ -856,62 +783,18 @@ impl UnixDatagram {
     pub fn local_path(&self) -> Result<PathBuf> {
         path_of(&self.core, "reading the local path", false)
     }
-
-    /// Closes the socket for every handle, waking blocked calls. Not a cancellation
-    /// point.
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn aclose(&self) -> Result<()> {
-        self.core.close();
-        Ok(())
-    }
-
-    /// True once the socket was closed (through any handle).
-    pub fn is_closed(&self) -> bool {
-        self.core.is_closed()
-    }
 }
 
-impl UnreliableObjectReceiveStream<(Vec<u8>, PathBuf)> for UnixDatagram {
-    fn receive(&mut self) -> impl Future<Output = Result<(Vec<u8>, PathBuf)>> + Send {
-        UnixDatagram::receive(self)
-    }
-}
-
-/// Received datagrams and their senders' paths as a [`Stream`] (AnyIO's `async for` over a socket): each poll
-/// is a checkpoint, like [`receive`](UnixDatagram::receive), and yields `Some(Ok(..))` per datagram or
-/// `Some(Err(e))` — `ClosedResource` once closed, `BusyResource` while another task is in
-/// `receive`, `BrokenResource` for an OS error, `Cancelled` in a cancelled scope. The
-/// stream never ends by itself: a datagram socket has no end of stream.
-///
-/// Lossless and abandon-safe: a datagram is taken only by the poll that returns it, and a
-/// poll that waits holds nothing, so a `next()` dropped by `select!` or a timeout loses no
-/// datagram and leaves no busy flag behind. As with the reactor's own readiness, only the
-/// most recent poller of one direction is woken: one consumer at a time.
-impl Stream for UnixDatagram {
-    type Item = Result<(Vec<u8>, PathBuf)>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        this.stream
-            .poll(&this.core, None, DGRAM_RECEIVING, cx)
-            .map(|r| Some(r.map(|(data, addr)| (data, unix_sender(addr)))))
-    }
-}
-
-impl UnreliableObjectSendStream<(Vec<u8>, PathBuf)> for UnixDatagram {
-    async fn send(
-        &mut self,
-        item: (Vec<u8>, PathBuf),
-    ) -> Result<(), SendError<(Vec<u8>, PathBuf)>> {
-        match self.send_to(&item.0, &item.1).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(SendError::new(e, item)),
-        }
-    }
-}
+datagram_socket!(
+    UnixDatagram,
+    item: (Vec<u8>, PathBuf),
+    items: "Received datagrams and their senders' paths",
+    max: None,
+    receiving: DGRAM_RECEIVING,
+    from: with_unix_sender,
+    send: |socket, item| socket.send_to(&item.0, &item.1),
+    errors: "",
+);
 
 /// A UNIX datagram socket connected to one peer (AnyIO's `ConnectedUNIXDatagramSocket`):
 /// an unreliable object stream of datagrams.
@@ -1017,59 +900,18 @@ impl ConnectedUnixDatagram {
     pub fn peer_path(&self) -> Result<PathBuf> {
         path_of(&self.core, "reading the peer path", true)
     }
-
-    /// Closes the socket for every handle, waking blocked calls. Not a cancellation
-    /// point.
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn aclose(&self) -> Result<()> {
-        self.core.close();
-        Ok(())
-    }
-
-    /// True once the socket was closed (through any handle).
-    pub fn is_closed(&self) -> bool {
-        self.core.is_closed()
-    }
 }
 
-impl UnreliableObjectReceiveStream<Vec<u8>> for ConnectedUnixDatagram {
-    fn receive(&mut self) -> impl Future<Output = Result<Vec<u8>>> + Send {
-        ConnectedUnixDatagram::receive(self)
-    }
-}
-
-/// Received datagrams as a [`Stream`] (AnyIO's `async for` over a socket): each poll
-/// is a checkpoint, like [`receive`](ConnectedUnixDatagram::receive), and yields `Some(Ok(..))` per datagram or
-/// `Some(Err(e))` — `ClosedResource` once closed, `BusyResource` while another task is in
-/// `receive`, `BrokenResource` for an OS error, `Cancelled` in a cancelled scope. The
-/// stream never ends by itself: a datagram socket has no end of stream.
-///
-/// Lossless and abandon-safe: a datagram is taken only by the poll that returns it, and a
-/// poll that waits holds nothing, so a `next()` dropped by `select!` or a timeout loses no
-/// datagram and leaves no busy flag behind. As with the reactor's own readiness, only the
-/// most recent poller of one direction is woken: one consumer at a time.
-impl Stream for ConnectedUnixDatagram {
-    type Item = Result<Vec<u8>>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        this.stream
-            .poll(&this.core, None, DGRAM_RECEIVING, cx)
-            .map(|r| Some(r.map(|(data, _)| data)))
-    }
-}
-
-impl UnreliableObjectSendStream<Vec<u8>> for ConnectedUnixDatagram {
-    async fn send(&mut self, item: Vec<u8>) -> Result<(), SendError<Vec<u8>>> {
-        match ConnectedUnixDatagram::send(self, &item).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(SendError::new(e, item)),
-        }
-    }
-}
+datagram_socket!(
+    ConnectedUnixDatagram,
+    item: Vec<u8>,
+    items: "Received datagrams",
+    max: None,
+    receiving: DGRAM_RECEIVING,
+    from: data_only,
+    send: |socket, item| ConnectedUnixDatagram::send(socket, item),
+    errors: "",
+);
 
 socket_common!(
     UnixStream,
@@ -1077,6 +919,8 @@ socket_common!(
     UnixDatagram,
     ConnectedUnixDatagram
 );
+socket_methods!(UnixStream, "stream": aclose, is_closed, with_fd);
+socket_methods!(UnixListener, "listener": aclose);
 
 /// A UNIX datagram socket to be created: built by [`create_unix_datagram_socket`],
 /// configured with its methods, created by `.await`.
@@ -1139,10 +983,7 @@ impl CreateUnixDatagram {
         crate::lowlevel::checkpoint().await?;
         let socket = self.socket("create_unix_datagram_socket")?;
         Ok(UnixDatagram {
-            core: Arc::new(SocketCore::new(crate::net::socket::register(
-                socket,
-                SocketKind::UnixDatagram,
-            )?)),
+            core: SocketCore::open(socket, SocketKind::UnixDatagram)?,
             stream: StreamRecv::default(),
         })
     }
@@ -1213,10 +1054,7 @@ impl CreateConnectedUnixDatagram {
             )
         })?;
         Ok(ConnectedUnixDatagram {
-            core: Arc::new(SocketCore::new(crate::net::socket::register(
-                socket,
-                SocketKind::UnixDatagram,
-            )?)),
+            core: SocketCore::open(socket, SocketKind::UnixDatagram)?,
             stream: StreamRecv::default(),
         })
     }

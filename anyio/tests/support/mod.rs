@@ -102,6 +102,20 @@ where
     }
 }
 
+/// Everything `stream` receives until the peer's end of stream.
+pub async fn receive_all<S: anyio::streams::ByteReceiveStream>(
+    stream: &S,
+) -> anyio::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        match stream.receive(65536).await {
+            Ok(chunk) => out.extend_from_slice(&chunk),
+            Err(e) if e.kind() == anyio::ErrorKind::EndOfStream => return Ok(out),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The kind of an error, for asserting on it.
 pub fn kind<T: std::fmt::Debug>(r: anyio::Result<T>) -> anyio::ErrorKind {
     r.expect_err("expected an error").kind()
