@@ -64,6 +64,7 @@ pub(crate) fn spend_budget() -> bool {
     CURRENT.try_with(spend).unwrap_or(true)
 }
 
+#[inline]
 fn spend(c: &Current) -> bool {
     let left = c.budget.get();
     if left <= 1 {
@@ -77,6 +78,7 @@ fn spend(c: &Current) -> bool {
 
 /// [`check_cancelled`] and, when not cancelled, [`spend_budget`], in one thread-local
 /// access: `Err` with the cancellation, or `Ok(must_yield)`.
+#[inline]
 pub(crate) fn check_and_spend() -> Result<bool, Error> {
     CURRENT
         .try_with(|c| {
@@ -98,6 +100,7 @@ pub(crate) fn refill_budget() {
 
 /// The cancellation error a checkpoint here must return, if any. No allocation and no lock
 /// unless something is cancelled.
+#[inline]
 pub(crate) fn check_cancelled() -> Option<Error> {
     CURRENT
         .try_with(|c| {
@@ -113,6 +116,7 @@ pub(crate) fn check_cancelled() -> Option<Error> {
 /// What an operation that found nothing ready does: the cancellation it must return, if
 /// any; otherwise the task is marked blocked ([`mark_blocked`]). One thread-local access
 /// for both.
+#[inline]
 pub(crate) fn cancelled_or_block() -> Option<Error> {
     CURRENT
         .try_with(|c| {
@@ -129,6 +133,7 @@ pub(crate) fn cancelled_or_block() -> Option<Error> {
 }
 
 /// Records that the operation being polled blocked for real (see [`Current::blocked`]).
+#[inline]
 pub(crate) fn mark_blocked() {
     let _ = CURRENT.try_with(|c| c.blocked.set(true));
 }

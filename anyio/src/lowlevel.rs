@@ -127,6 +127,7 @@ impl Checkpoint {
     /// Polls the checkpoint in place, for a future that keeps one inside (a memory stream
     /// operation): `Ready(Ok)` once passed, and again on every later poll until
     /// [`reset`](Self::reset).
+    #[inline]
     pub(crate) fn poll_in_place(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         match self.phase {
             Phase::Start => {
@@ -157,6 +158,7 @@ impl Checkpoint {
     }
 
     /// Whether the checkpoint was passed.
+    #[inline]
     pub(crate) fn is_done(&self) -> bool {
         self.phase == Phase::Done
     }

@@ -406,17 +406,23 @@ impl ScopeNode {
     /// The pull side: walks up from this node and answers whether a checkpoint here is
     /// cancelled. Reads the clock only when some node on the way has a deadline, and marks a
     /// node whose deadline has passed as cancelled.
+    #[inline]
     pub(crate) fn check(self: &Arc<Self>) -> Option<Error> {
         // The common case — nothing changed since the last clean walk from here — costs two
         // loads (invariant 6). Acquire: pairs with `bump_epoch`'s Release, so every flag set
-        // before the epoch read is visible to the walk below.
+        // before the epoch read is visible to the walk in `walk_up`.
         let epoch = EPOCH.load(Ordering::Acquire);
         // Relaxed: the cache holds an epoch, never data; what it vouches for was made
         // visible by the Acquire above.
         if self.clean_at.load(Ordering::Relaxed) == epoch {
             return None;
         }
-        // Otherwise: one load, one test and one pointer read per level.
+        self.walk_up(epoch)
+    }
+
+    /// `check` without a valid cache: walks up, and caches a clean result as of `epoch`.
+    fn walk_up(self: &Arc<Self>, epoch: u64) -> Option<Error> {
+        // One load, one test and one pointer read per level.
         let mut node = self;
         loop {
             // Acquire: pairs with the Release half of every RMW on `flags` (cancel,

@@ -347,6 +347,7 @@ impl BusyFlag {
     /// # Errors
     ///
     /// [`ErrorKind::BusyResource`] naming `action` when another guard is alive.
+    #[inline]
     pub fn enter(&self, action: &'static str) -> Result<BusyGuard<'_>> {
         // Acquire on success: what the previous holder did before leaving (its Release
         // store in `BusyGuard::drop`) is visible to the new holder. Relaxed on failure:
