@@ -188,22 +188,37 @@ impl CancelScope {
     /// A deadline more than about 400 years ahead could never expire while this process
     /// runs and is kept as no deadline ([`deadline`](Self::deadline) reads `None`); every
     /// other deadline reads back exactly as set (see [`Deadline`]).
-    pub fn with_deadline(self, at: Instant) -> CancelScope {
-        self.node.set_deadline(deadline::in_range(at));
+    pub fn with_deadline(mut self, at: Instant) -> CancelScope {
+        self.preset(Some(deadline::in_range(at)), None);
         self
     }
 
     /// Sets the deadline to `timeout` from now (AnyIO's `move_on_after` as a scope you can
     /// keep). `Duration::MAX`, or any timeout past the range of `Instant`, means no deadline.
-    pub fn with_timeout(self, timeout: Duration) -> CancelScope {
-        self.node.set_deadline(deadline_after(timeout));
+    pub fn with_timeout(mut self, timeout: Duration) -> CancelScope {
+        self.preset(Some(deadline_after(timeout)), None);
         self
     }
 
     /// Turns the shield on or off.
-    pub fn with_shield(self, shield: bool) -> CancelScope {
-        self.node.set_shield(shield);
+    pub fn with_shield(mut self, shield: bool) -> CancelScope {
+        self.preset(None, Some(shield));
         self
+    }
+
+    /// The builders' setter: in place on a node only this handle holds (no other clone,
+    /// not entered: nothing to invalidate or wake), else through the shared path.
+    fn preset(&mut self, deadline: Option<Option<Instant>>, shield: Option<bool>) {
+        if let Some(node) = Arc::get_mut(&mut self.node) {
+            node.preset(deadline, shield);
+            return;
+        }
+        if let Some(deadline) = deadline {
+            self.node.set_deadline(deadline);
+        }
+        if let Some(shield) = shield {
+            self.node.set_shield(shield);
+        }
     }
 
     /// Cancels the scope. Every checkpoint inside now fails with `Cancelled`, and every task

@@ -356,6 +356,30 @@ impl ScopeNode {
         }
     }
 
+    /// `set_deadline` and `set_shield` for a node nothing else can see yet (`&mut`: a
+    /// scope handle being built, not shared, not entered): no chain runs through it, so
+    /// there is no cached walk to invalidate (invariant 6) and no task to wake.
+    pub(crate) fn preset(&mut self, deadline: Option<Option<Instant>>, shield: Option<bool>) {
+        // Relaxed: `&mut` proves no other thread reads these; publishing the node later
+        // (an `Arc` clone handed over, or the entry) orders them.
+        if let Some(deadline) = deadline {
+            match deadline {
+                Some(at) => {
+                    self.deadline.store(instant_to_nanos(at), Ordering::Relaxed);
+                    self.flags.fetch_or(HAS_DEADLINE, Ordering::Relaxed);
+                }
+                None => {
+                    self.flags.fetch_and(!HAS_DEADLINE, Ordering::Relaxed);
+                }
+            }
+        }
+        match shield {
+            Some(true) => self.flags.fetch_or(SHIELD, Ordering::Relaxed),
+            Some(false) => self.flags.fetch_and(!SHIELD, Ordering::Relaxed),
+            None => 0,
+        };
+    }
+
     /// Moves the deadline; `None` removes it. Wakes the task running the scope so that it
     /// re-arms its timer for the new deadline.
     pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
