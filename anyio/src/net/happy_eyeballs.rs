@@ -97,6 +97,19 @@ struct Race {
     kick: Event,
 }
 
+/// One address: no race to run, so no task group (a connect costs what it costs).
+pub(crate) async fn connect_one(
+    remote: SocketAddr,
+    local: Option<SocketAddr>,
+    host: &crate::net::tcp::Shown,
+) -> Result<TcpStream> {
+    match attempt(remote, local).await {
+        Ok(stream) => Ok(stream),
+        Err(Failed::Os(e)) => Err(os_error(format!("connecting to {host} ({remote})"), e)),
+        Err(Failed::Anyio(e)) => Err(e),
+    }
+}
+
 /// Races connections to `targets` (already ordered; each with the local address to bind,
 /// if any), `delay` apart.
 pub(crate) async fn race(
@@ -105,12 +118,7 @@ pub(crate) async fn race(
     host: &crate::net::tcp::Shown,
 ) -> Result<TcpStream> {
     if let [(remote, local)] = targets[..] {
-        // One address: no race to run, so no task group (a connect costs what it costs).
-        return match attempt(remote, local).await {
-            Ok(stream) => Ok(stream),
-            Err(Failed::Os(e)) => Err(os_error(format!("connecting to {host} ({remote})"), e)),
-            Err(Failed::Anyio(e)) => Err(e),
-        };
+        return connect_one(remote, local, host).await;
     }
     let race = Arc::new(Mutex::new(Race::default()));
     let shared = race.clone();

@@ -336,6 +336,15 @@ impl ConnectTcp {
                         format!("connect_tcp({host:?}, 0): port 0 cannot be connected to"),
                     ));
                 }
+                if self.local_host.is_none() && self.local_port == 0 {
+                    // An IP literal, nothing to bind: what `getaddrinfo` and the ordering
+                    // below would make of it (one address), without their vectors.
+                    if let Some(ip) = super::addr::parse_ip(&host) {
+                        let remote = std::net::SocketAddr::new(ip, port);
+                        let shown = Shown::Host(host, port);
+                        return super::happy_eyeballs::connect_one(remote, None, &shown).await;
+                    }
+                }
                 let addrs = super::getaddrinfo(&host, port).await?;
                 (Shown::Host(host, port), addrs)
             }
