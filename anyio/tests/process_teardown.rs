@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyio::process::{Command, run_process};
 use anyio::testing::wait_all_tasks_blocked;
@@ -99,8 +99,18 @@ async fn cancelled_runs() -> anyio::Result<()> {
         };
         completed += usize::from(r.is_some());
     }
-    let children = our_children();
-    let fds_after = open_fds();
+    // A child killed at teardown is reaped by the backend's reaper (async-process's runs
+    // on its own thread), which closes the child's pidfd right after the reap: give that
+    // last step time to land. A real leak stays, and fails below after the wait.
+    let settle = Instant::now() + Duration::from_secs(10);
+    let (children, fds_after) = loop {
+        let (children, fds) = (our_children(), open_fds());
+        let settled = children.is_empty() && fds.iter().all(|fd| fds_before.contains(fd));
+        if settled || Instant::now() >= settle {
+            break (children, fds);
+        }
+        anyio::sleep(Duration::from_millis(10)).await;
+    };
     println!(
         "{RUNS} cancelled runs: {completed} completed, children left {children:?}, fds {} -> {}",
         fds_before.len(),
