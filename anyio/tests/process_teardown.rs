@@ -109,7 +109,7 @@ async fn cancelled_runs() -> anyio::Result<()> {
         if settled || Instant::now() >= settle {
             break (children, fds);
         }
-        anyio::sleep(Duration::from_millis(10)).await;
+        anyio::sleep(Duration::from_millis(10)).await?;
     };
     println!(
         "{RUNS} cancelled runs: {completed} completed, children left {children:?}, fds {} -> {}",
