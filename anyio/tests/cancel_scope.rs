@@ -697,3 +697,67 @@ fn cancellation_reaches_tasks_on_other_threads_inner() {
         assert!(threads >= 1);
     }
 }
+
+/// A checkpoint that passed (its scope's clean walk is cached) sees every later change of
+/// the chain at its next checkpoint: an outer scope cancelled by another task (ordered by
+/// an event, no yield in between), a deadline set in the past, a shield lowered under a
+/// cancelled scope.
+#[anyio::test]
+async fn a_passed_checkpoint_hides_no_later_cancellation() -> anyio::Result<()> {
+    // Cancelled by another task, seen right after the event that follows the cancel.
+    let outer = CancelScope::new();
+    let (cancelled, go) = (anyio::Event::new(), anyio::Event::new());
+    let (canceller, done, start) = (outer.clone(), cancelled.clone(), go.clone());
+    anyio::task_group(|tg| async move {
+        tg.start_soon(async move {
+            start.wait().await?;
+            canceller.cancel();
+            done.set();
+            Ok(())
+        })?;
+        let inner = outer.run(async {
+            checkpoint().await?; // clean: cached
+            go.set();
+            // Shielded, so it returns once the other task has cancelled `outer`.
+            let _ = CancelScope::shielded().run(cancelled.wait()).await?;
+            checkpoint().await
+        });
+        assert!(inner.await?.is_none(), "the cancellation was seen");
+        Ok(())
+    })
+    .await?;
+
+    // A deadline set after a cached walk.
+    let scope = CancelScope::new();
+    let out = scope
+        .run(async {
+            checkpoint().await?;
+            scope.set_deadline(Instant::now());
+            checkpoint().await
+        })
+        .await?;
+    assert!(out.is_none(), "the passed deadline was seen");
+
+    // A shield lowered under a cancelled scope after a cached walk.
+    let outer = CancelScope::new();
+    let shielded = CancelScope::shielded();
+    let out = outer
+        .run(async {
+            outer.cancel();
+            let inner = shielded
+                .run(async {
+                    checkpoint().await?; // shielded: passes
+                    shielded.set_shield(false);
+                    checkpoint().await
+                })
+                .await;
+            // The outer scope's cancellation is not the inner scope's to absorb: it leaves
+            // the inner scope as an error.
+            let e = inner.expect_err("the lowered shield lets the cancellation in");
+            assert_eq!(e.kind(), ErrorKind::Cancelled);
+            Ok::<_, anyio::Error>(())
+        })
+        .await?;
+    assert_eq!(out, Some(()), "the body ran to its end");
+    Ok(())
+}

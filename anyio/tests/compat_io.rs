@@ -48,9 +48,12 @@ async fn pair() -> anyio::Result<(TcpStream, TcpStream)> {
 // ---------------------------------------------------------------------------------------
 // anyio → tokio::io / futures-io.
 
-#[anyio::test]
-async fn tcp_stream_is_a_tokio_reader_and_writer() -> anyio::Result<()> {
-    let (mut client, mut server) = pair().await?;
+/// Over tokio's traits: a half-close (`shutdown` is `send_eof`) ends the server's read, and
+/// the client still reads the reply. Gives the client back, shut for writing.
+async fn tokio_io_half_close<S>(mut client: S, mut server: S) -> anyio::Result<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     client.write_all(b"over tokio::io").await?;
     client.shutdown().await?; // send_eof: the server sees the end, the client can still read
     let mut got = Vec::new();
@@ -61,13 +64,15 @@ async fn tcp_stream_is_a_tokio_reader_and_writer() -> anyio::Result<()> {
     let mut reply = String::new();
     client.read_to_string(&mut reply).await?;
     assert_eq!(reply, "reply after the half-close");
-    Ok(())
+    Ok(client)
 }
 
-#[anyio::test]
-async fn tcp_stream_is_a_futures_io_reader_and_writer() -> anyio::Result<()> {
+/// Over futures-io's traits: `close` is `send_eof`, and the other direction stays open.
+async fn futures_io_half_close<S>(mut client: S, mut server: S) -> anyio::Result<()>
+where
+    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin,
+{
     use futures_lite::AsyncWriteExt as _;
-    let (mut client, mut server) = pair().await?;
     futures_lite::AsyncWriteExt::write_all(&mut client, b"over futures-io").await?;
     client.close().await?; // send_eof
     let mut got = Vec::new();
@@ -78,6 +83,18 @@ async fn tcp_stream_is_a_futures_io_reader_and_writer() -> anyio::Result<()> {
     futures_lite::AsyncReadExt::read_exact(&mut client, &mut back).await?;
     assert_eq!(&back, b"back");
     Ok(())
+}
+
+#[anyio::test]
+async fn tcp_stream_is_a_tokio_reader_and_writer() -> anyio::Result<()> {
+    let (client, server) = pair().await?;
+    tokio_io_half_close(client, server).await.map(drop)
+}
+
+#[anyio::test]
+async fn tcp_stream_is_a_futures_io_reader_and_writer() -> anyio::Result<()> {
+    let (client, server) = pair().await?;
+    futures_io_half_close(client, server).await
 }
 
 #[anyio::test]
@@ -348,17 +365,8 @@ async fn framed_lines_codec_over_anyio_unix_stream() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn unix_stream_is_a_tokio_reader_and_writer() -> anyio::Result<()> {
-    let (_dir, mut client, mut server) = unix_pair().await?;
-    client.write_all(b"over tokio::io").await?;
-    client.shutdown().await?; // send_eof: the server sees the end, the client can still read
-    let mut got = Vec::new();
-    server.read_to_end(&mut got).await?;
-    assert_eq!(got, b"over tokio::io");
-    server.write_all(b"reply after the half-close").await?;
-    drop(server);
-    let mut reply = String::new();
-    client.read_to_string(&mut reply).await?;
-    assert_eq!(reply, "reply after the half-close");
+    let (_dir, client, server) = unix_pair().await?;
+    let mut client = tokio_io_half_close(client, server).await?;
     // After shutdown, a write is this side's mistake: NotConnected carrying ClosedResource.
     let e = client
         .write_all(b"late")
@@ -370,18 +378,8 @@ async fn unix_stream_is_a_tokio_reader_and_writer() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn unix_stream_is_a_futures_io_reader_and_writer() -> anyio::Result<()> {
-    use futures_lite::AsyncWriteExt as _;
-    let (_dir, mut client, mut server) = unix_pair().await?;
-    futures_lite::AsyncWriteExt::write_all(&mut client, b"over futures-io").await?;
-    client.close().await?; // send_eof
-    let mut got = Vec::new();
-    futures_lite::AsyncReadExt::read_to_end(&mut server, &mut got).await?;
-    assert_eq!(got, b"over futures-io");
-    futures_lite::AsyncWriteExt::write_all(&mut server, b"back").await?;
-    let mut back = [0u8; 4];
-    futures_lite::AsyncReadExt::read_exact(&mut client, &mut back).await?;
-    assert_eq!(&back, b"back");
-    Ok(())
+    let (_dir, client, server) = unix_pair().await?;
+    futures_io_half_close(client, server).await
 }
 
 #[anyio::test]

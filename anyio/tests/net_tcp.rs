@@ -613,6 +613,41 @@ async fn cancelled_connect_returns_and_closes() -> anyio::Result<()> {
     Ok(())
 }
 
+/// `connect_tcp` to an IP literal (the path that skips the resolver), polled once and
+/// dropped: whatever it started is closed — a connection it got into the listener's queue
+/// reads as ended, never hangs — and the next connect is unaffected.
+#[anyio::test]
+async fn abandoned_connect_to_an_ip_literal_closes_its_socket() -> anyio::Result<()> {
+    let (listener, port) = listener_on("127.0.0.1").await?;
+    let abandoned = futures_lite::future::poll_once(connect_tcp("127.0.0.1", port).into_future());
+    // Ready (loopback can connect at once) or pending: either way the stream is dropped.
+    drop(abandoned.await);
+    let client = connect_tcp("127.0.0.1", port).await?;
+    client.send(b"live").await?;
+    let mut closed_before = 0;
+    loop {
+        let server = listener.accept().await?;
+        match server.receive(16).await {
+            Ok(data) => {
+                assert_eq!(data, b"live");
+                break;
+            }
+            Err(e) => {
+                assert!(
+                    matches!(e.kind(), ErrorKind::EndOfStream | ErrorKind::BrokenResource),
+                    "the abandoned connection reads as closed, not {e}"
+                );
+                closed_before += 1;
+            }
+        }
+    }
+    assert!(
+        closed_before <= 1,
+        "one abandoned connect, at most one closed connection"
+    );
+    Ok(())
+}
+
 #[anyio::test]
 async fn connect_binds_local_host_and_port() -> anyio::Result<()> {
     let (listener, port) = listener_on("127.0.0.1").await?;
