@@ -87,10 +87,9 @@ async fn new_session_child_leads_a_session_of_its_own() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn without_new_session_child_shares_our_session() -> anyio::Result<()> {
-    let ours = rustix::process::getsid(None)
-        .map_err(std::io::Error::from)?
-        .as_raw_nonzero()
-        .get();
+    // From /proc, not getsid(): inside a PID namespace whose session leader lives outside
+    // it (a CI container), our session id reads as 0, which rustix's `Pid` cannot hold.
+    let (_, ours) = group_and_session(std::process::id());
     let (pid, (pgrp, session)) = session_of_child(false).await?;
     assert_eq!(session, ours);
     assert_ne!(pgrp, pid as i32);
