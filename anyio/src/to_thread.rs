@@ -93,13 +93,13 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::task::Poll;
 
+use crate::backend::BlockingJob;
 use crate::context;
 use crate::detect;
 use crate::error::{Error, ErrorKind, Result};
-use crate::from_thread::{Slot, WorkerContext};
+use crate::from_thread::WorkerContext;
 use crate::lowlevel::RunVar;
 use crate::sync::CapacityLimiter;
 
@@ -359,15 +359,14 @@ impl Builder {
             Err(e) => return Err(RunError::not_started(e, f)),
         };
         let worker = WorkerContext::capture(handle.clone(), self.abandon_on_cancel);
-        let (tx, slot) = Slot::new();
-        handle.spawn_blocking(move || {
+        let job = handle.spawn_blocking(move || {
             let out = worker.enter(|| std::panic::catch_unwind(AssertUnwindSafe(f)));
             // The token goes back before the caller learns the result, so a caller that
             // has its result sees the token free again.
             drop(token);
-            tx.send(out);
+            out
         });
-        wait_for_thread(&slot, self.abandon_on_cancel)
+        wait_for_thread(job, self.abandon_on_cancel)
             .await
             .map_err(RunError::started)
     }
@@ -523,12 +522,13 @@ impl<F> From<RunError<F>> for std::io::Error {
 
 /// Waits for the worker thread's outcome, following the cancellation protocol of blocking
 /// operations, except that a non-abandoning call keeps waiting when cancelled.
+/// Dropping the job (an abandoned or dropped call) leaves the thread to finish.
 async fn wait_for_thread<T>(
-    slot: &Arc<Slot<std::thread::Result<T>>>,
+    mut job: BlockingJob<std::thread::Result<T>>,
     abandon_on_cancel: bool,
 ) -> Result<T> {
     poll_fn(|cx| {
-        match slot.poll_take(cx) {
+        match job.poll_join(cx) {
             Poll::Ready(Some(Ok(v))) => return Poll::Ready(Ok(v)),
             Poll::Ready(Some(Err(panic))) => std::panic::resume_unwind(panic),
             Poll::Ready(None) => return Poll::Ready(Err(pool_gone())),

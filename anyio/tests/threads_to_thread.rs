@@ -533,3 +533,26 @@ async fn a_shielded_call_runs_its_closure_in_a_cancelled_scope() -> anyio::Resul
     assert_eq!(out, None, "the cancellation is seen at the next checkpoint");
     Ok(())
 }
+
+#[anyio::test]
+async fn a_call_dropped_once_its_job_is_submitted_still_runs_the_closure() -> anyio::Result<()> {
+    // Polled once (a free token: the job goes to the pool in that poll) and dropped at once,
+    // often before a pool thread took the job: the job must still run, as a thread that
+    // started would (the pool's join handle is detached, never cancelled). A pool thread
+    // that was awake may finish the job within that first poll; then the call is simply
+    // done, so the dropped calls are counted.
+    let mut dropped = 0;
+    for _ in 0..50 {
+        let ran = Gate::default();
+        let r = ran.clone();
+        let mut call = Box::pin(to_thread::run_sync(move || r.open()));
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+        if first.is_pending() {
+            dropped += 1;
+        }
+        drop(call);
+        wait_gate(&ran).await?;
+    }
+    assert!(dropped > 0, "every call finished within its first poll");
+    Ok(())
+}

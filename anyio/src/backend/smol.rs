@@ -133,9 +133,3 @@ pub(crate) fn global_executor() -> Executor {
         })
         .clone()
 }
-
-/// Runs `job` on the `blocking` crate's thread pool (the pool smol's `unblock` uses).
-pub(crate) fn spawn_blocking(job: impl FnOnce() + Send + 'static) {
-    // Detached: `job` reports its own outcome, and a detached task still runs.
-    ::blocking::unblock(job).detach();
-}

@@ -208,13 +208,3 @@ fn timers_disabled(panic: &(dyn std::any::Any + Send)) -> Error {
     };
     Error::new(ErrorKind::InvalidState, msg)
 }
-
-/// Runs `job` on the runtime's blocking pool. On a runtime that has shut down, tokio drops
-/// `job` without running it.
-pub(crate) fn spawn_blocking(
-    handle: &::tokio::runtime::Handle,
-    job: impl FnOnce() + Send + 'static,
-) {
-    // The JoinHandle is not needed: `job` reports its own outcome.
-    drop(handle.spawn_blocking(job));
-}

@@ -3,8 +3,8 @@
 //! variable. Each user keeps its own state enum and its own transitions; the cell keeps the
 //! protocol that makes them lossless:
 //!
-//! * `from_thread::Slot` (a worker's or a portal task's result, awaited by a task or
-//!   waited for by a thread),
+//! * `from_thread::Slot` (a portal task's or `from_thread::run`'s result, waited for
+//!   by a sync thread),
 //! * `task_group::StartSlot` (between `TaskGroup::start` and the child it starts),
 //! * a task's outcome for its handles (`task.rs`'s `TaskCore::outcome`: an
 //!   `Oneshot<Option<Outcome>>` whose `complete` is an [`update`](Oneshot::update) and whose

@@ -1,7 +1,7 @@
-//! A one-shot slot that carries one value from the thread (or task) that produces it to
-//! the one that waits for it — by blocking (`wait`, for sync threads) or by polling
-//! (`poll_take`, for async tasks). One state machine serves both, as async-channel's
-//! `recv` and `recv_blocking` do.
+//! A one-shot slot that carries one value from the task that produces it (a portal's task,
+//! or the task a worker thread started with `from_thread::run`) to the sync thread that
+//! blocks for it (`wait`, `wait_timeout`). (`to_thread` does not need one: it awaits the
+//! blocking pool's own join handle, `backend::BlockingJob`.)
 //!
 //! # Invariants
 //!
@@ -12,7 +12,7 @@
 //!    cell's invariant 2: the slot is a [`Oneshot`](crate::cell::oneshot::Oneshot)).
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::cell::oneshot::Oneshot;
@@ -25,8 +25,7 @@ enum State<T> {
     Closed,
 }
 
-/// The receiving side: poll it from a task or wait on it from a thread (a [`Oneshot`]
-/// cell underneath).
+/// The receiving side: a thread waits on it (a [`Oneshot`] cell underneath).
 pub(crate) struct Slot<T> {
     cell: Oneshot<State<T>>,
 }
@@ -53,12 +52,6 @@ impl<T> Slot<T> {
     /// Whether the value arrived (or the sender is gone).
     pub(crate) fn is_done(&self) -> bool {
         self.cell.with(|st| !matches!(st, State::Waiting))
-    }
-
-    /// Takes the value for a task: `Ready(None)` once the sender is gone without a value
-    /// (or the value was taken).
-    pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.cell.poll(cx.waker(), ready)
     }
 
     /// Blocks the calling thread until the value arrives (`None`: the sender is gone).
