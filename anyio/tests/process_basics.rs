@@ -170,14 +170,7 @@ async fn env_add_remove_clear_replace() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn start_new_session_gives_a_new_process_group() -> anyio::Result<()> {
-    // Our group from /proc, not getpgrp(): in a PID namespace whose group leader lives
-    // outside it (a CI container) it reads as 0, which rustix's `Pid` cannot hold.
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let own: i32 = stat[stat.rfind(')').expect("a command name") + 1..]
-        .split_whitespace()
-        .nth(2)
-        .and_then(|f| f.parse().ok())
-        .expect("a pgrp field");
+    let (own, _) = support::group_and_session(std::process::id());
     let out = |new: bool| {
         let mut cmd = Command::shell("ps -o pgid= -p $$");
         cmd.start_new_session(new);

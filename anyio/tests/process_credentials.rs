@@ -13,6 +13,9 @@ use anyio::process::{Command, Stdio, open_process, run_process};
 use anyio::streams::SharedResource;
 use anyio::{Backend, ErrorKind};
 
+mod support;
+use support::group_and_session;
+
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
@@ -51,17 +54,6 @@ fn assert_permission_denied<T: std::fmt::Debug>(r: anyio::Result<T>) {
     );
 }
 
-/// (process group, session) of process `pid`, from `/proc/<pid>/stat`.
-fn group_and_session(pid: u32) -> (i32, i32) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the child's stat");
-    // The command name may hold spaces and parentheses: the fields start after the last ')'
-    // as state, ppid, pgrp, session.
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("a command name") + 1..]
-        .split_whitespace()
-        .collect();
-    (fields[2].parse().unwrap(), fields[3].parse().unwrap())
-}
-
 /// (process group, session) of a `cat` started with `start_new_session(new)`, read while it
 /// blocks on its stdin (the spawn returns only after the exec, so the setup is done).
 async fn session_of_child(new: bool) -> anyio::Result<(u32, (i32, i32))> {
@@ -87,8 +79,6 @@ async fn new_session_child_leads_a_session_of_its_own() -> anyio::Result<()> {
 
 #[anyio::test]
 async fn without_new_session_child_shares_our_session() -> anyio::Result<()> {
-    // From /proc, not getsid(): inside a PID namespace whose session leader lives outside
-    // it (a CI container), our session id reads as 0, which rustix's `Pid` cannot hold.
     let (_, ours) = group_and_session(std::process::id());
     let (pid, (pgrp, session)) = session_of_child(false).await?;
     assert_eq!(session, ours);

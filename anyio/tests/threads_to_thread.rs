@@ -554,5 +554,11 @@ async fn a_call_dropped_once_its_job_is_submitted_still_runs_the_closure() -> an
         wait_gate(&ran).await?;
     }
     assert!(dropped > 0, "every call finished within its first poll");
+    // Nothing stays reserved: with one token in all, a further call gets it once every
+    // dropped call's job has given its token back (a leaked token would hold it forever).
+    let limiter = to_thread::current_default_thread_limiter()?;
+    limiter.set_total_tokens(1)?;
+    anyio::fail_after(Duration::from_secs(30), to_thread::run_sync(|| ())).await?;
+    assert_eq!(limiter.borrowed_tokens(), 0);
     Ok(())
 }

@@ -127,3 +127,16 @@ pub fn assert_send_sync<T: Send + Sync>(_: &T) {}
 /// Compiles only when `T` can move to another thread (a future spawned on a multi-thread
 /// runtime must).
 pub fn assert_send<T: Send>(_: &T) {}
+
+/// (process group, session) of process `pid`, read from `/proc/<pid>/stat` (not from
+/// `getpgrp`/`getsid`: inside a PID namespace whose leaders live outside it, as in a CI
+/// container, those read 0, which rustix's `Pid` cannot hold).
+pub fn group_and_session(pid: u32) -> (i32, i32) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process's stat");
+    // The command name may hold spaces and parentheses: the fields start after the last ')'
+    // as state, ppid, pgrp, session.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("a command name") + 1..]
+        .split_whitespace()
+        .collect();
+    (fields[2].parse().unwrap(), fields[3].parse().unwrap())
+}
