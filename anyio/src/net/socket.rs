@@ -195,6 +195,22 @@ impl SocketCore {
         self.settle(dir, cx, polled)
     }
 
+    /// Waits until the backend reports the socket ready in `dir`, running no syscall (see
+    /// [`Registered::poll_ready`]); the error is `ClosedResource`, or the OS's inside.
+    pub(crate) fn poll_ready(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        action: &'static str,
+    ) -> Poll<Result<io::Result<()>>> {
+        let io = self.read();
+        let Some(reg) = io.as_ref() else {
+            return Poll::Ready(Err(closed(action)));
+        };
+        let polled = reg.poll_ready(dir, cx);
+        self.settle(dir, cx, polled)
+    }
+
     /// Accepts a connection on a listening socket (see [`Registered::poll_accept`]): an OS
     /// error is `BrokenResource`, named by `action` as `ClosedResource` is.
     pub(crate) fn poll_accept(

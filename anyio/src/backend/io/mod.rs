@@ -8,6 +8,8 @@
 //! 2. **poll readiness and run a syscall** ([`Registered::poll_io`]): run a non-blocking
 //!    syscall on the socket's fd when the backend says it may succeed; a `WouldBlock`
 //!    clears the readiness and registers the task's waker, so the caller gets `Pending`;
+//!    [`Registered::poll_ready`] is the readiness half alone, for a connect, which is
+//!    checked only after its event;
 //! 3. **accept** ([`Registered::poll_accept`]): the one operation tokio offers only as a
 //!    whole (its listeners have no readiness API), so it is part of the contract too.
 //!
@@ -136,6 +138,19 @@ impl Registered {
             Inner::Tokio(s) => s.poll_io(dir, cx, op),
             #[cfg(feature = "smol")]
             Inner::Smol(s) => smol::poll_io(s, dir, cx, op),
+        }
+    }
+
+    /// Reports the socket ready in `dir` (an event since it was registered, or since the
+    /// readiness was last cleared), without running a syscall; otherwise registers `cx`'s
+    /// waker and returns `Pending`. For what must wait for the event first: a
+    /// non-blocking connect is checked only once the socket is writable.
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &self.inner {
+            #[cfg(feature = "tokio")]
+            Inner::Tokio(s) => s.poll_ready(dir, cx),
+            #[cfg(feature = "smol")]
+            Inner::Smol(s) => smol::poll_ready(s, dir, cx),
         }
     }
 

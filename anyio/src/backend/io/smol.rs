@@ -19,6 +19,14 @@ pub(super) fn register(socket: Socket) -> Result<Async<Socket>> {
         .map_err(|e| Error::with_source(ErrorKind::Io, "registering a socket with async-io", e))
 }
 
+pub(super) fn poll_ready(
+    s: &Async<Socket>,
+    dir: Direction,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    poll_dir(s, dir, cx)
+}
+
 fn poll_dir(s: &Async<Socket>, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
     match dir {
         Direction::Read => s.poll_readable(cx),

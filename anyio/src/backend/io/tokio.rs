@@ -88,6 +88,10 @@ impl TokioSocket {
         }
     }
 
+    pub(super) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_dir(dir, cx)
+    }
+
     pub(super) fn poll_io<R>(
         &self,
         dir: Direction,
