@@ -481,7 +481,19 @@ async fn write_to_a_closed_child_stdin_is_broken() -> anyio::Result<()> {
     // The child closes its stdin, says so, and lives on.
     let p = open_process(&Command::shell("exec 0<&-; echo closed; sleep 30")).await?;
     assert_eq!(p.stdout().unwrap().receive(7).await?, b"closed\n");
-    let err = p.stdin().unwrap().send(b"anyone?").await.unwrap_err();
+    // Another test's child, between its fork and its exec, holds a copy of every fd of this
+    // process, our pipe's read end too: a write in that window is still taken. Once that
+    // child has exec'd (close-on-exec), the next write fails, so write until one does.
+    let stdin = p.stdin().unwrap();
+    let err = anyio::fail_after(Duration::from_secs(30), async {
+        loop {
+            match stdin.send(b"anyone?").await {
+                Ok(()) => anyio::sleep(Duration::from_millis(10)).await?,
+                Err(e) => return anyio::Ok(e),
+            }
+        }
+    })
+    .await?;
     assert_eq!(err.kind(), ErrorKind::BrokenResource);
     assert_eq!(
         err.source_as::<std::io::Error>().map(|e| e.kind()),
