@@ -218,9 +218,10 @@ async fn attempt(
             if !writable {
                 // The connect is checked once its writability event came, as tokio's and
                 // async-io's own connects do (tokio always waits: its readiness is only
-                // ever an event). Checking at once, before the event, answers sooner on
-                // loopback but sent smol's data with the kernel's receive-buffer tuning
-                // tipping three times as often into the large, slow state (decisions).
+                // ever an event). Checking at once, before the event, answered sooner on
+                // loopback, but the kernel's receive-buffer tuning of such a connection
+                // then tipped three times as often into its large, slow state (see
+                // docs/decisions.md, "A connect is checked after its writability event").
                 match ready!(core.poll_ready(Direction::Write, cx, "connecting")) {
                     Ok(Ok(())) => writable = true,
                     Ok(Err(e)) => return Poll::Ready(Ok(Err(e))),

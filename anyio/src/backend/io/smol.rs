@@ -24,10 +24,6 @@ pub(super) fn poll_ready(
     dir: Direction,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    poll_dir(s, dir, cx)
-}
-
-fn poll_dir(s: &Async<Socket>, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
     match dir {
         Direction::Read => s.poll_readable(cx),
         Direction::Write => s.poll_writable(cx),
@@ -45,7 +41,7 @@ pub(super) fn poll_io<R>(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             res => return Poll::Ready(res),
         }
-        ready!(poll_dir(s, dir, cx))?;
+        ready!(poll_ready(s, dir, cx))?;
     }
 }
 

@@ -72,7 +72,7 @@ impl TokioSocket {
             .map_err(|e| Error::with_source(ErrorKind::Io, "registering a socket with tokio", e))
     }
 
-    fn poll_dir(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(super) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match (self, dir) {
             (TokioSocket::TcpStream(s), Direction::Read) => s.poll_read_ready(cx),
             (TokioSocket::TcpStream(s), Direction::Write) => s.poll_write_ready(cx),
@@ -88,10 +88,6 @@ impl TokioSocket {
         }
     }
 
-    pub(super) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_dir(dir, cx)
-    }
-
     pub(super) fn poll_io<R>(
         &self,
         dir: Direction,
@@ -105,7 +101,7 @@ impl TokioSocket {
         loop {
             // `try_io` runs `op` only when tokio has readiness cached (and clears it on
             // `WouldBlock`), so trying first saves a readiness poll whenever the socket is
-            // ready; `poll_dir` then registers the waker, or reports fresh readiness.
+            // ready; `poll_ready` then registers the waker, or reports fresh readiness.
             let res = match self {
                 TokioSocket::TcpStream(s) => s.try_io(interest, || op(s.as_fd())),
                 TokioSocket::Udp(s) => s.try_io(interest, || op(s.as_fd())),
@@ -117,7 +113,7 @@ impl TokioSocket {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 res => return Poll::Ready(res),
             }
-            ready!(self.poll_dir(dir, cx))?;
+            ready!(self.poll_ready(dir, cx))?;
         }
     }
 
